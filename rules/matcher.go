@@ -1,0 +1,375 @@
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/cloudflare/ahocorasick"
+)
+
+// Term is one entry of a word list as a moderator wrote it, with the name of
+// the list it came from ("" for a term written in the rule itself).
+type Term struct {
+	Text string
+	List string
+}
+
+// Match is one place where a term was found.
+type Match struct {
+	Start, End int    // bytes of the source text that formed the match, disguises included
+	Term       string // the term as written in its list
+	List       string // the list's name; "" for a term written in the rule
+	Steps      Steps  // the foldings the text needed to match
+}
+
+// Matcher finds the terms of word lists in analysed texts. Whole words and
+// phrases are looked up directly by their folded key, so memory stays small
+// for long lists; terms with a `*` at either end go through an Aho-Corasick
+// automaton over the folded words. A Matcher is immutable and safe for
+// concurrent use.
+type Matcher struct {
+	words   map[string][]wordTerm   // single words and phrases written together
+	phrases map[string][]phraseTerm // by the key of their first word
+	partial *ahocorasick.Matcher    // prefix, suffix and infix terms
+	parts   [][]partTerm            // by automaton index
+	size    int
+}
+
+type wordTerm struct {
+	term *Term
+	runs []uint8
+}
+
+type phraseTerm struct {
+	term  *Term
+	words []termWord
+}
+
+type termWord struct {
+	key  string
+	runs []uint8
+}
+
+type partKind uint8
+
+const (
+	partPrefix partKind = iota + 1 // "word*": words that start with it
+	partSuffix                     // "*word": words that end with it
+	partInfix                      // "*word*": words that contain it
+)
+
+type partTerm struct {
+	term *Term
+	kind partKind
+	word termWord
+}
+
+// List limits. A rules file that goes past them is refused.
+const (
+	MaxTermLength = 200
+	MaxTermWords  = 8
+)
+
+// ErrEmptyTerm is returned for a term without letters or digits.
+var ErrEmptyTerm = errors.New("has no letters or digits")
+
+// NewMatcher compiles terms. Each term goes through the same folding as the
+// texts it is matched against, so moderators write plain words.
+func NewMatcher(terms []Term) (*Matcher, error) {
+	m := &Matcher{words: map[string][]wordTerm{}, phrases: map[string][]phraseTerm{}}
+	var patterns []string
+	index := map[string]int{}
+	var errs []error
+	for i := range terms {
+		term := &terms[i]
+		if err := m.add(term, &patterns, index); err != nil {
+			errs = append(errs, fmt.Errorf("term %q: %w", term.Text, err))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if len(patterns) > 0 {
+		m.partial = ahocorasick.NewStringMatcher(patterns)
+	}
+	m.size = len(terms)
+	return m, nil
+}
+
+// Len is the number of terms compiled.
+func (m *Matcher) Len() int { return m.size }
+
+func (m *Matcher) add(term *Term, patterns *[]string, index map[string]int) error {
+	raw := strings.TrimSpace(term.Text)
+	if len(raw) > MaxTermLength {
+		return fmt.Errorf("longer than %d bytes", MaxTermLength)
+	}
+	var kind partKind
+	if strings.HasPrefix(raw, "*") {
+		kind = partSuffix
+		raw = raw[1:]
+	}
+	if strings.HasSuffix(raw, "*") {
+		if kind == partSuffix {
+			kind = partInfix
+		} else {
+			kind = partPrefix
+		}
+		raw = raw[:len(raw)-1]
+	}
+	if strings.Contains(raw, "*") {
+		return errors.New("`*` may stand only at the start or end of a term")
+	}
+	t := Analyze(raw)
+	defer t.Release()
+	n := len(t.words)
+	switch {
+	case n == 0:
+		return ErrEmptyTerm
+	case n > MaxTermWords:
+		return fmt.Errorf("has more than %d words", MaxTermWords)
+	case kind != 0 && n > 1:
+		return errors.New("`*` applies to single words; write phrases in full")
+	}
+	words := make([]termWord, n)
+	for i := range t.words {
+		words[i] = t.termWord(&t.words[i])
+	}
+	if kind != 0 {
+		pattern := words[0].key
+		switch kind {
+		case partPrefix:
+			pattern = "\x00" + pattern
+		case partSuffix:
+			pattern += "\x00"
+		}
+		at, ok := index[pattern]
+		if !ok {
+			at = len(*patterns)
+			index[pattern] = at
+			*patterns = append(*patterns, pattern)
+			m.parts = append(m.parts, nil)
+		}
+		m.parts[at] = append(m.parts[at], partTerm{term: term, kind: kind, word: words[0]})
+		return nil
+	}
+	if n == 1 {
+		m.words[words[0].key] = append(m.words[words[0].key], wordTerm{term: term, runs: words[0].runs})
+		return nil
+	}
+	m.phrases[words[0].key] = append(m.phrases[words[0].key], phraseTerm{term: term, words: words})
+	// A phrase also matches its words written together ("blow job", "blowjob").
+	joined := joinWords(words)
+	m.words[joined.key] = append(m.words[joined.key], wordTerm{term: term, runs: joined.runs})
+	return nil
+}
+
+func (t *Text) termWord(w *word) termWord {
+	return termWord{
+		key:  string(t.keys[w.k0:w.k1]),
+		runs: append([]uint8(nil), t.runs[w.r0:w.r0+w.n]...),
+	}
+}
+
+// joinWords writes the words of a phrase as one word, merging a repeat that
+// spans the join.
+func joinWords(words []termWord) termWord {
+	var key strings.Builder
+	var runs []uint8
+	lastUnit := ""
+	for _, w := range words {
+		units := splitUnits(w.key)
+		for i, u := range units {
+			if u == lastUnit && i == 0 {
+				runs[len(runs)-1] += w.runs[i]
+				continue
+			}
+			key.WriteString(u)
+			runs = append(runs, w.runs[i])
+			lastUnit = u
+		}
+	}
+	return termWord{key: key.String(), runs: runs}
+}
+
+func splitUnits(key string) []string {
+	var units []string
+	for i, r := range key {
+		units = append(units, key[i:i+utf8.RuneLen(r)])
+	}
+	return units
+}
+
+// Match appends to dst every place in t where a term of m occurs and returns
+// the extended slice. Matches come in the order of the text for whole words
+// and phrases, followed by partial-word terms.
+func (m *Matcher) Match(t *Text, dst []Match) []Match {
+	for i := range t.words {
+		w := &t.words[i]
+		key := t.keys[w.k0:w.k1]
+		runs := t.runs[w.r0 : w.r0+w.n]
+		before := len(dst)
+		dst = m.matchWord(w, key, runs, dst)
+		if len(dst) == before && w.steps&StepSeparators != 0 {
+			dst = m.matchJoinedEdges(w, key, runs, dst)
+		}
+		if phrases, ok := m.phrases[string(key)]; ok {
+			for _, p := range phrases {
+				if end, steps, ok := t.phraseAt(i, p.words); ok {
+					dst = append(dst, Match{Start: int(w.start), End: int(t.words[end].end), Term: p.term.Text,
+						List: p.term.List, Steps: steps})
+				}
+			}
+		}
+	}
+	if m.partial == nil {
+		return dst
+	}
+	for _, at := range m.partial.MatchThreadSafe(t.keys) {
+		for _, pt := range m.parts[at] {
+			dst = t.matchPart(pt, dst)
+		}
+	}
+	return dst
+}
+
+func (m *Matcher) matchWord(w *word, key []byte, runs []uint8, dst []Match) []Match {
+	terms, ok := m.words[string(key)]
+	if !ok {
+		return dst
+	}
+	for _, wt := range terms {
+		if stretched, ok := sameRuns(wt.runs, runs); ok {
+			dst = append(dst, Match{Start: int(w.start), End: int(w.end), Term: wt.term.Text,
+				List: wt.term.List, Steps: w.steps | stretched})
+		}
+	}
+	return dst
+}
+
+// matchJoinedEdges looks for a term at the start or the end of a word that
+// was joined from single characters: "f u c k y o u" and a term written twice
+// with the same separator between the copies ("s e x s e x") are one join.
+func (m *Matcher) matchJoinedEdges(w *word, key []byte, runs []uint8, dst []Match) []Match {
+	u := 0
+	for i := 0; i < len(key); u++ {
+		n := 1
+		if key[i] >= utf8.RuneSelf {
+			_, n = utf8.DecodeRune(key[i:])
+		}
+		i += n
+		if i == len(key) {
+			break
+		}
+		before := len(dst)
+		if dst = m.matchWord(w, key[:i], runs[:u+1], dst); len(dst) > before {
+			return dst
+		}
+		if dst = m.matchWord(w, key[i:], runs[u+1:], dst); len(dst) > before {
+			return dst
+		}
+	}
+	return dst
+}
+
+// phraseAt checks whether the words of a phrase occur at word i.
+func (t *Text) phraseAt(i int, words []termWord) (last int, steps Steps, ok bool) {
+	if i+len(words) > len(t.words) {
+		return 0, 0, false
+	}
+	for j, tw := range words {
+		w := &t.words[i+j]
+		if string(t.keys[w.k0:w.k1]) != tw.key {
+			return 0, 0, false
+		}
+		stretched, ok := sameRuns(tw.runs, t.runs[w.r0:w.r0+w.n])
+		if !ok {
+			return 0, 0, false
+		}
+		steps |= w.steps | stretched
+	}
+	return i + len(words) - 1, steps, true
+}
+
+// matchPart finds the words that a prefix, suffix or infix term matches.
+func (t *Text) matchPart(pt partTerm, dst []Match) []Match {
+	key, runs := pt.word.key, pt.word.runs
+	for i := range t.words {
+		w := &t.words[i]
+		wk := t.keys[w.k0:w.k1]
+		wr := t.runs[w.r0 : w.r0+w.n]
+		for off := 0; off+len(key) <= len(wk); off++ {
+			if string(wk[off:off+len(key)]) != key {
+				continue
+			}
+			if (pt.kind == partPrefix && off != 0) || (pt.kind == partSuffix && off+len(key) != len(wk)) {
+				continue
+			}
+			u := unitIndex(wk, off)
+			stretched, ok := partRuns(runs, wr[u:u+len(runs)], u > 0, u+len(runs) < len(wr))
+			if ok {
+				dst = append(dst, Match{Start: int(w.start), End: int(w.end), Term: pt.term.Text,
+					List: pt.term.List, Steps: w.steps | stretched})
+				break
+			}
+		}
+	}
+	return dst
+}
+
+// unitIndex converts a byte offset of a key into the index of its unit.
+func unitIndex(key []byte, off int) int {
+	u := 0
+	for i := 0; i < off; {
+		n := 1
+		if key[i] >= 0x80 {
+			for n < 4 && i+n < len(key) && key[i+n]&0xC0 == 0x80 {
+				n++
+			}
+		}
+		i += n
+		u++
+	}
+	return u
+}
+
+// sameRuns compares the repeat counts of a term's letters with a word's.
+// A letter matches when it is repeated as often as in the term, or when it
+// is stretched to three or more: "fuuuck" is "fuck" and "asss" is "ass", but
+// "as" is not "ass" and "but" is not "butt".
+func sameRuns(term, text []uint8) (Steps, bool) {
+	var steps Steps
+	for i, n := range term {
+		x := text[i]
+		switch {
+		case x == n:
+		case x >= 3 && x > n:
+			steps = StepStretch
+		default:
+			return 0, false
+		}
+	}
+	return steps, true
+}
+
+// partRuns is sameRuns for a term that is part of a word: where the word
+// goes on past the term, the letter at the edge may repeat more often than
+// in the term ("ass*" matches "assess").
+func partRuns(term, text []uint8, openStart, openEnd bool) (Steps, bool) {
+	var steps Steps
+	last := len(term) - 1
+	for i, n := range term {
+		x := text[i]
+		switch {
+		case x == n:
+		case x > n && ((i == 0 && openStart) || (i == last && openEnd)):
+		case x >= 3 && x > n:
+			steps = StepStretch
+		default:
+			return 0, false
+		}
+	}
+	return steps, true
+}

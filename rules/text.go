@@ -1,0 +1,330 @@
+package rules
+
+import (
+	"strings"
+	"sync"
+	"unicode/utf8"
+)
+
+// Text is a message text taken apart into words and folded, ready for any
+// number of word lists to be matched against it. Analyse a text once per
+// message with Analyze and Release it when done; a Text is not safe for
+// concurrent use.
+//
+// A word is a run of letters, digits and leetspeak symbols with invisible
+// characters and combining marks ignored inside it. Single characters split
+// by one repeated separator ("f.u.c.k", "f u c k") are joined into one word;
+// a different separator ends the join, so "w e t  d r e a m" is two words.
+// Each word is keyed by its folded letters with repeats collapsed ("fuuuck"
+// and "fuck" share the key "fuck"); the repeat counts are kept beside the key
+// so that matching can tell a stretched word from a different one ("but" is
+// not "butt", "buuuttt" is).
+type Text struct {
+	src   string
+	chars []char
+	atoms []atom
+	words []word
+	keys  []byte  // every word's key, each preceded by a 0 byte, and a final 0
+	runs  []uint8 // for each unit of keys, how many times it was repeated
+}
+
+type char struct {
+	f          fold
+	start, end int32 // bytes in src
+}
+
+// atom is a run of characters between separators.
+type atom struct {
+	c0, c1     int32 // chars
+	start, end int32 // bytes in src
+	visible    int32 // characters other than invisible ones and marks
+}
+
+type word struct {
+	start, end int32 // bytes in src: every character that formed the word
+	k0, k1     int32 // key in keys
+	r0         int32 // runs; the key's units map one-to-one onto runs[r0:]
+	n          int32 // units
+	steps      Steps
+}
+
+var textPool = sync.Pool{New: func() any { return new(Text) }}
+
+// Analyze takes s apart into words. The result must be released.
+func Analyze(s string) *Text {
+	t := textPool.Get().(*Text)
+	t.reset(s)
+	return t
+}
+
+// Release returns t to the pool; t must not be used afterwards.
+func (t *Text) Release() {
+	if cap(t.chars) > 1<<16 {
+		return // let an unusually large text go rather than keep its buffers
+	}
+	t.src = ""
+	textPool.Put(t)
+}
+
+// Source is the text as given.
+func (t *Text) Source() string { return t.src }
+
+// Words is the number of words found.
+func (t *Text) Words() int { return len(t.words) }
+
+// Folded returns the folded, collapsed form of the words that cover the
+// bytes [start, end) of the source, separated by spaces: what the matcher
+// compared. It is for explanations, not the hot path.
+func (t *Text) Folded(start, end int) string {
+	var b strings.Builder
+	for i := range t.words {
+		w := &t.words[i]
+		if int(w.end) <= start || int(w.start) >= end {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(t.expand(w))
+	}
+	return b.String()
+}
+
+// expand writes a word's key with each unit repeated as often as it was.
+func (t *Text) expand(w *word) string {
+	var b strings.Builder
+	k := t.keys[w.k0:w.k1]
+	for i, u := 0, int32(0); i < len(k); u++ {
+		n := 1
+		if k[i] >= utf8.RuneSelf {
+			_, n = utf8.DecodeRune(k[i:])
+		}
+		for range t.runs[w.r0+u] {
+			b.Write(k[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+func (t *Text) reset(s string) {
+	foldOnce.Do(initFold)
+	t.src = s
+	t.chars = t.chars[:0]
+	t.atoms = t.atoms[:0]
+	t.words = t.words[:0]
+	t.keys = append(t.keys[:0], 0)
+	t.runs = t.runs[:0]
+
+	open := false
+	for i := 0; i < len(s); {
+		r, size := rune(s[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(s[i:])
+		}
+		f := lookupFold(r)
+		switch {
+		case f.cls == clsSep:
+			if open {
+				t.closeAtom()
+				open = false
+			}
+		case f.cls == clsDrop && !open:
+			// invisible characters between words belong to neither
+		default:
+			if !open {
+				t.atoms = append(t.atoms, atom{c0: int32(len(t.chars)), start: int32(i)})
+				open = true
+			}
+			t.chars = append(t.chars, char{f: f, start: int32(i), end: int32(i + size)})
+		}
+		i += size
+	}
+	if open {
+		t.closeAtom()
+	}
+	t.group()
+}
+
+// closeAtom ends the last atom, trimming punctuation-like symbols from its
+// edges ("wow!!!") unless it is a lone character, which may be one letter
+// of a split word ("s.h.!.t").
+func (t *Text) closeAtom() {
+	a := &t.atoms[len(t.atoms)-1]
+	c0, c1 := a.c0, int32(len(t.chars))
+	visible := int32(0)
+	for _, c := range t.chars[c0:c1] {
+		if c.f.cls != clsDrop {
+			visible++
+		}
+	}
+	if visible > 1 {
+		// One symbol before a letter reads as a letter ("!diot"); more are
+		// punctuation ("!!!wow").
+		if !(t.chars[c0].f.trim && c0+1 < c1 && t.chars[c0+1].f.cls == clsLetter) {
+			for c0 < c1 && (t.chars[c0].f.trim || t.chars[c0].f.cls == clsDrop) {
+				c0++
+			}
+		}
+		for c1 > c0 && t.chars[c1-1].f.trim {
+			c1--
+		}
+		visible = 0
+		for _, c := range t.chars[c0:c1] {
+			if c.f.cls != clsDrop {
+				visible++
+			}
+		}
+	}
+	if visible == 0 {
+		t.atoms = t.atoms[:len(t.atoms)-1]
+		t.chars = t.chars[:a.c0]
+		return
+	}
+	a.c0, a.c1, a.visible = c0, c1, visible
+	a.start, a.end = t.chars[c0].start, t.chars[c1-1].end
+}
+
+// maxJoinSeparator is the longest separator, in bytes, that can split the
+// letters of one word.
+const maxJoinSeparator = 4
+
+// group turns atoms into words, joining runs of single characters split by
+// one and the same short separator.
+func (t *Text) group() {
+	atoms := t.atoms
+	for i := 0; i < len(atoms); {
+		j := i + 1
+		if atoms[i].visible == 1 {
+			var sep string
+			for j < len(atoms) && atoms[j].visible == 1 {
+				gap := t.src[atoms[j-1].end:atoms[j].start]
+				if strings.IndexByte(gap, '\n') >= 0 || visibleLen(gap) > maxJoinSeparator {
+					break
+				}
+				if j == i+1 {
+					sep = gap
+				} else if !sameVisible(gap, sep) {
+					break
+				}
+				j++
+			}
+		}
+		t.addWord(i, j)
+		i = j
+	}
+}
+
+// addWord folds atoms [a0, a1) into one word.
+func (t *Text) addWord(a0, a1 int) {
+	first, last := &t.atoms[a0], &t.atoms[a1-1]
+	w := word{start: first.start, end: last.end, k0: int32(len(t.keys)), r0: int32(len(t.runs))}
+	if a1-a0 > 1 {
+		w.steps |= StepSeparators
+	}
+	// Digits read as letters only in a word that has letters or leetspeak
+	// symbols: "sh1t" is a word, "1984" stays a number.
+	leetOn := false
+	for _, a := range t.atoms[a0:a1] {
+		for _, c := range t.chars[a.c0:a.c1] {
+			if c.f.cls == clsLetter || c.f.cls == clsSym {
+				leetOn = true
+			}
+		}
+	}
+	var prev [4]byte
+	prevN := 0
+	for _, a := range t.atoms[a0:a1] {
+		for _, c := range t.chars[a.c0:a.c1] {
+			w.steps |= c.f.steps
+			var unit []byte
+			switch c.f.cls {
+			case clsDrop:
+				continue
+			case clsLetter:
+				out := c.f.out[:c.f.n]
+				for len(out) > 0 {
+					n := 1
+					if out[0] >= utf8.RuneSelf {
+						_, n = utf8.DecodeRune(out)
+					}
+					prevN = t.unit(&w, out[:n], &prev, prevN)
+					out = out[n:]
+				}
+				continue
+			case clsDigit:
+				unit = c.f.out[:1]
+				if leetOn && c.f.leet != 0 {
+					unit = []byte{c.f.leet}
+					w.steps |= StepLeetspeak
+				}
+			case clsSym:
+				unit = []byte{c.f.leet}
+				w.steps |= StepLeetspeak
+			}
+			prevN = t.unit(&w, unit, &prev, prevN)
+		}
+	}
+	w.k1 = int32(len(t.keys))
+	t.keys = append(t.keys, 0)
+	t.words = append(t.words, w)
+}
+
+// unit adds one folded letter to the word being built, collapsing repeats.
+func (t *Text) unit(w *word, u []byte, prev *[4]byte, prevN int) int {
+	if len(u) == 1 && u[0] == 'l' {
+		u = []byte{'i'} // "l", "I", "1" and "|" look alike: one letter for matching
+	}
+	if prevN == len(u) && string(prev[:prevN]) == string(u) {
+		if r := &t.runs[len(t.runs)-1]; *r < 255 {
+			*r++
+		}
+		return prevN
+	}
+	t.keys = append(t.keys, u...)
+	t.runs = append(t.runs, 1)
+	w.n++
+	copy(prev[:], u)
+	return len(u)
+}
+
+// visibleLen is the length in bytes of s without invisible characters.
+func visibleLen(s string) int {
+	n := 0
+	for _, r := range s {
+		if lookupFold(r).cls != clsDrop {
+			n += utf8.RuneLen(r)
+		}
+	}
+	return n
+}
+
+// sameVisible compares two separators, ignoring invisible characters, so
+// that "f.\u200bu.c.k" is split by one separator throughout.
+func sameVisible(a, b string) bool {
+	if a == b {
+		return true
+	}
+	for {
+		ra, na := nextVisible(a)
+		rb, nb := nextVisible(b)
+		if na == 0 || nb == 0 {
+			return na == nb
+		}
+		if ra != rb {
+			return false
+		}
+		a, b = a[na:], b[nb:]
+	}
+}
+
+// nextVisible returns the first visible rune of s and the bytes up to and
+// including it; 0 bytes when there is none.
+func nextVisible(s string) (rune, int) {
+	for i, r := range s {
+		if lookupFold(r).cls != clsDrop {
+			return r, i + utf8.RuneLen(r)
+		}
+	}
+	return 0, 0
+}
