@@ -109,21 +109,21 @@ var (
 // foldRanges are the blocks whose characters fold to something else; every
 // character in them is folded once, when the first text is matched.
 var foldRanges = [][2]rune{
-	{0x0080, 0x058F}, // Latin-1, Latin extended, IPA, modifiers, combining, Greek, Cyrillic, Armenian
-	{0x1AB0, 0x1AFF}, // combining marks extended
-	{0x1D00, 0x1EFF}, // phonetic extensions, combining supplement, Latin extended additional
-	{0x1F00, 0x1FFF}, // Greek extended
-	{0x2000, 0x2BFF}, // punctuation, super/subscripts, letterlike, enclosed alphanumerics, symbols
-	{0x2C60, 0x2C7F}, // Latin extended-C
-	{0x2DE0, 0x2DFF}, // Cyrillic extended-A (combining)
-	{0x3000, 0x303F}, // CJK punctuation (ideographic space)
-	{0x3200, 0x33FF}, // enclosed CJK and compatibility squares with Latin letters
-	{0xA640, 0xA69F}, // Cyrillic extended-B
-	{0xA720, 0xA7FF}, // Latin extended-D
-	{0xFB00, 0xFB06}, // Latin ligatures
-	{0xFE00, 0xFE2F}, // variation selectors, combining half marks
-	{0xFE50, 0xFE6F}, // small form variants
-	{0xFF00, 0xFFEF}, // halfwidth and fullwidth forms
+	{0x0080, 0x058F},   // Latin-1, Latin extended, IPA, modifiers, combining, Greek, Cyrillic, Armenian
+	{0x1AB0, 0x1AFF},   // combining marks extended
+	{0x1D00, 0x1EFF},   // phonetic extensions, combining supplement, Latin extended additional
+	{0x1F00, 0x1FFF},   // Greek extended
+	{0x2000, 0x2BFF},   // punctuation, super/subscripts, letterlike, enclosed alphanumerics, symbols
+	{0x2C60, 0x2C7F},   // Latin extended-C
+	{0x2DE0, 0x2DFF},   // Cyrillic extended-A (combining)
+	{0x3000, 0x303F},   // CJK punctuation (ideographic space)
+	{0x3200, 0x33FF},   // enclosed CJK and compatibility squares with Latin letters
+	{0xA640, 0xA69F},   // Cyrillic extended-B
+	{0xA720, 0xA7FF},   // Latin extended-D
+	{0xFB00, 0xFB06},   // Latin ligatures
+	{0xFE00, 0xFE2F},   // variation selectors, combining half marks
+	{0xFE50, 0xFE6F},   // small form variants
+	{0xFF00, 0xFFEF},   // halfwidth and fullwidth forms
 	{0x1D400, 0x1D7FF}, // mathematical alphanumeric symbols
 	{0x1F100, 0x1F1FF}, // enclosed alphanumeric supplement
 	{0xE0000, 0xE007F}, // tags

@@ -1,0 +1,261 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/modgate/modgate/hook"
+	"github.com/modgate/modgate/hook/stream"
+	"github.com/modgate/modgate/moderation"
+	"github.com/modgate/modgate/rules"
+	"github.com/modgate/modgate/storage"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `modgate: a moderation hook for Stream Chat
+
+usage:
+  modgate serve [-addr :8080] [-rules rules.yaml]   run the hooks (the default)
+  modgate check [rules.yaml]                        validate a rules file
+  modgate version                                   print the version
+
+Configuration is read from the environment; see README.md.
+`
+
+// run is the whole program; main only supplies the process's context,
+// arguments, environment and streams, so tests can call it directly.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, args, getenv, stderr)
+	case "check":
+		return check(args, getenv, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "modgate", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "modgate: unknown command %q\n\n%s", cmd, usage)
+	return 2
+}
+
+// config is the service configuration read from the environment.
+type config struct {
+	addr      string
+	rulesPath string
+	keys      map[string]string
+	insecure  bool
+	maxBody   int64
+	deadline  time.Duration
+	replayTTL time.Duration
+	logLevel  slog.Level
+	logJSON   bool
+}
+
+func loadConfig(getenv func(string) string) (config, error) {
+	c := config{
+		addr:      envOr(getenv, "MODGATE_ADDR", ":8080"),
+		rulesPath: envOr(getenv, "MODGATE_RULES", "rules.yaml"),
+		keys:      map[string]string{},
+		logJSON:   envOr(getenv, "MODGATE_LOG_FORMAT", "json") != "text",
+	}
+	var errs []error
+	if secret := getenv("STREAM_API_SECRET"); secret != "" {
+		c.keys[getenv("STREAM_API_KEY")] = secret
+	}
+	if list := getenv("MODGATE_STREAM_KEYS"); list != "" {
+		for _, pair := range strings.Split(list, ",") {
+			key, secret, ok := strings.Cut(strings.TrimSpace(pair), ":")
+			if !ok || key == "" || secret == "" {
+				errs = append(errs, fmt.Errorf("MODGATE_STREAM_KEYS: %q is not key:secret", redact(pair)))
+				continue
+			}
+			c.keys[key] = secret
+		}
+	}
+	switch v := getenv("MODGATE_INSECURE_SKIP_SIGNATURE"); v {
+	case "", "0", "false":
+	case "1", "true":
+		c.insecure = true
+	default:
+		errs = append(errs, fmt.Errorf("MODGATE_INSECURE_SKIP_SIGNATURE: %q is not 1 or 0", v))
+	}
+	var err error
+	if c.maxBody, err = parseBytes(envOr(getenv, "MODGATE_MAX_BODY", "1MiB")); err != nil {
+		errs = append(errs, fmt.Errorf("MODGATE_MAX_BODY: %w", err))
+	}
+	if c.deadline, err = parseDuration(envOr(getenv, "MODGATE_DEADLINE", "300ms")); err != nil {
+		errs = append(errs, fmt.Errorf("MODGATE_DEADLINE: %w", err))
+	}
+	if c.replayTTL, err = parseDuration(envOr(getenv, "MODGATE_REPLAY_TTL", "10m")); err != nil {
+		errs = append(errs, fmt.Errorf("MODGATE_REPLAY_TTL: %w", err))
+	}
+	if err := c.logLevel.UnmarshalText([]byte(envOr(getenv, "MODGATE_LOG_LEVEL", "info"))); err != nil {
+		errs = append(errs, fmt.Errorf("MODGATE_LOG_LEVEL: %w", err))
+	}
+	return c, errors.Join(errs...)
+}
+
+func envOr(getenv func(string) string, name, def string) string {
+	if v := getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func redact(pair string) string {
+	if key, _, ok := strings.Cut(pair, ":"); ok {
+		return key + ":…"
+	}
+	if len(pair) > 4 {
+		return pair[:4] + "…"
+	}
+	return pair
+}
+
+func parseDuration(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration such as 300ms or 2s", s)
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("%q must be positive", s)
+	}
+	return d, nil
+}
+
+// parseBytes reads a size: a number of bytes, or with a KiB, MiB or GiB suffix.
+func parseBytes(s string) (int64, error) {
+	mult := int64(1)
+	num := s
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1000}, {"MB", 1000_000}, {"B", 1}} {
+		if strings.HasSuffix(s, u.suffix) {
+			mult, num = u.mult, strings.TrimSpace(strings.TrimSuffix(s, u.suffix))
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 || n > (1<<40)/mult {
+		return 0, fmt.Errorf("%q is not a size such as 1048576 or 1MiB", s)
+	}
+	return n * mult, nil
+}
+
+func newLogger(c config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.logLevel}
+	if c.logJSON {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
+	c, cfgErr := loadConfig(getenv)
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.addr, "addr", c.addr, "address to listen on (MODGATE_ADDR)")
+	fs.StringVar(&c.rulesPath, "rules", c.rulesPath, "rules file (MODGATE_RULES)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	log := newLogger(c, stderr)
+	if cfgErr != nil {
+		log.Error("configuration is invalid", "err", cfgErr)
+		return 2
+	}
+	var keys *stream.Keys
+	switch {
+	case len(c.keys) > 0:
+		keys = stream.NewKeys(c.keys)
+	case c.insecure:
+		log.Warn("SIGNATURE CHECKING IS OFF: anyone who can reach modgate can call its hooks; use this only for local development")
+	default:
+		log.Error("no Stream API secret configured: set STREAM_API_KEY and STREAM_API_SECRET (or MODGATE_STREAM_KEYS=key:secret,...); for local development only, MODGATE_INSECURE_SKIP_SIGNATURE=1")
+		return 2
+	}
+	set, err := rules.Load(c.rulesPath)
+	if err != nil {
+		log.Error("rules refused", "file", c.rulesPath, "err", err)
+		return 1
+	}
+	log.Info("rules loaded", "file", c.rulesPath, "rules", len(set.Rules), "rules_version", set.Version)
+
+	state := storage.NewMemory(nil)
+	server := hook.New(hook.Config{
+		Keys:      keys,
+		Engine:    moderation.NewEngine(set, nil),
+		Replays:   state,
+		Logger:    log,
+		MaxBody:   c.maxBody,
+		Deadline:  c.deadline,
+		ReplayTTL: c.replayTTL,
+	})
+
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		log.Error("cannot listen", "addr", c.addr, "err", err)
+		return 1
+	}
+	srv := &http.Server{
+		Handler:           server,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String(), "state", "memory")
+
+	select {
+	case err := <-served:
+		log.Error("server stopped", "err", err)
+		return 1
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing requests in flight")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		log.Error("shutdown did not finish", "err", err)
+		return 1
+	}
+	log.Info("stopped")
+	return 0
+}
+
+func check(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	path := envOr(getenv, "MODGATE_RULES", "rules.yaml")
+	if len(args) > 0 {
+		path = args[0]
+	}
+	set, err := rules.Load(path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: ok: %d rules, version %s\n", path, len(set.Rules), set.Version)
+	return 0
+}

@@ -1,0 +1,322 @@
+// Package hook is modgate's HTTP face: the hooks Stream Chat calls, health
+// and metrics. It turns wire payloads into moderation messages and verdicts
+// back into the answers Stream expects, in one place.
+//
+// Failure policy: Stream lets a message through when the hook answers
+// anything but 200 or does not answer in time, so every moderation outcome
+// (reject included) is a 200. 4xx answers mean the request itself was bad
+// (400 malformed, 401 signature, 413 too large) and 5xx only a bug; in both
+// cases Stream stores the message unchanged.
+package hook
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/modgate/modgate/hook/stream"
+	"github.com/modgate/modgate/moderation"
+	"github.com/modgate/modgate/rules"
+)
+
+// Defaults of Config.
+const (
+	DefaultMaxBody   = 1 << 20
+	DefaultDeadline  = 300 * time.Millisecond
+	DefaultReplayTTL = 10 * time.Minute
+)
+
+// Config is what the server needs. Keys nil turns signature checking off,
+// which only local development should do.
+type Config struct {
+	Keys      *stream.Keys
+	Engine    *moderation.Engine
+	Replays   moderation.Replays
+	Logger    *slog.Logger
+	MaxBody   int64         // bytes of a request body, before and after gunzip
+	Deadline  time.Duration // for evaluating one message
+	ReplayTTL time.Duration // how long a webhook id's answer is remembered
+}
+
+// Server handles Stream's hooks.
+type Server struct {
+	cfg     Config
+	echo    *echo.Echo
+	log     *slog.Logger
+	metrics *metrics
+}
+
+// New builds the server and its routes.
+func New(cfg Config) *Server {
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	if cfg.Deadline <= 0 {
+		cfg.Deadline = DefaultDeadline
+	}
+	if cfg.ReplayTTL <= 0 {
+		cfg.ReplayTTL = DefaultReplayTTL
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics()}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.httpError
+	e.Use(s.recover)
+	e.POST("/hooks/before-message-send", s.beforeSend)
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})))
+	s.echo = e
+	return s
+}
+
+// ServeHTTP makes the server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+// errorBody is every error answer: a stable code and a sentence.
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func jsonError(c echo.Context, status int, code, msg string) error {
+	var b errorBody
+	b.Error.Code, b.Error.Message = code, msg
+	return c.JSON(status, b)
+}
+
+// httpError answers Echo's own errors (unknown route, wrong method) in the
+// same JSON shape, and hides the detail of anything unexpected.
+func (s *Server) httpError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		msg := http.StatusText(he.Code)
+		_ = jsonError(c, he.Code, codeForStatus(he.Code), msg)
+		return
+	}
+	s.log.Error("request failed", "path", c.Path(), "err", err)
+	_ = jsonError(c, http.StatusInternalServerError, "internal", "internal error")
+}
+
+func codeForStatus(status int) string {
+	switch status {
+	case http.StatusNotFound:
+		return "not_found"
+	case http.StatusMethodNotAllowed:
+		return "method_not_allowed"
+	case http.StatusRequestEntityTooLarge:
+		return "too_large"
+	case http.StatusUnauthorized:
+		return "unauthorized"
+	}
+	return "bad_request"
+}
+
+// recover turns a panic into a 500 and a log line; Stream then lets the
+// message through, and the process keeps serving.
+func (s *Server) recover(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				s.log.Error("panic while handling a request", "path", c.Path(), "panic", r)
+				s.metrics.requests[outcomeError].Inc()
+				err = jsonError(c, http.StatusInternalServerError, "internal", "internal error")
+			}
+		}()
+		return next(c)
+	}
+}
+
+var (
+	bufPool    = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	answerPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+)
+
+func getBuf() *bytes.Buffer {
+	b := bufPool.Get().(*bytes.Buffer)
+	b.Reset()
+	return b
+}
+
+func putBuf(b *bytes.Buffer) {
+	if b.Cap() <= 4*DefaultMaxBody {
+		bufPool.Put(b)
+	}
+}
+
+// readBody reads the request body up to the limit and inflates it when it is
+// gzip, whatever Content-Encoding says. The returned buffers go back to the
+// pool with release.
+func (s *Server) readBody(r *http.Request) (body []byte, release func(), status int, err error) {
+	limit := s.cfg.MaxBody
+	if r.ContentLength > limit {
+		return nil, nil, http.StatusRequestEntityTooLarge, stream.ErrTooLarge
+	}
+	raw := getBuf()
+	n, err := raw.ReadFrom(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		putBuf(raw)
+		return nil, nil, http.StatusBadRequest, err
+	}
+	if n > limit {
+		putBuf(raw)
+		return nil, nil, http.StatusRequestEntityTooLarge, stream.ErrTooLarge
+	}
+	if !stream.IsGzip(raw.Bytes()) {
+		return raw.Bytes(), func() { putBuf(raw) }, 0, nil
+	}
+	inflated := getBuf()
+	err = stream.Gunzip(inflated, raw.Bytes(), limit)
+	putBuf(raw)
+	if err != nil {
+		putBuf(inflated)
+		if errors.Is(err, stream.ErrTooLarge) {
+			return nil, nil, http.StatusRequestEntityTooLarge, err
+		}
+		return nil, nil, http.StatusBadRequest, err
+	}
+	return inflated.Bytes(), func() { putBuf(inflated) }, 0, nil
+}
+
+// beforeSend is Stream's before-message-send hook.
+func (s *Server) beforeSend(c echo.Context) error {
+	start := time.Now()
+	req := c.Request()
+	m := s.metrics
+	defer func() { m.latency.Observe(time.Since(start).Seconds()) }()
+
+	body, release, status, err := s.readBody(req)
+	if err != nil {
+		if status == http.StatusRequestEntityTooLarge {
+			m.requests[outcomeTooLarge].Inc()
+			return jsonError(c, status, "too_large", err.Error())
+		}
+		m.requests[outcomeBadRequest].Inc()
+		return jsonError(c, status, "bad_body", "reading the body: "+err.Error())
+	}
+	defer release()
+
+	if s.cfg.Keys != nil {
+		if err := s.cfg.Keys.Verify(req.Header.Get("X-Api-Key"), body, req.Header.Get("X-Signature")); err != nil {
+			m.requests[outcomeUnauth].Inc()
+			return jsonError(c, http.StatusUnauthorized, "bad_signature", err.Error())
+		}
+	}
+
+	ctx := req.Context()
+	webhookID := req.Header.Get("X-Webhook-Id")
+	if webhookID != "" && s.cfg.Replays != nil {
+		answer, ok, err := s.cfg.Replays.Recall(ctx, webhookID)
+		if err != nil {
+			s.log.Warn("recalling a webhook answer failed", "webhook_id", webhookID, "err", err)
+		} else if ok {
+			m.requests[outcomeReplay].Inc()
+			return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, answer)
+		}
+	}
+
+	var p stream.Payload
+	if err := p.Parse(body); err != nil {
+		m.requests[outcomeBadRequest].Inc()
+		return jsonError(c, http.StatusBadRequest, "bad_payload", err.Error())
+	}
+	msg := moderation.Message{ID: p.ID, Text: p.Text}
+	v := s.cfg.Engine.Evaluate(&msg, start.Add(s.cfg.Deadline))
+
+	ap := answerPool.Get().(*[]byte)
+	answer := (*ap)[:0]
+	defer func() {
+		if cap(answer) <= 4*DefaultMaxBody {
+			*ap = answer[:0]
+			answerPool.Put(ap)
+		}
+	}()
+	outcome := outcomeAllow
+	switch {
+	case v.DeadlineHit:
+		outcome = outcomeDeadline
+		m.deadline.Inc()
+		s.log.Warn("deadline passed: message let through", "webhook_id", webhookID, "deadline", s.cfg.Deadline)
+		answer = p.AppendAllow(answer)
+	case v.Action == rules.ActionReject:
+		outcome = outcomeReject
+		answer = stream.AppendReject(answer, v.Reply)
+	case v.Action == rules.ActionMask:
+		outcome = outcomeMask
+		answer = p.AppendText(answer, v.Text)
+	default:
+		answer = p.AppendAllow(answer)
+	}
+	m.requests[outcome].Inc()
+	for _, f := range v.Fired {
+		m.decisions.WithLabelValues(f.Action.String(), f.RuleID).Inc()
+	}
+	if s.log.Enabled(ctx, slog.LevelDebug) {
+		s.logDecision(ctx, webhookID, &p, &v)
+	}
+	if webhookID != "" && s.cfg.Replays != nil && !v.DeadlineHit {
+		if err := s.cfg.Replays.Remember(ctx, webhookID, answer, s.cfg.ReplayTTL); err != nil {
+			s.log.Warn("remembering a webhook answer failed", "webhook_id", webhookID, "err", err)
+		}
+	}
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, answer)
+}
+
+func (s *Server) logDecision(ctx context.Context, webhookID string, p *stream.Payload, v *moderation.Verdict) {
+	ids := make([]string, len(v.Fired))
+	for i, f := range v.Fired {
+		ids[i] = f.RuleID
+	}
+	s.log.LogAttrs(ctx, slog.LevelDebug, "decision",
+		slog.String("webhook_id", webhookID),
+		slog.String("message_id", p.ID),
+		slog.String("action", v.Action.String()),
+		slog.Any("rules", ids),
+		slog.String("rules_version", v.RulesVersion))
+}
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "alive"})
+}
+
+type readiness struct {
+	Status   string       `json:"status"`
+	Rules    *rulesStatus `json:"rules,omitempty"`
+	Warnings []string     `json:"warnings,omitempty"`
+}
+
+type rulesStatus struct {
+	Version string `json:"version"`
+	Source  string `json:"source"`
+	Rules   int    `json:"rules"`
+}
+
+func (s *Server) readyz(c echo.Context) error {
+	r := readiness{Status: "ready"}
+	set := s.cfg.Engine.Rules()
+	if set == nil {
+		r.Status = "not_ready"
+		return c.JSON(http.StatusServiceUnavailable, r)
+	}
+	r.Rules = &rulesStatus{Version: set.Version, Source: set.Source, Rules: len(set.Rules)}
+	if s.cfg.Keys == nil {
+		r.Warnings = append(r.Warnings, "signature checking is OFF (MODGATE_INSECURE_SKIP_SIGNATURE=1): anyone can call the hooks")
+	}
+	return c.JSON(http.StatusOK, r)
+}

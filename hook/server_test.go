@@ -1,0 +1,491 @@
+package hook_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/modgate/modgate/hook"
+	"github.com/modgate/modgate/hook/stream"
+	"github.com/modgate/modgate/moderation"
+	"github.com/modgate/modgate/rules"
+	"github.com/modgate/modgate/storage"
+)
+
+const (
+	testKey     = "app-key"
+	testSecret  = "app-secret"
+	rotatedKey  = "app-key-2"
+	rotatedSecr = "app-secret-2"
+)
+
+const testRules = `
+version: 1
+settings:
+  reject_reply: "Not sent."
+lists:
+  swears: {terms: [fuck, shit, "piece of shit"]}
+  slurs: {terms: [slurword]}
+  allowed: {terms: ["dick van dyke"]}
+rules:
+  - id: trusted-phrase
+    when: {text: {contains: ["let me through"]}}
+    action: allow
+  - id: slurs
+    when: {text: {contains: [list.slurs]}}
+    action: reject
+    reply: "Slurs are not allowed here."
+  - id: swears
+    when: {text: {contains: [list.swears, dick], except: [list.allowed]}}
+    action: mask
+`
+
+type fixture struct {
+	t      *testing.T
+	server *hook.Server
+	engine *moderation.Engine
+}
+
+func newFixture(t *testing.T, mutate func(*hook.Config)) *fixture {
+	t.Helper()
+	set, err := rules.Parse("test.yaml", []byte(testRules), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := hook.Config{
+		Keys:    stream.NewKeys(map[string]string{testKey: testSecret, rotatedKey: rotatedSecr}),
+		Engine:  moderation.NewEngine(set, nil),
+		Replays: storage.NewMemory(nil),
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	return &fixture{t: t, server: hook.New(cfg), engine: cfg.Engine}
+}
+
+// request builds a before-send call signed exactly as Stream signs it.
+func signed(body []byte, key, secret string) *http.Request {
+	req := httptest.NewRequest(http.MethodPost, "/hooks/before-message-send", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Api-Key", key)
+	req.Header.Set("X-Signature", stream.Sign(secret, body))
+	req.Header.Set("X-Webhook-Attempt", "1")
+	return req
+}
+
+func (f *fixture) do(req *http.Request) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	f.server.ServeHTTP(rec, req)
+	return rec
+}
+
+func (f *fixture) send(body string) *httptest.ResponseRecorder {
+	return f.do(signed([]byte(body), testKey, testSecret))
+}
+
+// payload builds a realistic before-send body around a message object.
+func payload(message string) string {
+	return `{"message":` + message + `,"user":{"id":"u-17","role":"user","created_at":"2026-11-01T10:00:00Z","teams":["red"]},` +
+		`"channel":{"cid":"messaging:general","id":"general","type":"messaging","config":{"max_message_length":5000}},` +
+		`"request_info":{"type":"client","ip":"86.84.2.2","user_agent":"Mozilla/5.0","sdk":"stream-chat-react-10.11.0","ext":"device-id=123"}}`
+}
+
+// answerMessage returns the raw message object of an answer.
+func answerMessage(t *testing.T, rec *httptest.ResponseRecorder) json.RawMessage {
+	t.Helper()
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d, body %s", rec.Code, rec.Body)
+	}
+	var ans map[string]json.RawMessage
+	if err := json.Unmarshal(rec.Body.Bytes(), &ans); err != nil {
+		t.Fatalf("answer is not JSON: %v: %s", err, rec.Body)
+	}
+	if len(ans) != 1 || ans["message"] == nil {
+		t.Fatalf("answer must be exactly {\"message\": ...}: %s", rec.Body)
+	}
+	return ans["message"]
+}
+
+func TestStreamTestVector(t *testing.T) {
+	got := stream.Sign("my-api-secret", []byte(`{"message":{"text":"hi"}}`))
+	if want := "6bcdf3da0c38ea9ea4af1f7a6f8057cb8ea41d6230aa95f8dd9d1faee908abf0"; got != want {
+		t.Fatalf("signature %s, want %s", got, want)
+	}
+	f := newFixture(t, func(c *hook.Config) {
+		c.Keys = stream.NewKeys(map[string]string{"k": "my-api-secret"})
+	})
+	req := httptest.NewRequest(http.MethodPost, "/hooks/before-message-send", strings.NewReader(`{"message":{"text":"hi"}}`))
+	req.Header.Set("X-Api-Key", "k")
+	req.Header.Set("X-Signature", "6bcdf3da0c38ea9ea4af1f7a6f8057cb8ea41d6230aa95f8dd9d1faee908abf0")
+	rec := f.do(req)
+	if got := string(answerMessage(t, rec)); got != `{"text":"hi"}` {
+		t.Fatalf("answer message %s", got)
+	}
+}
+
+func TestAllowKeepsTheMessageByteForByte(t *testing.T) {
+	f := newFixture(t, nil)
+	cases := []struct{ name, message string }{
+		{"plain", `{"id":"","text":"hello there","type":"regular"}`},
+		{"custom and unknown fields", `{"id":"","text":"hello","html":"","type":"regular","attachments":[],"mentioned_users":[],` +
+			`"silent":false,"any_custom_field":{"kept":true,"n":1.50e3},"new_stream_field":[1,{"a":null}]}`},
+		{"nulls", `{"id":null,"text":null,"attachments":null,"custom":null}`},
+		{"no text", `{"id":"","type":"regular","attachments":[{"type":"image","image_url":"https://x.example/a.png"}]}`},
+		{"odd spacing and escapes", "{ \"text\" : \"caf\\u00e9 \\\"quoted\\\" \\n line\" ,\n\t\"x\":[ 1 , 2 ] }"},
+		{"text not a string", `{"text":42,"type":"regular"}`},
+		{"unicode", `{"text":"привет 👋 こんにちは","i18n":{"fr_text":"salut"}}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := f.send(payload(tc.message))
+			if got := string(answerMessage(t, rec)); got != tc.message {
+				t.Fatalf("answer changed the message:\n got %s\nwant %s", got, tc.message)
+			}
+			if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+				t.Fatalf("content type %q", ct)
+			}
+		})
+	}
+}
+
+func TestMaskReplacesOnlyTheText(t *testing.T) {
+	f := newFixture(t, nil)
+	cases := []struct{ name, text, want string }{
+		{"word", "what the fuck is this", "what the **** is this"},
+		{"disguised", "what the f.u.c.k", "what the *******"},
+		{"phrase", "you piece of shit", "you *************"},
+		{"several", "shit, FUCK", "****, ****"},
+		{"allow list", "I love dick van dyke films", "I love dick van dyke films"},
+		{"allow list does not cover others", "dick van dyke is a dick", "dick van dyke is a ****"},
+		{"scunthorpe", "shiitake and shitake are fine, Scunthorpe too", "shiitake and shitake are fine, Scunthorpe too"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			text, _ := json.Marshal(tc.text)
+			msg := `{"id":"","text":` + string(text) + `,"custom":{"a":[1,2]},"silent":false}`
+			got := answerMessage(t, f.send(payload(msg)))
+			want := `{"id":"","text":` + string(stream.AppendString(nil, tc.want)) + `,"custom":{"a":[1,2]},"silent":false}`
+			if string(got) != want {
+				t.Fatalf("\n got %s\nwant %s", got, want)
+			}
+		})
+	}
+}
+
+func TestReject(t *testing.T) {
+	f := newFixture(t, nil)
+	got := answerMessage(t, f.send(payload(`{"id":"","text":"you slurword","custom":1}`)))
+	if string(got) != `{"type":"error","text":"Slurs are not allowed here."}` {
+		t.Fatalf("answer %s", got)
+	}
+}
+
+func TestAllowRuleEndsTheCheck(t *testing.T) {
+	f := newFixture(t, nil)
+	msg := `{"text":"let me through, slurword"}`
+	if got := answerMessage(t, f.send(payload(msg))); string(got) != msg {
+		t.Fatalf("answer %s", got)
+	}
+}
+
+func TestEditedMessageIsModerated(t *testing.T) {
+	f := newFixture(t, nil)
+	msg := `{"id":"8c1b2f3e-1","text":"edited to shit","created_at":"2026-11-20T10:00:00Z","updated_at":"2026-11-20T10:01:00Z"}`
+	got := answerMessage(t, f.send(payload(msg)))
+	want := `{"id":"8c1b2f3e-1","text":"edited to ****","created_at":"2026-11-20T10:00:00Z","updated_at":"2026-11-20T10:01:00Z"}`
+	if string(got) != want {
+		t.Fatalf("\n got %s\nwant %s", got, want)
+	}
+}
+
+type errorAnswer struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func wantError(t *testing.T, rec *httptest.ResponseRecorder, status int, code string) {
+	t.Helper()
+	if rec.Code != status {
+		t.Fatalf("status %d, want %d: %s", rec.Code, status, rec.Body)
+	}
+	var e errorAnswer
+	if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Error.Code != code || e.Error.Message == "" {
+		t.Fatalf("error body %s, want code %q", rec.Body, code)
+	}
+}
+
+func TestSignatures(t *testing.T) {
+	f := newFixture(t, nil)
+	body := []byte(payload(`{"text":"hi"}`))
+	cases := []struct {
+		name   string
+		req    func() *http.Request
+		status int
+	}{
+		{"first key", func() *http.Request { return signed(body, testKey, testSecret) }, 200},
+		{"second key during rotation", func() *http.Request { return signed(body, rotatedKey, rotatedSecr) }, 200},
+		{"wrong secret", func() *http.Request { return signed(body, testKey, "guess") }, 401},
+		{"secret of the other key", func() *http.Request { return signed(body, testKey, rotatedSecr) }, 401},
+		{"unknown key", func() *http.Request { return signed(body, "other", testSecret) }, 401},
+		{"missing signature", func() *http.Request {
+			r := signed(body, testKey, testSecret)
+			r.Header.Del("X-Signature")
+			return r
+		}, 401},
+		{"signature not hex", func() *http.Request {
+			r := signed(body, testKey, testSecret)
+			r.Header.Set("X-Signature", strings.Repeat("zz", 32))
+			return r
+		}, 401},
+		{"uppercase hex still verifies", func() *http.Request {
+			r := signed(body, testKey, testSecret)
+			r.Header.Set("X-Signature", strings.ToUpper(r.Header.Get("X-Signature")))
+			return r
+		}, 200},
+		{"body changed after signing", func() *http.Request {
+			r := signed(body, testKey, testSecret)
+			r.Body = io.NopCloser(bytes.NewReader(bytes.Replace(body, []byte("hi"), []byte("ho"), 1)))
+			return r
+		}, 401},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := f.do(tc.req())
+			if tc.status == 200 {
+				answerMessage(t, rec)
+				return
+			}
+			wantError(t, rec, tc.status, "bad_signature")
+		})
+	}
+}
+
+func TestInsecureModeSkipsSignatures(t *testing.T) {
+	f := newFixture(t, func(c *hook.Config) { c.Keys = nil })
+	req := httptest.NewRequest(http.MethodPost, "/hooks/before-message-send", strings.NewReader(payload(`{"text":"hi"}`)))
+	answerMessage(t, f.do(req))
+	rec := f.do(httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "signature checking is OFF") {
+		t.Fatalf("readyz must warn: %d %s", rec.Code, rec.Body)
+	}
+}
+
+func gzipped(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(b)
+	zw.Close()
+	return buf.Bytes()
+}
+
+func TestGzip(t *testing.T) {
+	f := newFixture(t, func(c *hook.Config) { c.MaxBody = 64 << 10 })
+	plain := []byte(payload(`{"text":"what the fuck"}`))
+
+	t.Run("valid, signature over the inflated bytes", func(t *testing.T) {
+		req := signed(gzipped(t, plain), testKey, testSecret)
+		req.Header.Set("X-Signature", stream.Sign(testSecret, plain))
+		req.Header.Set("Content-Encoding", "gzip")
+		if got := answerMessage(t, f.do(req)); string(got) != `{"text":"what the ****"}` {
+			t.Fatalf("answer %s", got)
+		}
+	})
+	t.Run("header removed by a proxy", func(t *testing.T) {
+		req := signed(gzipped(t, plain), testKey, testSecret)
+		req.Header.Set("X-Signature", stream.Sign(testSecret, plain))
+		answerMessage(t, f.do(req))
+	})
+	t.Run("corrupt", func(t *testing.T) {
+		z := gzipped(t, plain)
+		z[len(z)/2] ^= 0xff
+		z = z[:len(z)-4]
+		req := signed(z, testKey, testSecret)
+		wantError(t, f.do(req), 400, "bad_body")
+	})
+	t.Run("bomb", func(t *testing.T) {
+		huge := bytes.Repeat([]byte(" "), 50<<20)
+		z := gzipped(t, huge)
+		if len(z) > 64<<10 {
+			t.Fatalf("test bomb is %d bytes compressed", len(z))
+		}
+		req := signed(z, testKey, testSecret)
+		wantError(t, f.do(req), 413, "too_large")
+	})
+}
+
+func TestOversizedBody(t *testing.T) {
+	f := newFixture(t, func(c *hook.Config) { c.MaxBody = 1024 })
+	big := []byte(payload(`{"text":"` + strings.Repeat("a", 2000) + `"}`))
+	wantError(t, f.do(signed(big, testKey, testSecret)), 413, "too_large")
+
+	// Without a Content-Length the cap still holds while reading.
+	req := signed(big, testKey, testSecret)
+	req.ContentLength = -1
+	req.Body = io.NopCloser(struct{ io.Reader }{bytes.NewReader(big)})
+	wantError(t, f.do(req), 413, "too_large")
+}
+
+func TestBadPayloads(t *testing.T) {
+	f := newFixture(t, nil)
+	deep := strings.Repeat("[", 20000) + strings.Repeat("]", 20000)
+	cases := []struct {
+		name, body string
+		status     int
+		code       string
+	}{
+		{"empty", ``, 400, "bad_payload"},
+		{"not json", `hello`, 400, "bad_payload"},
+		{"truncated", `{"message":{"text":"hi"`, 400, "bad_payload"},
+		{"trailing garbage", `{"message":{"text":"hi"}} x`, 400, "bad_payload"},
+		{"array", `[{"message":{}}]`, 400, "bad_payload"},
+		{"string", `"message"`, 400, "bad_payload"},
+		{"null", `null`, 400, "bad_payload"},
+		{"no message", `{"user":{"id":"u"}}`, 400, "bad_payload"},
+		{"message is a string", `{"message":"hi"}`, 400, "bad_payload"},
+		{"message is null", `{"message":null}`, 400, "bad_payload"},
+		{"deep nesting", `{"message":{"text":"hi","x":` + deep + `}}`, 400, "bad_payload"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			wantError(t, f.do(signed([]byte(tc.body), testKey, testSecret)), tc.status, tc.code)
+		})
+	}
+}
+
+func TestHostileButValidPayloads(t *testing.T) {
+	f := newFixture(t, nil)
+	nested := strings.Repeat(`{"a":`, 5000) + "1" + strings.Repeat("}", 5000)
+	cases := []struct{ name, message string }{
+		{"deep but allowed nesting", `{"text":"hi","x":` + nested + `}`},
+		{"huge string", `{"text":"` + strings.Repeat("long ", 150000) + `"}`},
+		{"wrong types", `{"text":["not","a","string"],"id":{"x":1},"attachments":"nope","user":7}`},
+		{"invalid utf-8 kept as received", "{\"text\":\"caf\xe9 \xff\xfe\"}"},
+		{"escaped surrogates", `{"text":"\ud83d\ude00 \ud800"}`},
+		{"duplicate keys", `{"text":"a","text":"b"}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := answerMessage(t, f.send(payload(tc.message))); string(got) != tc.message {
+				t.Fatalf("answer changed the message (%d bytes, want %d)", len(got), len(tc.message))
+			}
+		})
+	}
+	t.Run("invalid utf-8 in a masked text comes back valid", func(t *testing.T) {
+		got := answerMessage(t, f.send(payload("{\"text\":\"shit \xff\"}")))
+		if string(got) != "{\"text\":\"**** \uFFFD\"}" || !utf8.Valid(got) {
+			t.Fatalf("answer %q", got)
+		}
+	})
+}
+
+func TestRepeatedWebhookIDGetsTheSameAnswer(t *testing.T) {
+	f := newFixture(t, nil)
+	body := []byte(payload(`{"text":"shit happens"}`))
+	first := signed(body, testKey, testSecret)
+	first.Header.Set("X-Webhook-Id", "wh-1")
+	a := f.do(first)
+
+	// The rules change between the attempts: the retry must still get the
+	// answer given the first time.
+	set, err := rules.Parse("empty.yaml", []byte("version: 1\nrules: []\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.engine.Swap(set)
+	retry := signed(body, testKey, testSecret)
+	retry.Header.Set("X-Webhook-Id", "wh-1")
+	retry.Header.Set("X-Webhook-Attempt", "2")
+	b := f.do(retry)
+	if a.Code != 200 || b.Code != 200 || a.Body.String() != b.Body.String() {
+		t.Fatalf("answers differ:\n%s\n%s", a.Body, b.Body)
+	}
+	if !strings.Contains(b.Body.String(), "**** happens") {
+		t.Fatalf("retry answer %s", b.Body)
+	}
+	other := signed(body, testKey, testSecret)
+	other.Header.Set("X-Webhook-Id", "wh-2")
+	if c := f.do(other); !strings.Contains(c.Body.String(), "shit happens") {
+		t.Fatalf("a new webhook id must be evaluated afresh: %s", c.Body)
+	}
+	metrics := f.do(httptest.NewRequest(http.MethodGet, "/metrics", nil)).Body.String()
+	if !strings.Contains(metrics, `modgate_hook_requests_total{hook="before_send",outcome="replay"} 1`) {
+		t.Fatalf("replay not counted:\n%s", grep(metrics, "hook_requests_total"))
+	}
+}
+
+func TestDeadlineLetsTheMessageThrough(t *testing.T) {
+	f := newFixture(t, func(c *hook.Config) { c.Deadline = time.Nanosecond })
+	msg := `{"text":"you slurword"}`
+	if got := answerMessage(t, f.send(payload(msg))); string(got) != msg {
+		t.Fatalf("past the deadline the message must go through unchanged: %s", got)
+	}
+	metrics := f.do(httptest.NewRequest(http.MethodGet, "/metrics", nil)).Body.String()
+	for _, want := range []string{"modgate_deadline_exceeded_total 1", `outcome="deadline"} 1`} {
+		if !strings.Contains(metrics, want) {
+			t.Fatalf("metrics lack %q:\n%s", want, grep(metrics, "deadline"))
+		}
+	}
+}
+
+func TestHealthReadyMetrics(t *testing.T) {
+	f := newFixture(t, nil)
+	f.send(payload(`{"text":"shit"}`))
+	f.send(payload(`{"text":"slurword"}`))
+	f.send(payload(`{"text":"fine"}`))
+
+	rec := f.do(httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	if rec.Code != 200 {
+		t.Fatalf("healthz %d", rec.Code)
+	}
+	rec = f.do(httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	var ready struct {
+		Status string `json:"status"`
+		Rules  struct {
+			Version string `json:"version"`
+			Rules   int    `json:"rules"`
+		} `json:"rules"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &ready); err != nil || rec.Code != 200 || ready.Status != "ready" ||
+		ready.Rules.Rules != 3 || ready.Rules.Version == "" {
+		t.Fatalf("readyz %d %s", rec.Code, rec.Body)
+	}
+	metrics := f.do(httptest.NewRequest(http.MethodGet, "/metrics", nil)).Body.String()
+	for _, want := range []string{
+		`modgate_hook_requests_total{hook="before_send",outcome="mask"} 1`,
+		`modgate_hook_requests_total{hook="before_send",outcome="reject"} 1`,
+		`modgate_hook_requests_total{hook="before_send",outcome="allow"} 1`,
+		`modgate_rule_decisions_total{action="mask",rule="swears"} 1`,
+		`modgate_rule_decisions_total{action="reject",rule="slurs"} 1`,
+		`modgate_hook_duration_seconds_count{hook="before_send"} 3`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+func TestUnknownRoutesAndMethodsAnswerJSON(t *testing.T) {
+	f := newFixture(t, nil)
+	wantError(t, f.do(httptest.NewRequest(http.MethodGet, "/nope", nil)), 404, "not_found")
+	wantError(t, f.do(httptest.NewRequest(http.MethodGet, "/hooks/before-message-send", nil)), 405, "method_not_allowed")
+}
+
+func grep(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
