@@ -307,10 +307,25 @@ func (p *parser) lists(n *yaml.Node, set *Set) {
 		if sources == 0 {
 			p.errorf(v, "%s: give `terms`, `file` or `builtin`", path)
 		}
+		p.checkTerms(v, path, list.Terms)
 		if len(list.Terms) > MaxListTerms {
 			p.errorf(v, "%s: %d terms is more than the %d a list may hold", path, len(list.Terms), MaxListTerms)
 		}
 		set.lists[name] = list
+	}
+}
+
+// checkTerms reports the terms of a list that cannot be matched, at the list.
+func (p *parser) checkTerms(n *yaml.Node, path string, terms []string) {
+	reported := 0
+	for i, term := range terms {
+		if _, err := parseTerm(term); err != nil {
+			if reported++; reported > 10 {
+				p.errorf(n, "%s: more terms cannot be used; fix the above first", path)
+				return
+			}
+			p.errorf(n, "%s: term %d %q: %v", path, i+1, term, err)
+		}
 	}
 }
 
@@ -356,24 +371,28 @@ func (p *parser) rules(n *yaml.Node, set *Set) {
 	seen := map[string]int{}
 	c := &compiler{set: set, matchers: map[string]*Matcher{}}
 	for i, rn := range n.Content {
-		p.rule = ""
-		path := fmt.Sprintf("rules[%d]", i)
-		m := p.mapping(rn, path, "id", "description", "when", "action", "reply")
+		// Name the rule in every message about it, even those found before
+		// its id is read; only a rule without an id is named by position.
+		p.rule = peekID(rn)
+		where := fmt.Sprintf("rules[%d]", i)
+		if p.rule != "" {
+			where = "rule"
+		}
+		m := p.mapping(rn, where, "id", "description", "when", "action", "reply")
 		if m == nil {
 			continue
 		}
 		r := &Rule{Line: rn.Line}
 		if v, ok := m["id"]; !ok {
-			p.errorf(rn, "%s: id: missing", path)
-		} else if id, ok := p.str(v, path+".id"); ok {
+			p.errorf(rn, "%s: id: missing", where)
+		} else if id, ok := p.str(v, strings.TrimPrefix(where+".id", "rule.")); ok {
 			r.ID = id
 			if !idPattern.MatchString(id) {
-				p.errorf(v, "%s: id: %q must be letters, digits, '-', '_' or '.', at most 64", path, id)
+				p.errorf(v, "id: %q must be letters, digits, '-', '_' or '.', at most 64", id)
 			} else if line, dup := seen[id]; dup {
-				p.errorf(v, "%s: id: %q is already used by the rule on line %d", path, id, line)
+				p.errorf(v, "id: %q is already used by the rule on line %d", id, line)
 			}
 			seen[id] = rn.Line
-			p.rule = id
 		}
 		if v, ok := m["description"]; ok {
 			r.Description, _ = p.str(v, "description")
@@ -449,9 +468,12 @@ func (p *parser) textCondition(n *yaml.Node, path string, c *compiler) Condition
 // matcher compiles the terms and lists a contains or except names; lists
 // are written `list.NAME`. Rules naming the same lists share one matcher.
 func (p *parser) matcher(n *yaml.Node, path string, c *compiler) *Matcher {
+	before := len(p.problems)
 	items := p.strs(n, path)
 	if len(items) == 0 {
-		p.errorf(n, "%s: names no terms or lists", path)
+		if len(p.problems) == before {
+			p.errorf(n, "%s: names no terms or lists", path)
+		}
 		return nil
 	}
 	key := strings.Join(items, "\x00")
@@ -478,6 +500,9 @@ func (p *parser) matcher(n *yaml.Node, path string, c *compiler) *Matcher {
 	if !ok {
 		return nil
 	}
+	if len(p.problems) > 0 {
+		return nil // a list it names may be broken, and was reported there
+	}
 	m, err := NewMatcher(terms)
 	if err != nil {
 		for _, e := range unwrapAll(err) {
@@ -494,6 +519,20 @@ func unwrapAll(err error) []error {
 		return j.Unwrap()
 	}
 	return []error{err}
+}
+
+// peekID returns a rule's id before the rule is read, or "".
+func peekID(n *yaml.Node) string {
+	n = resolve(n)
+	if n.Kind != yaml.MappingNode {
+		return ""
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if v := resolve(n.Content[i+1]); n.Content[i].Value == "id" && v.Kind == yaml.ScalarNode {
+			return v.Value
+		}
+	}
+	return ""
 }
 
 type compiler struct {

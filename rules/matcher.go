@@ -101,10 +101,17 @@ func NewMatcher(terms []Term) (*Matcher, error) {
 // Len is the number of terms compiled.
 func (m *Matcher) Len() int { return m.size }
 
-func (m *Matcher) add(term *Term, patterns *[]string, index map[string]int) error {
-	raw := strings.TrimSpace(term.Text)
+// parsedTerm is a term folded into words, with its wildcard.
+type parsedTerm struct {
+	kind  partKind
+	words []termWord
+}
+
+// parseTerm folds a term the way texts are folded.
+func parseTerm(text string) (parsedTerm, error) {
+	raw := strings.TrimSpace(text)
 	if len(raw) > MaxTermLength {
-		return fmt.Errorf("longer than %d bytes", MaxTermLength)
+		return parsedTerm{}, fmt.Errorf("longer than %d bytes", MaxTermLength)
 	}
 	var kind partKind
 	if strings.HasPrefix(raw, "*") {
@@ -120,23 +127,32 @@ func (m *Matcher) add(term *Term, patterns *[]string, index map[string]int) erro
 		raw = raw[:len(raw)-1]
 	}
 	if strings.Contains(raw, "*") {
-		return errors.New("`*` may stand only at the start or end of a term")
+		return parsedTerm{}, errors.New("`*` may stand only at the start or end of a term")
 	}
 	t := Analyze(raw)
 	defer t.Release()
 	n := len(t.words)
 	switch {
 	case n == 0:
-		return ErrEmptyTerm
+		return parsedTerm{}, ErrEmptyTerm
 	case n > MaxTermWords:
-		return fmt.Errorf("has more than %d words", MaxTermWords)
+		return parsedTerm{}, fmt.Errorf("has more than %d words", MaxTermWords)
 	case kind != 0 && n > 1:
-		return errors.New("`*` applies to single words; write phrases in full")
+		return parsedTerm{}, errors.New("`*` applies to single words; write phrases in full")
 	}
 	words := make([]termWord, n)
 	for i := range t.words {
 		words[i] = t.termWord(&t.words[i])
 	}
+	return parsedTerm{kind: kind, words: words}, nil
+}
+
+func (m *Matcher) add(term *Term, patterns *[]string, index map[string]int) error {
+	pt, err := parseTerm(term.Text)
+	if err != nil {
+		return err
+	}
+	kind, words, n := pt.kind, pt.words, len(pt.words)
 	if kind != 0 {
 		pattern := words[0].key
 		switch kind {
@@ -213,7 +229,10 @@ func (m *Matcher) Match(t *Text, dst []Match) []Match {
 		before := len(dst)
 		dst = m.matchWord(w, key, runs, dst)
 		if len(dst) == before && w.steps&StepSeparators != 0 {
-			dst = m.matchJoinedEdges(w, key, runs, dst)
+			dst = m.matchJoinedParts(t, w, key, runs, dst)
+		}
+		if len(dst) == before && w.tail != 0 {
+			dst = m.matchWithTail(w, key, runs, dst)
 		}
 		if phrases, ok := m.phrases[string(key)]; ok {
 			for _, p := range phrases {
@@ -236,12 +255,18 @@ func (m *Matcher) Match(t *Text, dst []Match) []Match {
 }
 
 func (m *Matcher) matchWord(w *word, key []byte, runs []uint8, dst []Match) []Match {
+	return m.matchPartOfWord(w, key, runs, false, false, dst)
+}
+
+// matchPartOfWord looks key up; where the word goes on past the key (open
+// ends), the letter at that edge may repeat more often than in the term.
+func (m *Matcher) matchPartOfWord(w *word, key []byte, runs []uint8, openStart, openEnd bool, dst []Match) []Match {
 	terms, ok := m.words[string(key)]
 	if !ok {
 		return dst
 	}
 	for _, wt := range terms {
-		if stretched, ok := sameRuns(wt.runs, runs); ok {
+		if stretched, ok := partRuns(wt.runs, runs, openStart, openEnd); ok {
 			dst = append(dst, Match{Start: int(w.start), End: int(w.end), Term: wt.term.Text,
 				List: wt.term.List, Steps: w.steps | stretched})
 		}
@@ -249,26 +274,73 @@ func (m *Matcher) matchWord(w *word, key []byte, runs []uint8, dst []Match) []Ma
 	return dst
 }
 
-// matchJoinedEdges looks for a term at the start or the end of a word that
-// was joined from single characters: "f u c k y o u" and a term written twice
-// with the same separator between the copies ("s e x s e x") are one join.
-func (m *Matcher) matchJoinedEdges(w *word, key []byte, runs []uint8, dst []Match) []Match {
-	u := 0
-	for i := 0; i < len(key); u++ {
-		n := 1
+// matchWithTail tries a word with its trailing symbol read as a letter:
+// "p@k!" is "paki", while "fuck!" already matched without it.
+func (m *Matcher) matchWithTail(w *word, key []byte, runs []uint8, dst []Match) []Match {
+	var kb [64]byte
+	var rb [64]uint8
+	if len(key) >= len(kb) {
+		return dst
+	}
+	k := append(kb[:0], key...)
+	r := append(rb[:0], runs...)
+	if last := len(k) - 1; last >= 0 && k[last] == w.tail {
+		r[len(r)-1]++
+	} else {
+		k = append(k, w.tail)
+		r = append(r, 1)
+	}
+	before := len(dst)
+	dst = m.matchWord(w, k, r, dst)
+	for i := before; i < len(dst); i++ {
+		dst[i].End = int(w.tailEnd)
+		dst[i].Steps |= StepLeetspeak
+	}
+	return dst
+}
+
+// minJoinedPart is the fewest letters a term found inside a longer joined
+// word must have, unless it starts or ends that word.
+const minJoinedPart = 3
+
+// matchJoinedParts looks for terms inside a word that was joined from single
+// characters, which holds more than the term when its neighbours are single
+// characters too ("f u c k y o u", "i f u c k", a term written twice). Each
+// part found is reported with the bytes of its own letters.
+func (m *Matcher) matchJoinedParts(t *Text, w *word, key []byte, runs []uint8, dst []Match) []Match {
+	var offs [65]int32 // byte offset of each unit in key, and of the end
+	n := int(w.n)
+	if n+1 > len(offs) {
+		return dst
+	}
+	for i, u := 0, 0; u < n; u++ {
+		offs[u] = int32(i)
 		if key[i] >= utf8.RuneSelf {
-			_, n = utf8.DecodeRune(key[i:])
+			_, size := utf8.DecodeRune(key[i:])
+			i += size
+		} else {
+			i++
 		}
-		i += n
-		if i == len(key) {
-			break
-		}
-		before := len(dst)
-		if dst = m.matchWord(w, key[:i], runs[:u+1], dst); len(dst) > before {
-			return dst
-		}
-		if dst = m.matchWord(w, key[i:], runs[u+1:], dst); len(dst) > before {
-			return dst
+	}
+	offs[n] = int32(len(key))
+	spans := t.spans[w.r0 : w.r0+w.n]
+	for u0 := 0; u0 < n; u0++ {
+		for u1 := n; u1 > u0; u1-- {
+			if (u1-u0 < minJoinedPart && u0 != 0 && u1 != n) || u1-u0 < 2 {
+				continue
+			}
+			// Each letter of a joined word was its own character, so a
+			// repeat at the edge of a part may hold a neighbour's letter
+			// ("b a s t a r d D").
+			before := len(dst)
+			dst = m.matchPartOfWord(w, key[offs[u0]:offs[u1]], runs[u0:u1], true, true, dst)
+			if len(dst) > before {
+				for i := before; i < len(dst); i++ {
+					dst[i].Start, dst[i].End = int(spans[u0][0]), int(spans[u1-1][1])
+				}
+				u0 = u1 - 1
+				break
+			}
 		}
 	}
 	return dst

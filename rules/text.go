@@ -24,8 +24,9 @@ type Text struct {
 	chars []char
 	atoms []atom
 	words []word
-	keys  []byte  // every word's key, each preceded by a 0 byte, and a final 0
-	runs  []uint8 // for each unit of keys, how many times it was repeated
+	keys  []byte     // every word's key, each preceded by a 0 byte, and a final 0
+	runs  []uint8    // for each unit of keys, how many times it was repeated
+	spans [][2]int32 // for each unit of keys, the bytes of src it came from
 }
 
 type char struct {
@@ -38,6 +39,8 @@ type atom struct {
 	c0, c1     int32 // chars
 	start, end int32 // bytes in src
 	visible    int32 // characters other than invisible ones and marks
+	tail       byte  // the letter of one trimmed trailing symbol ("p@k!"), or 0
+	tailEnd    int32 // where that symbol ends
 }
 
 type word struct {
@@ -46,6 +49,8 @@ type word struct {
 	r0         int32 // runs; the key's units map one-to-one onto runs[r0:]
 	n          int32 // units
 	steps      Steps
+	tail       byte // a trimmed trailing symbol that may be a letter after all
+	tailEnd    int32
 }
 
 var textPool = sync.Pool{New: func() any { return new(Text) }}
@@ -115,6 +120,7 @@ func (t *Text) reset(s string) {
 	t.words = t.words[:0]
 	t.keys = append(t.keys[:0], 0)
 	t.runs = t.runs[:0]
+	t.spans = t.spans[:0]
 
 	open := false
 	for i := 0; i < len(s); {
@@ -166,8 +172,12 @@ func (t *Text) closeAtom() {
 				c0++
 			}
 		}
+		end := c1
 		for c1 > c0 && t.chars[c1-1].f.trim {
 			c1--
+		}
+		if end-c1 == 1 {
+			a.tail, a.tailEnd = t.chars[c1].f.leet, t.chars[c1].end
 		}
 		visible = 0
 		for _, c := range t.chars[c0:c1] {
@@ -190,29 +200,43 @@ func (t *Text) closeAtom() {
 const maxJoinSeparator = 4
 
 // group turns atoms into words, joining runs of single characters split by
-// one and the same short separator.
+// one and the same short separator. Where two runs with different
+// separators share a character ("0 b_o_o_b_s"), it goes to the longer run.
 func (t *Text) group() {
-	atoms := t.atoms
-	for i := 0; i < len(atoms); {
-		j := i + 1
-		if atoms[i].visible == 1 {
-			var sep string
-			for j < len(atoms) && atoms[j].visible == 1 {
-				gap := t.src[atoms[j-1].end:atoms[j].start]
-				if strings.IndexByte(gap, '\n') >= 0 || visibleLen(gap) > maxJoinSeparator {
-					break
-				}
-				if j == i+1 {
-					sep = gap
-				} else if !sameVisible(gap, sep) {
-					break
-				}
-				j++
+	for i := 0; i < len(t.atoms); {
+		j := t.runEnd(i)
+		if j-i >= 2 && j < len(t.atoms) {
+			if k := t.runEnd(j - 1); k-(j-1) > j-i {
+				j--
 			}
 		}
 		t.addWord(i, j)
 		i = j
 	}
+}
+
+// runEnd returns the end of the run of single characters that starts at
+// atom i and keeps one separator; i+1 when there is none.
+func (t *Text) runEnd(i int) int {
+	atoms := t.atoms
+	j := i + 1
+	if atoms[i].visible != 1 {
+		return j
+	}
+	var sep string
+	for j < len(atoms) && atoms[j].visible == 1 {
+		gap := t.src[atoms[j-1].end:atoms[j].start]
+		if strings.IndexByte(gap, '\n') >= 0 || visibleLen(gap) > maxJoinSeparator {
+			break
+		}
+		if j == i+1 {
+			sep = gap
+		} else if !sameVisible(gap, sep) {
+			break
+		}
+		j++
+	}
+	return j
 }
 
 // addWord folds atoms [a0, a1) into one word.
@@ -221,6 +245,8 @@ func (t *Text) addWord(a0, a1 int) {
 	w := word{start: first.start, end: last.end, k0: int32(len(t.keys)), r0: int32(len(t.runs))}
 	if a1-a0 > 1 {
 		w.steps |= StepSeparators
+	} else {
+		w.tail, w.tailEnd = first.tail, first.tailEnd
 	}
 	// Digits read as letters only in a word that has letters or leetspeak
 	// symbols: "sh1t" is a word, "1984" stays a number.
@@ -240,6 +266,9 @@ func (t *Text) addWord(a0, a1 int) {
 			var unit []byte
 			switch c.f.cls {
 			case clsDrop:
+				if len(t.spans) > int(w.r0) {
+					t.spans[len(t.spans)-1][1] = c.end // marks belong to their letter
+				}
 				continue
 			case clsLetter:
 				out := c.f.out[:c.f.n]
@@ -248,7 +277,7 @@ func (t *Text) addWord(a0, a1 int) {
 					if out[0] >= utf8.RuneSelf {
 						_, n = utf8.DecodeRune(out)
 					}
-					prevN = t.unit(&w, out[:n], &prev, prevN)
+					prevN = t.unit(&w, out[:n], &prev, prevN, c)
 					out = out[n:]
 				}
 				continue
@@ -262,7 +291,7 @@ func (t *Text) addWord(a0, a1 int) {
 				unit = []byte{c.f.leet}
 				w.steps |= StepLeetspeak
 			}
-			prevN = t.unit(&w, unit, &prev, prevN)
+			prevN = t.unit(&w, unit, &prev, prevN, c)
 		}
 	}
 	w.k1 = int32(len(t.keys))
@@ -271,7 +300,7 @@ func (t *Text) addWord(a0, a1 int) {
 }
 
 // unit adds one folded letter to the word being built, collapsing repeats.
-func (t *Text) unit(w *word, u []byte, prev *[4]byte, prevN int) int {
+func (t *Text) unit(w *word, u []byte, prev *[4]byte, prevN int, c char) int {
 	if len(u) == 1 && u[0] == 'l' {
 		u = []byte{'i'} // "l", "I", "1" and "|" look alike: one letter for matching
 	}
@@ -279,10 +308,12 @@ func (t *Text) unit(w *word, u []byte, prev *[4]byte, prevN int) int {
 		if r := &t.runs[len(t.runs)-1]; *r < 255 {
 			*r++
 		}
+		t.spans[len(t.spans)-1][1] = c.end
 		return prevN
 	}
 	t.keys = append(t.keys, u...)
 	t.runs = append(t.runs, 1)
+	t.spans = append(t.spans, [2]int32{c.start, c.end})
 	w.n++
 	copy(prev[:], u)
 	return len(u)
@@ -291,10 +322,12 @@ func (t *Text) unit(w *word, u []byte, prev *[4]byte, prevN int) int {
 // visibleLen is the length in bytes of s without invisible characters.
 func visibleLen(s string) int {
 	n := 0
-	for _, r := range s {
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
 		if lookupFold(r).cls != clsDrop {
-			n += utf8.RuneLen(r)
+			n += size
 		}
+		i += size
 	}
 	return n
 }
@@ -321,9 +354,11 @@ func sameVisible(a, b string) bool {
 // nextVisible returns the first visible rune of s and the bytes up to and
 // including it; 0 bytes when there is none.
 func nextVisible(s string) (rune, int) {
-	for i, r := range s {
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
 		if lookupFold(r).cls != clsDrop {
-			return r, i + utf8.RuneLen(r)
+			return r, i
 		}
 	}
 	return 0, 0

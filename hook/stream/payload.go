@@ -68,16 +68,21 @@ func (p *Payload) Parse(body []byte) error {
 	if p.Message == nil {
 		return ErrNoMessage
 	}
+	// The last of repeated keys counts, as in encoding/json.
 	eachMember(body, p.msgStart, func(key []byte, v0, v1 int) {
-		if body[v0] != '"' {
-			return
-		}
+		isString := body[v0] == '"'
 		switch string(key) {
 		case "text":
-			p.text = [2]int{v0, v1}
-			p.Text, p.HasText = unquote(body[v0:v1]), true
+			p.text, p.Text, p.HasText = [2]int{}, "", false
+			if isString {
+				p.text = [2]int{v0, v1}
+				p.Text, p.HasText = unquote(body[v0:v1]), true
+			}
 		case "id":
-			p.ID = unquote(body[v0:v1])
+			p.ID = ""
+			if isString {
+				p.ID = unquote(body[v0:v1])
+			}
 		}
 	})
 	return nil
@@ -205,8 +210,8 @@ func (p *Payload) AppendAllow(dst []byte) []byte {
 // AppendText appends the answer that lets the message through with its text
 // replaced; every other byte of the message is kept.
 func (p *Payload) AppendText(dst []byte, text string) []byte {
-	if p.text[1] == 0 {
-		return p.AppendAllow(dst)
+	if !p.HasText {
+		return p.AppendAllow(dst) // never invent a field the message did not have
 	}
 	dst = append(dst, `{"message":`...)
 	dst = append(dst, p.Body[p.msgStart:p.text[0]]...)

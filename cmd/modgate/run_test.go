@@ -1,0 +1,278 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modgate/modgate/hook/stream"
+)
+
+// syncBuffer collects a goroutine's output for the test to read.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func envFrom(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+type running struct {
+	addr   string
+	stderr *syncBuffer
+	cancel context.CancelFunc
+	done   chan int
+}
+
+// start runs `modgate serve` on a free port and waits until it listens.
+func start(t *testing.T, env map[string]string, args ...string) *running {
+	t.Helper()
+	if env["MODGATE_ADDR"] == "" {
+		env["MODGATE_ADDR"] = "127.0.0.1:0"
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{stderr: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
+	go func() { r.done <- run(ctx, append([]string{"serve"}, args...), envFrom(env), io.Discard, r.stderr) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		sc := bufio.NewScanner(strings.NewReader(r.stderr.String()))
+		for sc.Scan() {
+			var line struct{ Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
+				r.addr = line.Addr
+				t.Cleanup(func() { r.stop(t) })
+				return r
+			}
+		}
+		select {
+		case code := <-r.done:
+			t.Fatalf("modgate exited with %d before listening:\n%s", code, r.stderr)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	cancel()
+	t.Fatalf("modgate did not start listening:\n%s", r.stderr)
+	return nil
+}
+
+func (r *running) stop(t *testing.T) int {
+	r.cancel()
+	select {
+	case code := <-r.done:
+		r.done <- code
+		return code
+	case <-time.After(20 * time.Second):
+		t.Fatalf("modgate did not stop")
+		return -1
+	}
+}
+
+func shippedRules(t *testing.T) string {
+	t.Helper()
+	path, err := filepath.Abs(filepath.Join("..", "..", "rules.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func post(t *testing.T, addr, secret, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/hooks/before-message-send", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Api-Key", "key")
+	req.Header.Set("X-Signature", stream.Sign(secret, []byte(body)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestServeWithShippedRules(t *testing.T) {
+	r := start(t, map[string]string{
+		"MODGATE_RULES":     shippedRules(t),
+		"STREAM_API_KEY":    "key",
+		"STREAM_API_SECRET": "secret",
+	})
+	cases := []struct{ name, message, want string }{
+		{"clean", `{"text":"good morning everyone","custom":{"x":null}}`, `{"message":{"text":"good morning everyone","custom":{"x":null}}}`},
+		{"profanity masked", `{"text":"this is bullshit","id":""}`, `{"message":{"text":"this is ********","id":""}}`},
+		{"disguised profanity masked", `{"text":"ｆｕｃｋ that"}`, `{"message":{"text":"**** that"}}`},
+		{"slur rejected", `{"text":"you f4gg0t"}`, `{"message":{"type":"error","text":"Slurs are not allowed here."}}`},
+		{"scunthorpe passes", `{"text":"Scunthorpe has a cocktail bar for assassins"}`, `{"message":{"text":"Scunthorpe has a cocktail bar for assassins"}}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body := post(t, r.addr, "secret", `{"message":`+tc.message+`,"user":{"id":"u1"}}`)
+			if code != 200 || body != tc.want {
+				t.Fatalf("%d %s\nwant %s", code, body, tc.want)
+			}
+		})
+	}
+	if code, body := post(t, r.addr, "wrong", `{"message":{"text":"hi"}}`); code != 401 {
+		t.Fatalf("wrong secret: %d %s", code, body)
+	}
+	resp, err := http.Get("http://" + r.addr + "/readyz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("readyz: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if code := r.stop(t); code != 0 {
+		t.Fatalf("exit code %d:\n%s", code, r.stderr)
+	}
+}
+
+func TestShutdownFinishesRequestsInFlight(t *testing.T) {
+	r := start(t, map[string]string{
+		"MODGATE_RULES":     shippedRules(t),
+		"STREAM_API_SECRET": "secret",
+	})
+	body := `{"message":{"text":"still here"}}`
+	conn, err := net.Dial("tcp", r.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Send the headers and half the body, then ask modgate to stop.
+	fmt.Fprintf(conn, "POST /hooks/before-message-send HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"+
+		"X-Signature: %s\r\nContent-Length: %d\r\n\r\n%s", stream.Sign("secret", []byte(body)), len(body), body[:10])
+	time.Sleep(50 * time.Millisecond) // let the server start reading the request
+	stopped := make(chan int, 1)
+	go func() { stopped <- r.stop(t) }()
+	time.Sleep(50 * time.Millisecond)
+	fmt.Fprint(conn, body[10:])
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("in-flight request lost: %v", err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || string(got) != `{"message":{"text":"still here"}}` {
+		t.Fatalf("in-flight answer %d %s", resp.StatusCode, got)
+	}
+	if code := <-stopped; code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+}
+
+func TestServeRefusesToStartWithoutSecret(t *testing.T) {
+	var stderr syncBuffer
+	code := run(context.Background(), []string{"serve"}, envFrom(map[string]string{
+		"MODGATE_RULES": shippedRules(t), "MODGATE_ADDR": "127.0.0.1:0",
+	}), io.Discard, &stderr)
+	if code != 2 || !strings.Contains(stderr.String(), "no Stream API secret configured") {
+		t.Fatalf("exit %d:\n%s", code, stderr.String())
+	}
+}
+
+func TestServeInsecureWarns(t *testing.T) {
+	r := start(t, map[string]string{
+		"MODGATE_RULES":                   shippedRules(t),
+		"MODGATE_INSECURE_SKIP_SIGNATURE": "1",
+	})
+	if !strings.Contains(r.stderr.String(), "SIGNATURE CHECKING IS OFF") {
+		t.Fatalf("no warning at start:\n%s", r.stderr)
+	}
+	code, _ := post(t, r.addr, "anything", `{"message":{"text":"hi"}}`)
+	if code != 200 {
+		t.Fatalf("status %d", code)
+	}
+}
+
+func TestServeSeveralKeys(t *testing.T) {
+	r := start(t, map[string]string{
+		"MODGATE_RULES":       shippedRules(t),
+		"MODGATE_STREAM_KEYS": "old:old-secret, key:new-secret",
+	})
+	if code, body := post(t, r.addr, "new-secret", `{"message":{"text":"hi"}}`); code != 200 {
+		t.Fatalf("%d %s", code, body)
+	}
+}
+
+func TestServeBadConfiguration(t *testing.T) {
+	dir := t.TempDir()
+	broken := filepath.Join(dir, "rules.yaml")
+	os.WriteFile(broken, []byte("version: 1\nrules:\n  - id: a\n    action: explode\n"), 0o644)
+	cases := []struct {
+		name string
+		env  map[string]string
+		code int
+		want string
+	}{
+		{"bad deadline", map[string]string{"MODGATE_DEADLINE": "soon"}, 2, "MODGATE_DEADLINE"},
+		{"bad body size", map[string]string{"MODGATE_MAX_BODY": "-1"}, 2, "MODGATE_MAX_BODY"},
+		{"bad keys", map[string]string{"MODGATE_STREAM_KEYS": "nosecret"}, 2, "MODGATE_STREAM_KEYS"},
+		{"missing rules", map[string]string{"MODGATE_RULES": filepath.Join(dir, "none.yaml")}, 1, "rules refused"},
+		{"broken rules", map[string]string{"MODGATE_RULES": broken}, 1, `rules.yaml:4:13: rule \"a\": action: \"explode\" is not an action`},
+		{"port taken", map[string]string{"MODGATE_ADDR": "256.0.0.1:1"}, 1, "cannot listen"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{"MODGATE_RULES": shippedRules(t), "STREAM_API_SECRET": "s", "MODGATE_ADDR": "127.0.0.1:0"}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			var stderr syncBuffer
+			code := run(context.Background(), []string{"serve"}, envFrom(env), io.Discard, &stderr)
+			if code != tc.code || !strings.Contains(stderr.String(), tc.want) {
+				t.Fatalf("exit %d (want %d), stderr lacks %q:\n%s", code, tc.code, tc.want, stderr.String())
+			}
+		})
+	}
+}
+
+func TestCheck(t *testing.T) {
+	var out, errs bytes.Buffer
+	if code := run(context.Background(), []string{"check", shippedRules(t)}, envFrom(nil), &out, &errs); code != 0 {
+		t.Fatalf("shipped rules.yaml refused (%d):\n%s", code, errs.String())
+	}
+	if !strings.Contains(out.String(), ": ok: ") {
+		t.Fatalf("output %q", out.String())
+	}
+	dir := t.TempDir()
+	broken := filepath.Join(dir, "rules.yaml")
+	os.WriteFile(broken, []byte("version: 1\nrules:\n  - id: a\n    action: reject\n  - id: a\n    action: mask\n    colour: red\n"), 0o644)
+	out.Reset()
+	errs.Reset()
+	if code := run(context.Background(), []string{"check", broken}, envFrom(nil), &out, &errs); code != 1 {
+		t.Fatalf("broken file accepted: %s", out.String())
+	}
+	for _, want := range []string{`rules.yaml:5:9: rule "a": id: "a" is already used by the rule on line 3`, `rules.yaml:7:5: rule "a": rule: unknown key "colour"`} {
+		if !strings.Contains(errs.String(), want) {
+			t.Errorf("check output lacks %q:\n%s", want, errs.String())
+		}
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	var errs bytes.Buffer
+	if code := run(context.Background(), []string{"frobnicate"}, envFrom(nil), io.Discard, &errs); code != 2 {
+		t.Fatalf("exit %d", code)
+	}
+}

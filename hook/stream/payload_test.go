@@ -1,0 +1,101 @@
+package stream
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestParseFindsTheParts(t *testing.T) {
+	body := []byte(`{"message":{"id":"m1","text":"caf\u00e9","x":[1,{"text":"inner"}]},"user":{"id":"u"},` +
+		`"channel":{"cid":"messaging:a"},"request_info":{"ip":"1.2.3.4"},"extra":null}`)
+	var p Payload
+	if err := p.Parse(body); err != nil {
+		t.Fatal(err)
+	}
+	if p.Text != "café" || p.ID != "m1" || !p.HasText {
+		t.Fatalf("text %q id %q", p.Text, p.ID)
+	}
+	if String(Field(p.User, "id")) != "u" || String(Field(p.Channel, "cid")) != "messaging:a" ||
+		String(Field(p.RequestInfo, "ip")) != "1.2.3.4" {
+		t.Fatal("fields not found")
+	}
+	if got := string(p.AppendText(nil, `new "text"`)); got != `{"message":{"id":"m1","text":"new \"text\"","x":[1,{"text":"inner"}]}}` {
+		t.Fatalf("AppendText %s", got)
+	}
+}
+
+func TestAppendString(t *testing.T) {
+	cases := map[string]string{
+		"plain":         `"plain"`,
+		"q\"b\\":        `"q\"b\\"`,
+		"\n\r\t\x01":    `"\n\r\t\u0001"`,
+		"bad \xff byte": `"bad \ufffd byte"`,
+		"line\u2028sep": `"line\u2028sep"`,
+		"emoji 😀 and é": `"emoji 😀 and é"`,
+	}
+	for in, want := range cases {
+		if got := string(AppendString(nil, in)); got != want {
+			t.Errorf("AppendString(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+// FuzzPayload: decoding never panics; an accepted payload's allow answer is
+// valid JSON holding the received message byte for byte, and a rewritten
+// text decodes back to what was written.
+func FuzzPayload(f *testing.F) {
+	for _, s := range []string{
+		`{"message":{"text":"hi"}}`,
+		`{"message":{"id":"","text":"hello","custom":{"a":[1,2,null]}},"user":{"id":"u"}}`,
+		`{"message":{"text":"\u00e9\ud83d\ude00","text":"dup"}}`,
+		`{"message":{"text":42}}`, `{"message":null}`, `[]`, `{`, `{"message":{"text":"a\"b"}}  `,
+		"{\"message\":{\"text\":\"\xff\"}}",
+	} {
+		f.Add([]byte(s), "replacement")
+	}
+	f.Fuzz(func(t *testing.T, body []byte, text string) {
+		var p Payload
+		if err := p.Parse(body); err != nil {
+			return
+		}
+		allow := p.AppendAllow(nil)
+		var ans struct {
+			Message json.RawMessage `json:"message"`
+		}
+		if err := json.Unmarshal(allow, &ans); err != nil {
+			t.Fatalf("allow answer is not JSON: %v: %q", err, allow)
+		}
+		if !bytes.Equal(allow, append(append([]byte(`{"message":`), p.Message...), '}')) {
+			t.Fatalf("allow answer changed the message: %q", allow)
+		}
+		if !json.Valid(p.Message) || p.Message[0] != '{' {
+			t.Fatalf("message %q is not an object", p.Message)
+		}
+		rewritten := p.AppendText(nil, text)
+		var back struct {
+			Message map[string]json.RawMessage `json:"message"`
+		}
+		if err := json.Unmarshal(rewritten, &back); err != nil {
+			t.Fatalf("rewritten answer is not JSON: %v: %q", err, rewritten)
+		}
+		if p.HasText {
+			var got string
+			if err := json.Unmarshal(back.Message["text"], &got); err != nil {
+				t.Fatal(err)
+			}
+			want := text
+			if !utf8.ValidString(want) {
+				want = string([]rune(want))
+			}
+			if got != want {
+				t.Fatalf("text %q, want %q", got, want)
+			}
+		}
+		reject := AppendReject(nil, text)
+		if !json.Valid(reject) {
+			t.Fatalf("reject answer is not JSON: %q", reject)
+		}
+	})
+}

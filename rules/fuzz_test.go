@@ -1,0 +1,202 @@
+package rules
+
+import (
+	"strings"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+)
+
+// normalise returns the folded words of s, one a line: a word boundary that
+// folding cannot move.
+func normalise(s string) string {
+	t := Analyze(s)
+	defer t.Release()
+	words := make([]string, 0, t.Words())
+	for i := range t.words {
+		words = append(words, t.expand(&t.words[i]))
+	}
+	return strings.Join(words, "\n")
+}
+
+// FuzzNormaliseIdempotent: folding never panics, and folding the folded form
+// changes nothing.
+func FuzzNormaliseIdempotent(f *testing.F) {
+	for _, s := range []string{"", "hello world", "Ｆ.U.U.U.C.K 5h1t", "f\u200bu\u0301ck", "s h i t", "p@k!", "ǅ ﬁ ß Ⓐ 𝐀",
+		"!!! ... ---", "1 2 3", "привет мир", "日本語", "\xff\xfe", "a\u0300\u0301\u0302"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		once := normalise(s)
+		if twice := normalise(once); twice != once {
+			t.Fatalf("not idempotent: %q -> %q -> %q", s, once, twice)
+		}
+	})
+}
+
+// disguises are the techniques users apply to a word to slip it past a
+// filter; each takes the word and a source of choices.
+var disguises = []func(w string, pick func(int) int) string{
+	func(w string, pick func(int) int) string { // case
+		var b strings.Builder
+		for _, r := range w {
+			if pick(2) == 0 {
+				r = unicode.ToUpper(r)
+			}
+			b.WriteRune(r)
+		}
+		return b.String()
+	},
+	func(w string, pick func(int) int) string { // leetspeak
+		sub := map[rune][]string{'a': {"4", "@"}, 'e': {"3"}, 'i': {"1", "!"}, 'o': {"0"}, 's': {"5", "$"}, 't': {"7"}}
+		var b strings.Builder
+		for i, r := range w {
+			if alts, ok := sub[r]; ok && pick(10) < 7 {
+				alt := alts[pick(len(alts))]
+				if alt == "!" && (i == 0 || i == len(w)-1) {
+					alt = "1" // an edge "!" reads as punctuation
+				}
+				b.WriteString(alt)
+				continue
+			}
+			b.WriteRune(r)
+		}
+		return b.String()
+	},
+	func(w string, pick func(int) int) string { // stretch one letter
+		i := pick(len(w))
+		return w[:i] + strings.Repeat(w[i:i+1], 3+pick(4)) + w[i+1:]
+	},
+	func(w string, pick func(int) int) string { // separators
+		sep := []string{".", " ", "-", "_", "*", "/"}[pick(6)]
+		return strings.Join(strings.Split(w, ""), sep)
+	},
+	func(w string, pick func(int) int) string { // confusables
+		sub := map[rune]rune{'a': 'а', 'c': 'с', 'e': 'е', 'o': 'о', 'p': 'р', 'x': 'х', 'y': 'у', 'i': 'і', 's': 'ѕ', 'u': 'υ', 'k': 'κ', 't': 'τ'}
+		var b strings.Builder
+		for _, r := range w {
+			if c, ok := sub[r]; ok && pick(10) < 6 {
+				r = c
+			}
+			b.WriteRune(r)
+		}
+		return b.String()
+	},
+	func(w string, _ func(int) int) string { // fullwidth
+		var b strings.Builder
+		for _, r := range w {
+			b.WriteRune(r - 'a' + 'ａ')
+		}
+		return b.String()
+	},
+	func(w string, pick func(int) int) string { // zero width
+		var b strings.Builder
+		for i, r := range w {
+			if i > 0 && pick(10) < 5 {
+				b.WriteString([]string{"\u200b", "\u200d", "\u2060", "\u00ad"}[pick(4)])
+			}
+			b.WriteRune(r)
+		}
+		return b.String()
+	},
+	func(w string, pick func(int) int) string { // combining marks
+		var b strings.Builder
+		for _, r := range w {
+			b.WriteRune(r)
+			if pick(2) == 0 {
+				b.WriteRune(rune(0x300 + pick(0x32)))
+			}
+		}
+		return b.String()
+	},
+}
+
+var fuzzTerms = []string{"fuck", "shit", "bastard", "wank", "twat", "bollocks", "tosser", "cunt", "piss", "slut", "boobs", "jizz"}
+
+// FuzzDisguisedTermIsFound: a listed term between word boundaries, under
+// any single disguise, is always found.
+func FuzzDisguisedTermIsFound(f *testing.F) {
+	terms := make([]Term, len(fuzzTerms))
+	for i, s := range fuzzTerms {
+		terms[i] = Term{Text: s}
+	}
+	m, err := NewMatcher(terms)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for i := range 8 {
+		f.Add(uint8(i), uint8(i), uint64(i)*7919, "well ", " then")
+	}
+	f.Fuzz(func(t *testing.T, termIdx, technique uint8, seed uint64, before, after string) {
+		term := fuzzTerms[int(termIdx)%len(fuzzTerms)]
+		x := seed | 1
+		pick := func(n int) int {
+			x ^= x << 13
+			x ^= x >> 7
+			x ^= x << 17
+			return int(x % uint64(n))
+		}
+		disguised := disguises[int(technique)%len(disguises)](term, pick)
+		// Word boundaries: the surroundings end and start with a space.
+		if !utf8.ValidString(before) || !utf8.ValidString(after) {
+			return
+		}
+		text := before + " " + disguised + " " + after
+		if strings.ContainsAny(before+after, "\u200b\u200d\u2060\u00ad") {
+			return
+		}
+		if len(find(m, text)) == 0 {
+			t.Fatalf("%q (%q disguised as %q) not found", text, term, disguised)
+		}
+	})
+}
+
+// FuzzMask: masking never changes a byte outside the reported spans and
+// always yields valid UTF-8.
+func FuzzMask(f *testing.F) {
+	m := mustMatcher(f, "fuck", "shit", "piece of shit", "ass*", "*hole")
+	for _, s := range []string{"what the fuck", "f.u.c.k", "piece of s h i t", "assholes", "ｆｕｃｋ!", "sh\u200bit\u0301"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !utf8.ValidString(s) {
+			return // texts come from JSON decoding: always valid UTF-8
+		}
+		found := find(m, s)
+		masked := Mask(s, found)
+		if !utf8.ValidString(masked) {
+			t.Fatalf("Mask(%q) = %q is not valid UTF-8", s, masked)
+		}
+		if len(found) == 0 {
+			if masked != s {
+				t.Fatalf("nothing found but %q became %q", s, masked)
+			}
+			return
+		}
+		// Every byte outside the spans survives, in order.
+		inSpan := make([]bool, len(s))
+		for _, mt := range found {
+			if mt.Start < 0 || mt.End > len(s) || mt.Start >= mt.End {
+				t.Fatalf("bad span %+v for %q", mt, s)
+			}
+			for i := mt.Start; i < mt.End; i++ {
+				inSpan[i] = true
+			}
+		}
+		var outside, got strings.Builder
+		for i := 0; i < len(s); i++ {
+			if !inSpan[i] {
+				outside.WriteByte(s[i])
+			}
+		}
+		for i := 0; i < len(masked); i++ {
+			if masked[i] != '*' {
+				got.WriteByte(masked[i])
+			}
+		}
+		want := strings.ReplaceAll(outside.String(), "*", "")
+		if got.String() != want {
+			t.Fatalf("bytes outside the spans changed: %q -> %q", s, masked)
+		}
+	})
+}

@@ -1,0 +1,216 @@
+package rules
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func mustMatcher(t testing.TB, terms ...string) *Matcher {
+	t.Helper()
+	ts := make([]Term, len(terms))
+	for i, s := range terms {
+		ts[i] = Term{Text: s, List: "test"}
+	}
+	m, err := NewMatcher(ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func find(m *Matcher, text string) []Match {
+	t := Analyze(text)
+	defer t.Release()
+	return m.Match(t, nil)
+}
+
+func TestMatcherFindsDisguises(t *testing.T) {
+	t.Parallel()
+	m := mustMatcher(t, "fuck", "shit", "ass", "butt", "piece of shit", "g-spot", "2g1c", "paki", "idiot", "clit")
+	cases := []struct {
+		name, text, term string
+		steps            Steps
+	}{
+		{"plain", "what the fuck", "fuck", 0},
+		{"case", "what the FuCk", "fuck", StepCase},
+		{"leetspeak digits", "sh1t happens", "shit", StepLeetspeak},
+		{"leetspeak symbols", "you @$$", "ass", StepLeetspeak},
+		{"leetspeak bang inside", "p@k!stan? no: p@k!", "paki", StepLeetspeak},
+		{"stretched", "fuuuuuck", "fuck", StepStretch},
+		{"stretched double", "buttttt", "butt", StepStretch},
+		{"dots", "f.u.c.k this", "fuck", StepSeparators},
+		{"spaces", "f u c k this", "fuck", StepSeparators},
+		{"hyphens", "f-u-c-k", "fuck", StepSeparators},
+		{"underscores", "f_u_c_k", "fuck", StepSeparators},
+		{"separator with leet", "s.h.!.t", "shit", StepSeparators | StepLeetspeak},
+		{"fullwidth", "ｆｕｃｋ", "fuck", StepWidth},
+		{"mathematical bold", "𝐟𝐮𝐜𝐤", "fuck", StepWidth},
+		{"enclosed", "ⓕⓤⓒⓚ", "fuck", StepWidth},
+		{"greek upsilon", "fυck", "fuck", StepConfusables},
+		{"cyrillic", "ѕһіt", "shit", StepConfusables},
+		{"zero width space", "f\u200buck", "fuck", StepInvisible},
+		{"zero width joiner and soft hyphen", "sh\u200di\u00adt", "shit", StepInvisible},
+		{"accents", "fúck", "fuck", StepDiacritics},
+		{"combining marks", "f\u0301u\u0300c\u0331k", "fuck", StepDiacritics},
+		{"leading bang as a letter", "what an !diot", "idiot", StepLeetspeak},
+		{"capital i for l", "cIit", "clit", StepCase},
+		{"phrase", "you piece of shit", "piece of shit", 0},
+		{"phrase with odd spacing", "you piece   of\tshit", "piece of shit", 0},
+		{"phrase written together", "you pieceofshit", "piece of shit", 0},
+		{"phrase split letter by letter", "p.i.e.c.e o.f s.h.i.t", "piece of shit", StepSeparators},
+		{"hyphenated term", "the g-spot", "g-spot", 0},
+		{"hyphenated term leet", "the g-sp07", "g-spot", StepLeetspeak},
+		{"digits in the term", "2g1c", "2g1c", 0},
+		{"term twice split", "s h i t s h i t", "shit", StepSeparators},
+		{"trailing punctuation", "fuck!!!", "fuck", 0},
+		{"mixture", "Ｆ.υ.ｕ.ｕ.ç.Ｋ", "fuck", StepWidth | StepConfusables | StepStretch | StepSeparators | StepDiacritics | StepCase},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := find(m, tc.text)
+			for _, g := range got {
+				if g.Term == tc.term {
+					if g.Steps&tc.steps != tc.steps {
+						t.Errorf("steps %s, want at least %s", g.Steps, tc.steps)
+					}
+					if !utf8.ValidString(tc.text[g.Start:g.End]) {
+						t.Errorf("span %d:%d cuts a character", g.Start, g.End)
+					}
+					return
+				}
+			}
+			t.Fatalf("%q: %s not found (got %+v)", tc.text, tc.term, got)
+		})
+	}
+}
+
+func TestMatcherLeavesInnocentTextAlone(t *testing.T) {
+	t.Parallel()
+	m := mustMatcher(t, "ass", "butt", "sex", "tit", "cock", "hell", "shit", "rapist", "cum", "anal", "fag")
+	for _, text := range []string{
+		"Scunthorpe United won", "the assassin passed the class", "a cocktail in the cockpit",
+		"my therapist is great", "this hit hard", "hot water please", "but that is fine",
+		"was struck", "can also", "as is", "Essex and Sussex", "titles and titans",
+		"hello", "shiitake mushrooms", "cucumber", "analysis of the canal", "but", "butte", "1 2 3 4",
+		"I'm so tired", "email me at assist@example.com", "figure 4: sex ratio",
+	} {
+		if got := find(m, text); len(got) > 0 && !(strings.Contains(text, "sex ratio") && got[0].Term == "sex") {
+			t.Errorf("%q flagged: %+v", text, got)
+		}
+	}
+}
+
+func TestWildcards(t *testing.T) {
+	t.Parallel()
+	m := mustMatcher(t, "fuck*", "*shit", "*porn*", "ass*")
+	cases := []struct {
+		text string
+		want string
+	}{
+		{"fucking hell", "fuck*"},
+		{"what a fuuucker", "fuck*"},
+		{"bullshit", "*shit"},
+		{"horseshit!", "*shit"},
+		{"cyberpornography", "*porn*"},
+		{"assess the assets", "ass*"},
+		{"motherfucker", ""},
+		{"shitty", ""},
+		{"ash", ""},
+		{"as", ""},
+	}
+	for _, tc := range cases {
+		got := find(m, tc.text)
+		switch {
+		case tc.want == "" && len(got) > 0:
+			t.Errorf("%q matched %+v", tc.text, got)
+		case tc.want != "" && (len(got) == 0 || got[0].Term != tc.want):
+			t.Errorf("%q: got %+v, want %s", tc.text, got, tc.want)
+		}
+	}
+}
+
+func TestTermErrors(t *testing.T) {
+	t.Parallel()
+	for _, term := range []string{"", "  ", "***", "!!!", "f*ck", "*two words*", strings.Repeat("a", MaxTermLength+1),
+		"one two three four five six seven eight nine"} {
+		if _, err := NewMatcher([]Term{{Text: term}}); err == nil {
+			t.Errorf("term %q accepted", term)
+		}
+	}
+}
+
+func TestMaskSpans(t *testing.T) {
+	t.Parallel()
+	m := mustMatcher(t, "fuck", "shit", "piece of shit")
+	cases := []struct{ text, want string }{
+		{"what the fuck?", "what the ****?"},
+		{"f.u.c.k you", "******* you"},
+		{"f\u200bu\u0301ck off", "**** off"},
+		{"ｆｕｃｋ!", "****!"},
+		{"piece of shit", "*************"},
+		{"shit shit", "**** ****"},
+		{"fuuuck, 💩 and shit", "******, 💩 and ****"},
+	}
+	for _, tc := range cases {
+		if got := Mask(tc.text, find(m, tc.text)); got != tc.want {
+			t.Errorf("Mask(%q) = %q, want %q", tc.text, got, tc.want)
+		}
+	}
+}
+
+func TestFolded(t *testing.T) {
+	t.Parallel()
+	text := Analyze("Ｆ.U.U.U.C.K 5h1t")
+	defer text.Release()
+	if got := text.Folded(0, len(text.Source())); got != "fuuuck shit" {
+		t.Fatalf("Folded = %q", got)
+	}
+}
+
+func TestLargeListMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a 10,000-term list")
+	}
+	terms := syntheticTerms(10_000)
+	m, err := NewMatcher(terms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Len() != len(terms) {
+		t.Fatalf("Len %d", m.Len())
+	}
+	if got := find(m, "xx "+terms[1234].Text+" yy"); len(got) == 0 {
+		t.Fatalf("term %q not found", terms[1234].Text)
+	}
+}
+
+// syntheticTerms makes n distinct pronounceable words and a few phrases and
+// wildcard terms, like a large moderator-written list.
+func syntheticTerms(n int) []Term {
+	const cons, vows = "bcdfghjkmnprstvwz", "aeiou"
+	seen := map[string]bool{}
+	terms := make([]Term, 0, n)
+	x := uint32(2463534242)
+	next := func() uint32 { x ^= x << 13; x ^= x >> 17; x ^= x << 5; return x }
+	for len(terms) < n {
+		var b strings.Builder
+		syll := 2 + int(next()%3)
+		for range syll {
+			b.WriteByte(cons[next()%uint32(len(cons))])
+			b.WriteByte(vows[next()%uint32(len(vows))])
+		}
+		w := b.String()
+		switch next() % 20 {
+		case 0:
+			w += " " + w[:3]
+		case 1:
+			w += "*"
+		}
+		if !seen[w] {
+			seen[w] = true
+			terms = append(terms, Term{Text: w, List: "big"})
+		}
+	}
+	return terms
+}
