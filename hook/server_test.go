@@ -62,7 +62,7 @@ func newFixture(t *testing.T, mutate func(*hook.Config)) *fixture {
 	cfg := hook.Config{
 		Keys:    stream.NewKeys(map[string]string{testKey: testSecret, rotatedKey: rotatedSecr}),
 		Engine:  moderation.NewEngine(set, nil),
-		Replays: storage.NewMemory(nil),
+		Replays: storage.NewMemory(storage.MemoryOptions{}),
 	}
 	if mutate != nil {
 		mutate(&cfg)

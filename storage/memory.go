@@ -45,17 +45,30 @@ type replayEntry struct {
 	expires time.Time
 }
 
-// NewMemory returns in-process state. now is the clock (nil: time.Now).
-func NewMemory(now func() time.Time) *Memory {
-	if now == nil {
-		now = time.Now
+// MemoryOptions tune Memory; zero values take the defaults.
+type MemoryOptions struct {
+	Now           func() time.Time // the clock
+	ReplayEntries int              // answers kept at most
+	ReplayBytes   int              // bytes of answers kept at most
+}
+
+// NewMemory returns in-process state.
+func NewMemory(opts MemoryOptions) *Memory {
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
-	m := &Memory{now: now, seed: maphash.MakeSeed()}
+	if opts.ReplayEntries <= 0 {
+		opts.ReplayEntries = DefaultReplayEntries
+	}
+	if opts.ReplayBytes <= 0 {
+		opts.ReplayBytes = DefaultReplayBytes
+	}
+	m := &Memory{now: opts.Now, seed: maphash.MakeSeed()}
 	for i := range m.shards {
 		s := &m.shards[i]
 		s.entries = map[string]*list.Element{}
-		s.maxN = DefaultReplayEntries / memoryShards
-		s.maxBytes = DefaultReplayBytes / memoryShards
+		s.maxN = max(1, opts.ReplayEntries/memoryShards)
+		s.maxBytes = max(1, opts.ReplayBytes/memoryShards)
 	}
 	return m
 }

@@ -200,7 +200,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	log.Info("rules loaded", "file", c.rulesPath, "rules", len(set.Rules), "rules_version", set.Version)
 
-	state := storage.NewMemory(nil)
+	state := storage.NewMemory(storage.MemoryOptions{})
 	server := hook.New(hook.Config{
 		Keys:      keys,
 		Engine:    moderation.NewEngine(set, nil),
