@@ -1,0 +1,131 @@
+package moderation_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/modgate/modgate/moderation"
+	"github.com/modgate/modgate/rules"
+)
+
+func mustSet(t testing.TB, src string) *rules.Set {
+	t.Helper()
+	set, err := rules.Parse("test.yaml", []byte(src), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
+
+const engineRules = `
+version: 1
+settings: {reject_reply: "default reply"}
+lists:
+  swears: {terms: [damn, heck]}
+  worse: {terms: [blast]}
+rules:
+  - id: vip
+    when: {text: {contains: ["#vip"]}}
+    action: allow
+  - id: mask-swears
+    when: {text: {contains: [list.swears]}}
+    action: mask
+  - id: mask-more
+    when: {text: {contains: [crikey]}}
+    action: mask
+  - id: late-allow
+    when: {text: {contains: [pardon]}}
+    action: allow
+  - id: reject-worse
+    when: {text: {contains: [list.worse]}}
+    action: reject
+  - id: reject-custom
+    when: {text: {contains: [zounds]}}
+    action: reject
+    reply: "custom reply"
+`
+
+func TestEvaluateOrderAndPrecedence(t *testing.T) {
+	e := moderation.NewEngine(mustSet(t, engineRules), nil)
+	cases := []struct {
+		name   string
+		text   string
+		action rules.Action
+		out    string // masked text or reply
+		fired  []string
+	}{
+		{"clean", "hello there", rules.ActionNone, "", nil},
+		{"mask", "damn it", rules.ActionMask, "**** it", []string{"mask-swears"}},
+		{"masks add up", "damn, crikey and heck", rules.ActionMask, "****, ****** and ****", []string{"mask-swears", "mask-more"}},
+		{"allow first ends the check", "#vip blast damn", rules.ActionAllow, "", []string{"vip"}},
+		{"allow later keeps earlier masks", "damn, pardon, blast", rules.ActionMask, "****, pardon, blast", []string{"mask-swears", "late-allow"}},
+		{"reject after masks wins", "damn blast", rules.ActionReject, "default reply", []string{"mask-swears", "reject-worse"}},
+		{"rule reply", "zounds", rules.ActionReject, "custom reply", []string{"reject-custom"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			v := e.Evaluate(&moderation.Message{Text: tc.text}, time.Time{})
+			if v.Action != tc.action {
+				t.Fatalf("action %s, want %s", v.Action, tc.action)
+			}
+			switch tc.action {
+			case rules.ActionMask:
+				if v.Text != tc.out {
+					t.Fatalf("text %q, want %q", v.Text, tc.out)
+				}
+			case rules.ActionReject:
+				if v.Reply != tc.out {
+					t.Fatalf("reply %q, want %q", v.Reply, tc.out)
+				}
+			}
+			if len(v.Fired) != len(tc.fired) {
+				t.Fatalf("fired %+v, want %v", v.Fired, tc.fired)
+			}
+			for i, id := range tc.fired {
+				if v.Fired[i].RuleID != id {
+					t.Fatalf("fired %+v, want %v", v.Fired, tc.fired)
+				}
+			}
+			if v.RulesVersion == "" {
+				t.Fatal("verdict without a rules version")
+			}
+		})
+	}
+}
+
+func TestEvaluateExplainsMatches(t *testing.T) {
+	e := moderation.NewEngine(mustSet(t, engineRules), nil)
+	v := e.Evaluate(&moderation.Message{Text: "well d.a.m.n"}, time.Time{})
+	if len(v.Fired) != 1 || len(v.Fired[0].Matches) != 1 {
+		t.Fatalf("fired %+v", v.Fired)
+	}
+	m := v.Fired[0].Matches[0]
+	if m.Term != "damn" || m.List != "swears" || m.Steps&rules.StepSeparators == 0 || m.Start != 5 || m.End != 12 {
+		t.Fatalf("match %+v", m)
+	}
+}
+
+func TestEvaluateDeadline(t *testing.T) {
+	now := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	calls := 0
+	clock := func() time.Time {
+		calls++
+		return now.Add(time.Duration(calls) * 100 * time.Millisecond) // each look at the clock costs 100ms
+	}
+	e := moderation.NewEngine(mustSet(t, engineRules), clock)
+	v := e.Evaluate(&moderation.Message{Text: "damn blast"}, now.Add(250*time.Millisecond))
+	if !v.DeadlineHit || v.Action != rules.ActionNone {
+		t.Fatalf("verdict %+v: past the deadline the message goes through unchanged", v)
+	}
+}
+
+func TestSwapIsAtomic(t *testing.T) {
+	e := moderation.NewEngine(mustSet(t, engineRules), nil)
+	old := e.Swap(mustSet(t, "version: 1\nrules: []\n"))
+	if old == nil || len(e.Rules().Rules) != 0 {
+		t.Fatal("swap did not take")
+	}
+	if v := e.Evaluate(&moderation.Message{Text: "damn"}, time.Time{}); v.Action != rules.ActionNone {
+		t.Fatalf("old rules still used: %+v", v)
+	}
+}
