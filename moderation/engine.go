@@ -32,6 +32,8 @@ func (e *Engine) Rules() *rules.Set { return e.set.Load() }
 // Swap puts set in force and returns the one it replaces.
 func (e *Engine) Swap(set *rules.Set) *rules.Set { return e.set.Swap(set) }
 
+var zeroTime time.Time
+
 type scratch struct {
 	found []rules.Match
 	masks []rules.Match

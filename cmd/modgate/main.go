@@ -2,6 +2,7 @@
 //
 //	modgate serve            run the hooks (default)
 //	modgate check [FILE]     validate a rules file
+//	modgate test [FILE] MSG  explain what the rules do with a message (or --jsonl FILE)
 //	modgate version          print the version
 //
 // Configuration comes from the environment (see the README); serve also

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +29,8 @@ const usage = `modgate: a moderation hook for Stream Chat
 usage:
   modgate serve [-addr :8080] [-rules rules.yaml]   run the hooks (the default)
   modgate check [rules.yaml]                        validate a rules file
+  modgate test [rules.yaml] "message"               explain what the rules do with a message
+  modgate test [rules.yaml] --jsonl FILE            the same for one JSON message a line
   modgate version                                   print the version
 
 Configuration is read from the environment; see README.md.
@@ -45,6 +48,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, args, getenv, stderr)
 	case "check":
 		return check(args, getenv, stdout, stderr)
+	case "test":
+		return dryRun(args, getenv, os.Stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "modgate", version)
 		return 0

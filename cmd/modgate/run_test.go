@@ -276,3 +276,82 @@ func TestUnknownCommand(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 }
+
+func TestDryRunExplainsOneMessage(t *testing.T) {
+	var out, errs bytes.Buffer
+	code := run(context.Background(), []string{"test", shippedRules(t), "what the f.u.c.k, n1gg@"}, envFrom(nil), &out, &errs)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs.String())
+	}
+	for _, want := range []string{
+		`verdict: reject, the sender sees "Slurs are not allowed here."`,
+		`"n1gg@" at 18-23 is term "nigga" (list slurs), folded "nigga", via leetspeak`,
+		"would match, but an earlier rule ended the check",
+		`"f.u.c.k" at 9-16 is term "fuck" (list profanity), folded "fuck", via separators`,
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestDryRunJSONL(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "in.jsonl")
+	lines := strings.Join([]string{
+		`{"message":{"id":"","text":"well sh1t"},"user":{"id":"u"}}`,
+		`{"text":"good morning"}`,
+		`{"text":"you f4gg0t"}`,
+		`not json`,
+		`{"user":{"id":"u"}}`,
+	}, "\n")
+	if err := os.WriteFile(path, []byte(lines+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errs bytes.Buffer
+	code := run(context.Background(), []string{"test", shippedRules(t), "--jsonl", path}, envFrom(nil), &out, &errs)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs.String())
+	}
+	got := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(got) != 6 {
+		t.Fatalf("want 5 verdicts and a summary, got %d lines:\n%s", len(got), out.String())
+	}
+	var first struct {
+		Action string
+		Text   string
+		Rules  []struct {
+			ID      string
+			Matched bool
+			Matches []struct{ Term, Folded string }
+		}
+	}
+	if err := json.Unmarshal([]byte(got[0]), &first); err != nil || first.Action != "mask" || first.Text != "well ****" ||
+		len(first.Rules) != 2 || !first.Rules[1].Matched || first.Rules[1].Matches[0].Folded != "shit" {
+		t.Fatalf("first verdict %s (%v)", got[0], err)
+	}
+	for i, want := range []string{`"action":"allow"`, `"action":"reject"`, `"error":`, `"error":`} {
+		if !strings.Contains(got[i+1], want) {
+			t.Errorf("line %d lacks %s: %s", i+2, want, got[i+1])
+		}
+	}
+	var sum struct {
+		Summary struct {
+			Messages, Errors int
+			Verdicts         map[string]int
+		}
+	}
+	if err := json.Unmarshal([]byte(got[5]), &sum); err != nil || sum.Summary.Messages != 3 || sum.Summary.Errors != 2 ||
+		sum.Summary.Verdicts["mask"] != 1 || sum.Summary.Verdicts["reject"] != 1 {
+		t.Fatalf("summary %s", got[5])
+	}
+}
+
+func TestDryRunUsage(t *testing.T) {
+	var errs bytes.Buffer
+	if code := run(context.Background(), []string{"test"}, envFrom(nil), io.Discard, &errs); code != 2 {
+		t.Fatalf("exit %d", code)
+	}
+	if code := run(context.Background(), []string{"test", "--jsonl", "/nonexistent", shippedRules(t)}, envFrom(nil), io.Discard, &errs); code != 1 {
+		t.Fatalf("missing input file: exit %d", code)
+	}
+}

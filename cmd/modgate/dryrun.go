@@ -1,0 +1,247 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/modgate/modgate/hook/stream"
+	"github.com/modgate/modgate/moderation"
+	"github.com/modgate/modgate/rules"
+)
+
+const testUsage = `usage:
+  modgate test [rules.yaml] "message"          explain what the rules do with one message
+  modgate test [rules.yaml] --jsonl FILE       one Stream payload or {"text": ...} a line ("-" for stdin);
+                                               prints one JSON verdict a line, then a summary line
+`
+
+// dryRun is `modgate test`: it evaluates messages with a rules file and
+// explains, rule by rule, what fired and why. Nothing is counted or stored.
+func dryRun(args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, testUsage) }
+	jsonl := fs.String("jsonl", "", "read messages from `FILE`, one JSON object a line")
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return 2
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	path := envOr(getenv, "MODGATE_RULES", "rules.yaml")
+	var message string
+	switch {
+	case *jsonl != "" && len(positional) <= 1:
+		if len(positional) == 1 {
+			path = positional[0]
+		}
+	case *jsonl == "" && len(positional) == 1:
+		message = positional[0]
+	case *jsonl == "" && len(positional) == 2:
+		path, message = positional[0], positional[1]
+	default:
+		fs.Usage()
+		return 2
+	}
+	set, err := rules.Load(path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	engine := moderation.NewEngine(set, nil)
+	if *jsonl == "" {
+		explainOne(stdout, path, set, engine, message)
+		return 0
+	}
+	in := stdin
+	if *jsonl != "-" {
+		f, err := os.Open(*jsonl)
+		if err != nil {
+			fmt.Fprintln(stderr, "modgate test:", err)
+			return 1
+		}
+		defer f.Close()
+		in = f
+	}
+	if err := explainLines(in, stdout, engine); err != nil {
+		fmt.Fprintln(stderr, "modgate test:", err)
+		return 1
+	}
+	return 0
+}
+
+func explainOne(w io.Writer, path string, set *rules.Set, engine *moderation.Engine, text string) {
+	v, results := engine.Explain(&moderation.Message{Text: text})
+	fmt.Fprintf(w, "rules:   %s (version %s, %d rules)\n", path, set.Version, len(set.Rules))
+	fmt.Fprintf(w, "message: %q\n", text)
+	switch v.Action {
+	case rules.ActionMask:
+		fmt.Fprintf(w, "verdict: mask -> %q\n", v.Text)
+	case rules.ActionReject:
+		fmt.Fprintf(w, "verdict: reject, the sender sees %q\n", v.Reply)
+	default:
+		fmt.Fprintln(w, "verdict: allow (unchanged)")
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	for _, r := range results {
+		status := "no match"
+		switch {
+		case !r.Reached && r.Matched:
+			status = "would match, but an earlier rule ended the check"
+		case !r.Reached:
+			status = "not reached"
+		case r.Matched && len(r.Matches) == 0:
+			status = "MATCHED"
+		case r.Matched:
+			status = "MATCHED"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", r.RuleID, r.Action, status)
+		for _, m := range r.Matches {
+			list := "inline"
+			if m.List != "" {
+				list = "list " + m.List
+			}
+			fmt.Fprintf(tw, "\t\t%q at %d-%d is term %q (%s), folded %q, via %s\n",
+				m.Original, m.Start, m.End, m.Term, list, m.Folded, m.Steps)
+		}
+	}
+	tw.Flush()
+}
+
+type lineVerdict struct {
+	Line   int          `json:"line"`
+	Input  string       `json:"input,omitempty"`
+	Error  string       `json:"error,omitempty"`
+	Action string       `json:"action,omitempty"`
+	Text   *string      `json:"text,omitempty"`
+	Reply  string       `json:"reply,omitempty"`
+	Rules  []ruleReport `json:"rules,omitempty"`
+}
+
+type ruleReport struct {
+	ID      string        `json:"id"`
+	Action  string        `json:"action"`
+	Reached bool          `json:"reached"`
+	Matched bool          `json:"matched"`
+	Matches []matchReport `json:"matches,omitempty"`
+}
+
+type matchReport struct {
+	Start  int      `json:"start"`
+	End    int      `json:"end"`
+	Text   string   `json:"text"`
+	Term   string   `json:"term"`
+	List   string   `json:"list,omitempty"`
+	Folded string   `json:"folded"`
+	Steps  []string `json:"steps,omitempty"`
+}
+
+type summary struct {
+	Messages          int            `json:"messages"`
+	Verdicts          map[string]int `json:"verdicts"`
+	Errors            int            `json:"errors"`
+	Seconds           float64        `json:"seconds"`
+	MessagesPerSecond float64        `json:"messages_per_second"`
+}
+
+// explainLines reads one JSON object a line: a Stream payload (with a
+// `message` object) or {"text": ...}.
+func explainLines(r io.Reader, w io.Writer, engine *moderation.Engine) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 8<<20)
+	out := bufio.NewWriter(w)
+	defer out.Flush()
+	enc := json.NewEncoder(out)
+	enc.SetEscapeHTML(false)
+	sum := summary{Verdicts: map[string]int{}}
+	var elapsed time.Duration
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			continue
+		}
+		lv := lineVerdict{Line: n}
+		msg, err := messageFromLine([]byte(line))
+		if err != nil {
+			lv.Error = err.Error()
+			sum.Errors++
+			if err := enc.Encode(lv); err != nil {
+				return err
+			}
+			continue
+		}
+		start := time.Now()
+		v, results := engine.Explain(&msg)
+		elapsed += time.Since(start)
+		sum.Messages++
+		lv.Input = msg.Text
+		lv.Action = verdictName(v)
+		sum.Verdicts[lv.Action]++
+		if v.Action == rules.ActionMask {
+			lv.Text = &v.Text
+		}
+		lv.Reply = v.Reply
+		for _, res := range results {
+			rr := ruleReport{ID: res.RuleID, Action: res.Action.String(), Reached: res.Reached, Matched: res.Matched}
+			for _, m := range res.Matches {
+				mr := matchReport{Start: m.Start, End: m.End, Text: m.Original, Term: m.Term, List: m.List, Folded: m.Folded}
+				if m.Steps != 0 {
+					mr.Steps = strings.Split(m.Steps.String(), ",")
+				}
+				rr.Matches = append(rr.Matches, mr)
+			}
+			lv.Rules = append(lv.Rules, rr)
+		}
+		if err := enc.Encode(lv); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("reading messages: %w", err)
+	}
+	sum.Seconds = elapsed.Seconds()
+	if elapsed > 0 {
+		sum.MessagesPerSecond = float64(sum.Messages) / elapsed.Seconds()
+	}
+	return enc.Encode(map[string]summary{"summary": sum})
+}
+
+func verdictName(v moderation.Verdict) string {
+	switch v.Action {
+	case rules.ActionMask, rules.ActionReject:
+		return v.Action.String()
+	}
+	return "allow"
+}
+
+func messageFromLine(line []byte) (moderation.Message, error) {
+	var p stream.Payload
+	err := p.Parse(line)
+	if err == nil {
+		return moderation.Message{ID: p.ID, Text: p.Text}, nil
+	}
+	if !errors.Is(err, stream.ErrNoMessage) {
+		return moderation.Message{}, err
+	}
+	var plain struct {
+		Text *string `json:"text"`
+	}
+	if err := json.Unmarshal(line, &plain); err != nil || plain.Text == nil {
+		return moderation.Message{}, errors.New(`line is neither a Stream payload nor {"text": ...}`)
+	}
+	return moderation.Message{Text: *plain.Text}, nil
+}
