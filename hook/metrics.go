@@ -10,6 +10,9 @@ const (
 	outcomeAllow      = "allow"
 	outcomeMask       = "mask"
 	outcomeReject     = "reject"
+	outcomeHold       = "hold"
+	outcomeRewrite    = "rewrite"
+	outcomeFlag       = "flag"
 	outcomeReplay     = "replay"
 	outcomeDeadline   = "deadline"
 	outcomeBadRequest = "bad_request"
@@ -18,7 +21,7 @@ const (
 	outcomeError      = "error"
 )
 
-var outcomes = []string{outcomeAllow, outcomeMask, outcomeReject, outcomeReplay, outcomeDeadline,
+var outcomes = []string{outcomeAllow, outcomeMask, outcomeRewrite, outcomeFlag, outcomeHold, outcomeReject, outcomeReplay, outcomeDeadline,
 	outcomeBadRequest, outcomeUnauth, outcomeTooLarge, outcomeError}
 
 // metrics are modgate's Prometheus series. Labels are bounded: hooks,

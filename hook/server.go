@@ -236,7 +236,8 @@ func (s *Server) beforeSend(c echo.Context) error {
 		m.requests[outcomeBadRequest].Inc()
 		return jsonError(c, http.StatusBadRequest, "bad_payload", err.Error())
 	}
-	msg := moderation.Message{ID: p.ID, Text: p.Text}
+	msg := moderation.Message{ID: p.ID, Text: p.Text, Hook: moderation.HookBeforeSend,
+		Object: p.Message, User: p.User, Channel: p.Channel, RequestInfo: p.RequestInfo}
 	v := s.cfg.Engine.Evaluate(&msg, start.Add(s.cfg.Deadline))
 
 	ap := answerPool.Get().(*[]byte)
@@ -247,25 +248,27 @@ func (s *Server) beforeSend(c echo.Context) error {
 			answerPool.Put(ap)
 		}
 	}()
-	outcome := outcomeAllow
-	switch {
-	case v.DeadlineHit:
-		outcome = outcomeDeadline
+	outcome := outcomeOf(&v)
+	if v.DeadlineHit {
 		m.deadline.Inc()
-		s.log.Warn("deadline passed: message let through", "webhook_id", webhookID, "deadline", s.cfg.Deadline)
-		answer = p.AppendAllow(answer)
-	case v.Action == rules.ActionReject:
-		outcome = outcomeReject
+		s.log.Warn("deadline passed: on_error decided", "webhook_id", webhookID, "deadline", s.cfg.Deadline,
+			"action", v.Action.String())
+	}
+	switch {
+	case v.Refused():
 		answer = stream.AppendReject(answer, v.Reply)
-	case v.Action == rules.ActionMask:
-		outcome = outcomeMask
-		answer = p.AppendText(answer, v.Text)
+	case v.Changed():
+		answer = p.AppendPatched(answer, v.Text, v.TextChanged, v.Fields)
 	default:
 		answer = p.AppendAllow(answer)
 	}
 	m.requests[outcome].Inc()
 	for _, f := range v.Fired {
-		m.decisions.WithLabelValues(f.Action.String(), f.RuleID).Inc()
+		action := f.Action.String()
+		if f.Observed {
+			action = "would_" + action
+		}
+		m.decisions.WithLabelValues(action, f.RuleID).Inc()
 	}
 	if s.log.Enabled(ctx, slog.LevelDebug) {
 		s.logDecision(ctx, webhookID, &p, &v)
@@ -278,16 +281,43 @@ func (s *Server) beforeSend(c echo.Context) error {
 	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, answer)
 }
 
+// outcomeOf names a verdict for the requests metric.
+func outcomeOf(v *moderation.Verdict) string {
+	switch {
+	case v.DeadlineHit && !v.Refused():
+		return outcomeDeadline
+	case v.Action == rules.ActionReject:
+		return outcomeReject
+	case v.Action == rules.ActionHold:
+		return outcomeHold
+	case v.Changed() && v.Action == rules.ActionMask:
+		return outcomeMask
+	case v.Changed() && v.Action == rules.ActionRewrite:
+		return outcomeRewrite
+	case v.Changed() && v.Action == rules.ActionFlag:
+		return outcomeFlag
+	}
+	return outcomeAllow
+}
+
 func (s *Server) logDecision(ctx context.Context, webhookID string, p *stream.Payload, v *moderation.Verdict) {
 	ids := make([]string, len(v.Fired))
 	for i, f := range v.Fired {
 		ids[i] = f.RuleID
 	}
+	var terms []string
+	for _, f := range v.Fired {
+		for _, mt := range f.Matches {
+			terms = append(terms, mt.List+":"+mt.Term)
+		}
+	}
 	s.log.LogAttrs(ctx, slog.LevelDebug, "decision",
 		slog.String("webhook_id", webhookID),
 		slog.String("message_id", p.ID),
+		slog.String("channel_cid", stream.String(stream.Field(p.Channel, "cid"))),
 		slog.String("action", v.Action.String()),
 		slog.Any("rules", ids),
+		slog.Any("terms", terms),
 		slog.String("rules_version", v.RulesVersion))
 }
 

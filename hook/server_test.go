@@ -489,3 +489,50 @@ func grep(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+func TestRewriteFlagAndHoldAnswers(t *testing.T) {
+	set, err := rules.Parse("test.yaml", []byte(`
+version: 1
+settings: {hold_reply: "Waiting for a moderator."}
+rules:
+  - id: hold-links-new
+    when: {all: [{links: {count_over: 0}}, {user.account_age: {under: 24h}}]}
+    action: hold
+  - id: quiet
+    when: {text: {contains: [psst]}}
+    action: rewrite
+    rewrite: {silent: true, set: {topic: whisper}}
+  - id: question
+    when: {text: {contains: [why]}}
+    action: flag
+  - id: observe-everything
+    when: {text.length: {over: 0}}
+    action: reject
+    mode: observe
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, func(c *hook.Config) { c.Engine = moderation.NewEngine(set, nil) })
+	newUser := `{"id":"u9","created_at":"` + time.Now().Add(-time.Hour).UTC().Format(time.RFC3339) + `"}`
+
+	hold := `{"message":{"text":"buy at https://spam.example.com"},"user":` + newUser + `}`
+	if got := answerMessage(t, f.send(hold)); string(got) != `{"type":"error","text":"Waiting for a moderator."}` {
+		t.Fatalf("hold answer %s", got)
+	}
+	rewrite := payload(`{"text":"psst why","silent":false,"custom":{"k":[1]}}`)
+	want := `{"text":"psst why","silent":true,"custom":{"k":[1]},"topic":"whisper","modgate_flags":["question"]}`
+	if got := answerMessage(t, f.send(rewrite)); string(got) != want {
+		t.Fatalf("\n got %s\nwant %s", got, want)
+	}
+	metrics := f.do(httptest.NewRequest(http.MethodGet, "/metrics", nil)).Body.String()
+	for _, w := range []string{
+		`modgate_hook_requests_total{hook="before_send",outcome="hold"} 1`,
+		`modgate_hook_requests_total{hook="before_send",outcome="rewrite"} 1`,
+		`modgate_rule_decisions_total{action="would_reject",rule="observe-everything"} 1`,
+	} {
+		if !strings.Contains(metrics, w) {
+			t.Errorf("metrics lack %s", w)
+		}
+	}
+}

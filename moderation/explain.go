@@ -6,11 +6,13 @@ import (
 
 // RuleResult says what one rule made of a message, for dry runs.
 type RuleResult struct {
-	RuleID  string
-	Action  rules.Action
-	Reached bool // false when an earlier rule had already ended the check
-	Matched bool
-	Matches []Explained
+	RuleID   string
+	Action   rules.Action
+	Reached  bool   // false when an earlier rule had already ended the check
+	Skipped  string // why the rule did not apply: "exempt", "inactive"; "" when it did
+	Matched  bool
+	Observed bool
+	Matches  []Explained
 }
 
 // Explained is a match with the text it covered and the folded form the
@@ -29,7 +31,11 @@ func (e *Engine) Explain(msg *Message) (Verdict, []RuleResult) {
 	v := e.Evaluate(msg, zeroTime)
 	text := rules.Analyze(msg.Text)
 	defer text.Release()
-	in := rules.Input{Text: text}
+	in := rules.Input{Text: text, Message: msg.Object, User: msg.User, Channel: msg.Channel,
+		RequestInfo: msg.RequestInfo, Metadata: msg.Metadata, Hook: msg.Hook, Now: e.now()}
+	if in.Hook == "" {
+		in.Hook = HookBeforeSend
+	}
 	reached := true
 	out := make([]RuleResult, 0, len(set.Rules))
 	fired := map[string]bool{}
@@ -37,18 +43,25 @@ func (e *Engine) Explain(msg *Message) (Verdict, []RuleResult) {
 		fired[f.RuleID] = true
 	}
 	for _, r := range set.Rules {
-		res := RuleResult{RuleID: r.ID, Action: r.Action, Reached: reached}
+		res := RuleResult{RuleID: r.ID, Action: r.Action, Reached: reached, Observed: r.Mode == rules.ModeObserve}
+		if !r.Active.Contains(in.Now) {
+			res.Skipped = "inactive"
+		} else if ex := set.Exempt(r); ex != nil {
+			if _, exempt := ex.Match(&in, nil); exempt {
+				res.Skipped = "exempt"
+			}
+		}
 		var found []rules.Match
 		res.Matched = true
 		if r.When != nil {
 			found, res.Matched = r.When.Match(&in, nil)
 		}
 		for _, m := range found {
-			res.Matches = append(res.Matches, Explained{
-				Match:    m,
-				Original: msg.Text[m.Start:m.End],
-				Folded:   text.Folded(m.Start, m.End),
-			})
+			ex := Explained{Match: m}
+			if m.Start >= 0 && m.End <= len(msg.Text) {
+				ex.Original, ex.Folded = msg.Text[m.Start:m.End], text.Folded(m.Start, m.End)
+			}
+			res.Matches = append(res.Matches, ex)
 		}
 		if reached && res.Matched && r.Action.Final() && fired[r.ID] {
 			reached = false

@@ -20,13 +20,25 @@ var (
 	ErrUnavailable = errors.New("unavailable")
 )
 
-// Message is the view of one message that rules read.
+// Message is the view of one message that rules read: its text, and the
+// raw JSON objects of the payload that conditions look into by path.
 type Message struct {
-	ID         string // "" until Stream has stored the message; set on edits
-	Text       string
-	UserID     string
-	ChannelCID string
+	ID   string // "" until Stream has stored the message; set on edits
+	Text string
+	Hook string // HookBeforeSend or HookPending
+
+	Object      []byte // the message object
+	User        []byte
+	Channel     []byte
+	RequestInfo []byte
+	Metadata    []byte // pending messages' metadata
 }
+
+// The hooks a message can come from, as the `hook` field reads them.
+const (
+	HookBeforeSend = "before_send"
+	HookPending    = "pending"
+)
 
 // IsEdit reports whether the message was stored before: Stream calls the
 // hook again when a message is edited, with its id set.
@@ -34,25 +46,37 @@ func (m *Message) IsEdit() bool { return m.ID != "" }
 
 // Firing is one rule that matched a message.
 type Firing struct {
-	RuleID  string
-	Action  rules.Action
-	Matches []rules.Match // the words that made a text condition hold
+	RuleID   string
+	Action   rules.Action
+	Observed bool          // the rule is in observe mode: it would have acted, and did not
+	Matches  []rules.Match // the words that made a text condition hold
 }
 
 // Verdict is what the engine decided for a message.
+//
+// Action is the deciding action: ActionReject and ActionHold refuse the
+// message with Reply; ActionMask, ActionRewrite and ActionFlag (the most
+// far-reaching one that applied) let it through with Text and Fields
+// changed; ActionNone and ActionAllow let it through unchanged.
 type Verdict struct {
-	Action       rules.Action // ActionNone or ActionAllow: unchanged; ActionMask: Text replaced; ActionReject
-	Text         string       // the masked text, for ActionMask
-	Reply        string       // what the sender is told, for ActionReject
-	Fired        []Firing     // every rule that matched, in order
+	Action       rules.Action
+	Text         string             // the new text, when TextChanged
+	TextChanged  bool               // set by mask and rewrite rules
+	Fields       []rules.FieldValue // fields of the message to set: silent, show_in_channel, custom, flags
+	Reply        string             // what the sender is told, for ActionReject and ActionHold
+	RuleID       string             // the rule that decided a reject or hold
+	Fired        []Firing           // every rule that matched, in order, observed ones included
 	RulesVersion string
-	DeadlineHit  bool // evaluation ran out of time; the message went through
+	DeadlineHit  bool // evaluation ran out of time; on_error decided
 }
 
-// Changed reports whether the answer differs from the received message.
-func (v *Verdict) Changed() bool {
-	return v.Action == rules.ActionMask || v.Action == rules.ActionReject
+// Refused reports whether the message is kept from the channel.
+func (v *Verdict) Refused() bool {
+	return v.Action == rules.ActionReject || v.Action == rules.ActionHold
 }
+
+// Changed reports whether the message goes through with changes.
+func (v *Verdict) Changed() bool { return !v.Refused() && (v.TextChanged || len(v.Fields) > 0) }
 
 // Replays remembers the answer given to each webhook id for a while, so a
 // call Stream repeats gets the same answer without being counted twice.

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -93,7 +94,10 @@ func Parse(name string, data []byte, read ReadFile) (*Set, error) {
 	if len(data) > MaxFileSize {
 		return nil, &FileError{Problems: []Problem{{File: name, Msg: fmt.Sprintf("larger than %d bytes", MaxFileSize)}}}
 	}
-	p := &parser{file: name, dir: filepath.Dir(name), read: read}
+	if read == nil {
+		read = readCapped
+	}
+	p := &parser{file: name, dir: filepath.Dir(name), read: read, now: time.Now}
 	hash := sha256.New()
 	hash.Write(data)
 	p.hash = hash
@@ -102,7 +106,7 @@ func Parse(name string, data []byte, read ReadFile) (*Set, error) {
 		p.problems = append(p.problems, yamlProblem(name, err))
 		return nil, &FileError{Problems: p.problems}
 	}
-	set := p.file1(&doc)
+	set := p.document(&doc)
 	if len(p.problems) > 0 {
 		sort.SliceStable(p.problems, func(i, j int) bool {
 			a, b := p.problems[i], p.problems[j]
@@ -115,6 +119,7 @@ func Parse(name string, data []byte, read ReadFile) (*Set, error) {
 	}
 	set.Version = hex.EncodeToString(hash.Sum(nil))[:12]
 	set.Source = name
+	set.Files = append([]string{name}, p.files...)
 	return set, nil
 }
 
@@ -136,7 +141,9 @@ type parser struct {
 	read     ReadFile
 	hash     interface{ Write([]byte) (int, error) }
 	problems []Problem
-	rule     string // id of the rule being read
+	rule     string   // id of the rule being read
+	files    []string // list files read
+	now      func() time.Time
 }
 
 func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
@@ -194,7 +201,7 @@ func contains(list []string, s string) bool {
 // str reads a scalar string.
 func (p *parser) str(n *yaml.Node, path string) (string, bool) {
 	n = resolve(n)
-	if n.Kind != yaml.ScalarNode || (n.Tag != "!!str" && n.Tag != "!!int" && n.Tag != "!!float" && n.Tag != "!!bool") {
+	if n.Kind != yaml.ScalarNode || (n.Tag != "!!str" && n.Tag != "!!int" && n.Tag != "!!float" && n.Tag != "!!bool" && n.Tag != "!!timestamp") {
 		p.errorf(n, "%s: must be a text value", path)
 		return "", false
 	}
@@ -222,47 +229,6 @@ func (p *parser) strs(n *yaml.Node, path string) []string {
 	}
 	return out
 }
-
-func (p *parser) file1(doc *yaml.Node) *Set {
-	set := &Set{Settings: defaultSettings(), lists: map[string]*List{}}
-	if len(doc.Content) == 0 {
-		p.errorf(nil, "the file is empty: it needs at least `version: 1` and `rules:`")
-		return set
-	}
-	top := p.mapping(doc, "top level", "version", "settings", "lists", "rules")
-	if top == nil {
-		return set
-	}
-	if v, ok := top["version"]; !ok {
-		p.errorf(resolve(doc), "version: missing; write `version: 1` at the top")
-	} else if s, ok := p.str(v, "version"); ok && s != "1" {
-		p.errorf(v, "version: %q is not supported (this modgate reads version 1)", s)
-	}
-	if n, ok := top["settings"]; ok {
-		p.settings(n, &set.Settings)
-	}
-	if n, ok := top["lists"]; ok {
-		p.lists(n, set)
-	}
-	n, ok := top["rules"]
-	if !ok {
-		p.errorf(resolve(doc), "rules: missing")
-		return set
-	}
-	p.rules(n, set)
-	return set
-}
-
-func (p *parser) settings(n *yaml.Node, s *Settings) {
-	m := p.mapping(n, "settings", "reject_reply")
-	if v, ok := m["reject_reply"]; ok {
-		if r, ok := p.str(v, "settings.reject_reply"); ok {
-			s.RejectReply = r
-		}
-	}
-}
-
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
 func (p *parser) lists(n *yaml.Node, set *Set) {
 	m := p.mapping(n, "lists")
@@ -343,6 +309,7 @@ func (p *parser) listFile(n *yaml.Node, path, file string) []string {
 	}
 	p.hash.Write([]byte(full))
 	p.hash.Write(data)
+	p.files = append(p.files, full)
 	return splitList(string(data))
 }
 
@@ -356,186 +323,4 @@ func splitList(data string) []string {
 		terms = append(terms, line)
 	}
 	return terms
-}
-
-func (p *parser) rules(n *yaml.Node, set *Set) {
-	n = resolve(n)
-	if n.Kind != yaml.SequenceNode {
-		p.errorf(n, "rules: must be a list of rules")
-		return
-	}
-	if len(n.Content) > MaxRules {
-		p.errorf(n, "rules: %d rules is more than the %d a file may hold", len(n.Content), MaxRules)
-		return
-	}
-	seen := map[string]int{}
-	c := &compiler{set: set, matchers: map[string]*Matcher{}}
-	for i, rn := range n.Content {
-		// Name the rule in every message about it, even those found before
-		// its id is read; only a rule without an id is named by position.
-		p.rule = peekID(rn)
-		where := fmt.Sprintf("rules[%d]", i)
-		if p.rule != "" {
-			where = "rule"
-		}
-		m := p.mapping(rn, where, "id", "description", "when", "action", "reply")
-		if m == nil {
-			continue
-		}
-		r := &Rule{Line: rn.Line}
-		if v, ok := m["id"]; !ok {
-			p.errorf(rn, "%s: id: missing", where)
-		} else if id, ok := p.str(v, strings.TrimPrefix(where+".id", "rule.")); ok {
-			r.ID = id
-			if !idPattern.MatchString(id) {
-				p.errorf(v, "id: %q must be letters, digits, '-', '_' or '.', at most 64", id)
-			} else if line, dup := seen[id]; dup {
-				p.errorf(v, "id: %q is already used by the rule on line %d", id, line)
-			}
-			seen[id] = rn.Line
-		}
-		if v, ok := m["description"]; ok {
-			r.Description, _ = p.str(v, "description")
-		}
-		if v, ok := m["action"]; !ok {
-			p.errorf(rn, "action: missing (one of: %s)", strings.Join(actionNames(), ", "))
-		} else if s, ok := p.str(v, "action"); ok {
-			a, ok := ParseAction(s)
-			if !ok {
-				p.errorf(v, "action: %q is not an action (one of: %s)", s, strings.Join(actionNames(), ", "))
-			}
-			r.Action = a
-		}
-		if v, ok := m["reply"]; ok {
-			if s, ok := p.str(v, "reply"); ok {
-				r.Reply = s
-				if r.Action != ActionReject {
-					p.errorf(v, "reply: only a rule whose action is reject sends a reply")
-				}
-			}
-		}
-		if v, ok := m["when"]; ok {
-			r.When = p.condition(v, "when", c)
-		}
-		set.Rules = append(set.Rules, r)
-	}
-	p.rule = ""
-}
-
-// condition reads a `when` mapping. Several keys in one mapping must all hold.
-func (p *parser) condition(n *yaml.Node, path string, c *compiler) Condition {
-	m := p.mapping(n, path, "text")
-	if m == nil {
-		return nil
-	}
-	if len(m) == 0 {
-		p.errorf(n, "%s: is empty; leave `when` out to match every message", path)
-		return nil
-	}
-	var conds []Condition
-	if v, ok := m["text"]; ok {
-		if cond := p.textCondition(v, path+".text", c); cond != nil {
-			conds = append(conds, cond)
-		}
-	}
-	if len(conds) == 1 {
-		return conds[0]
-	}
-	return nil
-}
-
-func (p *parser) textCondition(n *yaml.Node, path string, c *compiler) Condition {
-	m := p.mapping(n, path, "contains", "except")
-	if m == nil {
-		return nil
-	}
-	v, ok := m["contains"]
-	if !ok {
-		p.errorf(n, "%s: needs `contains`", path)
-		return nil
-	}
-	cond := &TextContains{}
-	cond.Terms = p.matcher(v, path+".contains", c)
-	if e, ok := m["except"]; ok {
-		cond.Except = p.matcher(e, path+".except", c)
-	}
-	if cond.Terms == nil {
-		return nil
-	}
-	return cond
-}
-
-// matcher compiles the terms and lists a contains or except names; lists
-// are written `list.NAME`. Rules naming the same lists share one matcher.
-func (p *parser) matcher(n *yaml.Node, path string, c *compiler) *Matcher {
-	before := len(p.problems)
-	items := p.strs(n, path)
-	if len(items) == 0 {
-		if len(p.problems) == before {
-			p.errorf(n, "%s: names no terms or lists", path)
-		}
-		return nil
-	}
-	key := strings.Join(items, "\x00")
-	if m, ok := c.matchers[key]; ok {
-		return m
-	}
-	var terms []Term
-	ok := true
-	for _, item := range items {
-		if name, isList := strings.CutPrefix(item, "list."); isList {
-			list, found := c.set.lists[name]
-			if !found {
-				p.errorf(n, "%s: unknown list %q (lists: %s)", path, name, strings.Join(c.set.listNames(), ", "))
-				ok = false
-				continue
-			}
-			for _, t := range list.Terms {
-				terms = append(terms, Term{Text: t, List: name})
-			}
-			continue
-		}
-		terms = append(terms, Term{Text: item})
-	}
-	if !ok {
-		return nil
-	}
-	if len(p.problems) > 0 {
-		return nil // a list it names may be broken, and was reported there
-	}
-	m, err := NewMatcher(terms)
-	if err != nil {
-		for _, e := range unwrapAll(err) {
-			p.errorf(n, "%s: %v", path, e)
-		}
-		return nil
-	}
-	c.matchers[key] = m
-	return m
-}
-
-func unwrapAll(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
-}
-
-// peekID returns a rule's id before the rule is read, or "".
-func peekID(n *yaml.Node) string {
-	n = resolve(n)
-	if n.Kind != yaml.MappingNode {
-		return ""
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if v := resolve(n.Content[i+1]); n.Content[i].Value == "id" && v.Kind == yaml.ScalarNode {
-			return v.Value
-		}
-	}
-	return ""
-}
-
-type compiler struct {
-	set      *Set
-	matchers map[string]*Matcher
 }

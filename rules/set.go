@@ -4,32 +4,39 @@ import (
 	"embed"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
 // Action is what a rule does to a message it matches.
 type Action uint8
 
-// The actions. allow and reject end the check; mask accumulates.
+// The actions. allow, hold and reject end the check; mask, rewrite and flag
+// accumulate.
 const (
-	ActionNone   Action = iota // no rule decided: the message goes through
-	ActionAllow                // let the message through unchanged and stop checking
-	ActionMask                 // replace the matched words with '*' and go on
-	ActionReject               // refuse the message with a reply and stop checking
+	ActionNone    Action = iota // no rule decided: the message goes through
+	ActionAllow                 // let the message through and stop checking
+	ActionMask                  // replace the matched words with '*' and go on
+	ActionRewrite               // change the text or fields of the message and go on
+	ActionFlag                  // let it through with a custom field naming the rules, and go on
+	ActionHold                  // keep it from the channel until a moderator decides; stop
+	ActionReject                // refuse it with a reply the sender sees; stop
 )
 
-var actionText = [...]string{ActionNone: "none", ActionAllow: "allow", ActionMask: "mask", ActionReject: "reject"}
+var actionText = [...]string{ActionNone: "none", ActionAllow: "allow", ActionMask: "mask", ActionRewrite: "rewrite",
+	ActionFlag: "flag", ActionHold: "hold", ActionReject: "reject"}
 
 func (a Action) String() string {
 	if int(a) < len(actionText) {
 		return actionText[a]
 	}
-	return fmt.Sprintf("action(%d)", a)
+	return "action(" + strconv.Itoa(int(a)) + ")"
 }
 
 // Final reports whether the action ends the check.
-func (a Action) Final() bool { return a == ActionAllow || a == ActionReject }
+func (a Action) Final() bool { return a == ActionAllow || a == ActionHold || a == ActionReject }
 
 // ParseAction reads an action by name.
 func ParseAction(s string) (Action, bool) {
@@ -43,16 +50,32 @@ func ParseAction(s string) (Action, bool) {
 
 func actionNames() []string { return actionText[1:] }
 
+// Mode says whether a rule acts or only reports what it would do.
+type Mode uint8
+
+// The modes.
+const (
+	ModeEnforce Mode = iota // the rule acts
+	ModeObserve             // the rule is logged and counted as "would <action>", with no effect
+)
+
 // Settings are the file-wide defaults.
 type Settings struct {
-	RejectReply string // sent for a reject rule that has no reply of its own
+	RejectReply string    // sent for a reject rule that has no reply of its own
+	HoldReply   string    // sent for a hold rule that has no reply of its own
+	Exempt      Condition // who every rule skips unless the rule says otherwise; nil: nobody
+	FlagField   string    // the custom field a flag rule sets
 }
 
-// DefaultRejectReply is the reply when neither the rule nor the settings give one.
-const DefaultRejectReply = "Your message was not sent: it breaks the community rules."
+// Defaults of Settings.
+const (
+	DefaultRejectReply = "Your message was not sent: it breaks the community rules."
+	DefaultHoldReply   = "Your message is waiting for a moderator."
+	DefaultFlagField   = "modgate_flags"
+)
 
 func defaultSettings() Settings {
-	return Settings{RejectReply: DefaultRejectReply}
+	return Settings{RejectReply: DefaultRejectReply, HoldReply: DefaultHoldReply, FlagField: DefaultFlagField}
 }
 
 // List is a named word list.
@@ -61,13 +84,38 @@ type List struct {
 	Terms []string
 }
 
+// Limit is a rule's rate limit: at most Count messages that meet the rule's
+// condition Per window, counted separately for each key By.
+type Limit struct {
+	Count  int
+	Per    time.Duration
+	By     []string // user, channel, ip, device, text
+	Device string   // the request_info.ext key that names a device
+}
+
+// Window is when a rule is active; zero times leave that side open.
+type Window struct {
+	From, Until time.Time
+}
+
+// Contains reports whether t is inside the window.
+func (w Window) Contains(t time.Time) bool {
+	return (w.From.IsZero() || !t.Before(w.From)) && (w.Until.IsZero() || t.Before(w.Until))
+}
+
 // Rule is one compiled rule.
 type Rule struct {
 	ID          string
 	Description string
 	When        Condition // nil: every message
+	Exempt      Condition // who skips the rule; nil: nobody
+	Limit       *Limit
 	Action      Action
-	Reply       string // for reject; "" uses Settings.RejectReply
+	Reply       *Template // for reject and hold; nil uses the settings' reply
+	Rewrite     *Rewrite  // for rewrite
+	Mode        Mode
+	Active      Window
+	OnError     Action // what happens when the rule cannot be evaluated (storage down, deadline): allow, hold or reject
 	Line        int    // where the rule starts in its file
 }
 
@@ -77,6 +125,7 @@ type Rule struct {
 type Set struct {
 	Version  string // hash of the rules file and its list files
 	Source   string // the file it was loaded from
+	Files    []string
 	Settings Settings
 	Rules    []*Rule
 	lists    map[string]*List
@@ -100,61 +149,33 @@ func (s *Set) listNames() []string {
 	return names
 }
 
-// ReplyFor returns the reply a rejecting rule sends.
-func (s *Set) ReplyFor(r *Rule) string {
-	if r.Reply != "" {
+// ReplyFor returns the reply template of a rejecting or holding rule.
+func (s *Set) ReplyFor(r *Rule) *Template {
+	if r.Reply != nil {
 		return r.Reply
 	}
-	return s.Settings.RejectReply
-}
-
-// Input is what conditions read: the message, analysed once.
-type Input struct {
-	Text *Text
-}
-
-// Condition is a compiled `when`. Match reports whether it holds for in and
-// appends to found the words it matched (used for masking and explanations).
-type Condition interface {
-	Match(in *Input, found []Match) ([]Match, bool)
-}
-
-// TextContains is `text: {contains: [...], except: [...]}`: the text holds a
-// term of Terms that is not inside a match of Except.
-type TextContains struct {
-	Terms  *Matcher
-	Except *Matcher
-}
-
-// Match implements Condition.
-func (c *TextContains) Match(in *Input, found []Match) ([]Match, bool) {
-	start := len(found)
-	found = c.Terms.Match(in.Text, found)
-	if len(found) == start {
-		return found, false
+	if r.Action == ActionHold || r.OnError == ActionHold {
+		return literal(s.Settings.HoldReply)
 	}
-	if c.Except != nil {
-		var buf [8]Match
-		allowed := c.Except.Match(in.Text, buf[:0])
-		kept := found[:start]
-		for _, m := range found[start:] {
-			if !covered(m, allowed) {
-				kept = append(kept, m)
-			}
+	return literal(s.Settings.RejectReply)
+}
+
+// Exempt returns the exemption that applies to a rule.
+func (s *Set) Exempt(r *Rule) Condition {
+	if r.Exempt != nil {
+		if _, none := r.Exempt.(noExempt); none {
+			return nil
 		}
-		found = kept
+		return r.Exempt
 	}
-	return found, len(found) > start
+	return s.Settings.Exempt
 }
 
-func covered(m Match, by []Match) bool {
-	for _, a := range by {
-		if a.Start <= m.Start && m.End <= a.End {
-			return true
-		}
-	}
-	return false
-}
+// noExempt is `exempt: none`: the rule applies to everyone, even those the
+// settings exempt.
+type noExempt struct{}
+
+func (noExempt) Match(_ *Input, found []Match) ([]Match, bool) { return found, false }
 
 //go:embed builtin/*.txt
 var builtinFS embed.FS

@@ -87,25 +87,37 @@ func explainOne(w io.Writer, path string, set *rules.Set, engine *moderation.Eng
 	v, results := engine.Explain(&moderation.Message{Text: text})
 	fmt.Fprintf(w, "rules:   %s (version %s, %d rules)\n", path, set.Version, len(set.Rules))
 	fmt.Fprintf(w, "message: %q\n", text)
-	switch v.Action {
-	case rules.ActionMask:
-		fmt.Fprintf(w, "verdict: mask -> %q\n", v.Text)
-	case rules.ActionReject:
-		fmt.Fprintf(w, "verdict: reject, the sender sees %q\n", v.Reply)
+	switch {
+	case v.Refused():
+		fmt.Fprintf(w, "verdict: %s, the sender sees %q\n", v.Action, v.Reply)
+	case v.Changed():
+		fmt.Fprintf(w, "verdict: %s", v.Action)
+		if v.TextChanged {
+			fmt.Fprintf(w, " -> %q", v.Text)
+		}
+		for _, f := range v.Fields {
+			fmt.Fprintf(w, ", %s=%s", f.Key, f.JSON)
+		}
+		fmt.Fprintln(w)
 	default:
 		fmt.Fprintln(w, "verdict: allow (unchanged)")
+	}
+	if v.DeadlineHit {
+		fmt.Fprintln(w, "         (the deadline passed)")
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	for _, r := range results {
 		status := "no match"
 		switch {
+		case r.Skipped != "":
+			status = "skipped: " + r.Skipped
+		case r.Observed && r.Matched:
+			status = "MATCHED (observe mode: would " + r.Action.String() + ")"
 		case !r.Reached && r.Matched:
 			status = "would match, but an earlier rule ended the check"
 		case !r.Reached:
 			status = "not reached"
-		case r.Matched && len(r.Matches) == 0:
-			status = "MATCHED"
 		case r.Matched:
 			status = "MATCHED"
 		}
@@ -133,11 +145,13 @@ type lineVerdict struct {
 }
 
 type ruleReport struct {
-	ID      string        `json:"id"`
-	Action  string        `json:"action"`
-	Reached bool          `json:"reached"`
-	Matched bool          `json:"matched"`
-	Matches []matchReport `json:"matches,omitempty"`
+	ID       string        `json:"id"`
+	Action   string        `json:"action"`
+	Reached  bool          `json:"reached"`
+	Skipped  string        `json:"skipped,omitempty"`
+	Matched  bool          `json:"matched"`
+	Observed bool          `json:"observed,omitempty"`
+	Matches  []matchReport `json:"matches,omitempty"`
 }
 
 type matchReport struct {
@@ -191,12 +205,13 @@ func explainLines(r io.Reader, w io.Writer, engine *moderation.Engine) error {
 		lv.Input = msg.Text
 		lv.Action = verdictName(v)
 		sum.Verdicts[lv.Action]++
-		if v.Action == rules.ActionMask {
+		if v.TextChanged && !v.Refused() {
 			lv.Text = &v.Text
 		}
 		lv.Reply = v.Reply
 		for _, res := range results {
-			rr := ruleReport{ID: res.RuleID, Action: res.Action.String(), Reached: res.Reached, Matched: res.Matched}
+			rr := ruleReport{ID: res.RuleID, Action: res.Action.String(), Reached: res.Reached, Matched: res.Matched,
+				Observed: res.Observed, Skipped: res.Skipped}
 			for _, m := range res.Matches {
 				mr := matchReport{Start: m.Start, End: m.End, Text: m.Original, Term: m.Term, List: m.List, Folded: m.Folded}
 				if m.Steps != 0 {
@@ -221,8 +236,7 @@ func explainLines(r io.Reader, w io.Writer, engine *moderation.Engine) error {
 }
 
 func verdictName(v moderation.Verdict) string {
-	switch v.Action {
-	case rules.ActionMask, rules.ActionReject:
+	if v.Refused() || v.Changed() {
 		return v.Action.String()
 	}
 	return "allow"
@@ -232,7 +246,8 @@ func messageFromLine(line []byte) (moderation.Message, error) {
 	var p stream.Payload
 	err := p.Parse(line)
 	if err == nil {
-		return moderation.Message{ID: p.ID, Text: p.Text}, nil
+		return moderation.Message{ID: p.ID, Text: p.Text, Object: p.Message, User: p.User, Channel: p.Channel,
+			RequestInfo: p.RequestInfo, Metadata: stream.Field(p.Body, "metadata")}, nil
 	}
 	if !errors.Is(err, stream.ErrNoMessage) {
 		return moderation.Message{}, err
@@ -243,5 +258,6 @@ func messageFromLine(line []byte) (moderation.Message, error) {
 	if err := json.Unmarshal(line, &plain); err != nil || plain.Text == nil {
 		return moderation.Message{}, errors.New(`line is neither a Stream payload nor {"text": ...}`)
 	}
-	return moderation.Message{Text: *plain.Text}, nil
+	obj, _ := json.Marshal(map[string]string{"text": *plain.Text})
+	return moderation.Message{Text: *plain.Text, Object: obj}, nil
 }

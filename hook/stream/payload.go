@@ -8,10 +8,11 @@
 package stream
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"unicode/utf8"
+
+	"github.com/modgate/modgate/rules"
 )
 
 // Errors for bodies that are not a hook payload. They are the sender's
@@ -46,11 +47,14 @@ func (p *Payload) Parse(body []byte) error {
 	if !json.Valid(body) {
 		return ErrMalformed
 	}
-	i := skipSpace(body, 0)
+	i := 0
+	for body[i] == ' ' || body[i] == '\t' || body[i] == '\n' || body[i] == '\r' {
+		i++
+	}
 	if body[i] != '{' {
 		return ErrNotObject
 	}
-	eachMember(body, i, func(key []byte, v0, v1 int) {
+	rules.EachMember(body, i, func(key []byte, v0, v1 int) {
 		if body[v0] != '{' {
 			return
 		}
@@ -69,19 +73,19 @@ func (p *Payload) Parse(body []byte) error {
 		return ErrNoMessage
 	}
 	// The last of repeated keys counts, as in encoding/json.
-	eachMember(body, p.msgStart, func(key []byte, v0, v1 int) {
+	rules.EachMember(body, p.msgStart, func(key []byte, v0, v1 int) {
 		isString := body[v0] == '"'
 		switch string(key) {
 		case "text":
 			p.text, p.Text, p.HasText = [2]int{}, "", false
 			if isString {
 				p.text = [2]int{v0, v1}
-				p.Text, p.HasText = unquote(body[v0:v1]), true
+				p.Text, p.HasText = String(body[v0:v1]), true
 			}
 		case "id":
 			p.ID = ""
 			if isString {
-				p.ID = unquote(body[v0:v1])
+				p.ID = String(body[v0:v1])
 			}
 		}
 	})
@@ -89,114 +93,11 @@ func (p *Payload) Parse(body []byte) error {
 }
 
 // Field returns the raw value of a top-level key of obj, or nil.
-func Field(obj []byte, name string) []byte {
-	var out []byte
-	if len(obj) == 0 || obj[0] != '{' {
-		return nil
-	}
-	eachMember(obj, 0, func(key []byte, v0, v1 int) {
-		if string(key) == name {
-			out = obj[v0:v1]
-		}
-	})
-	return out
-}
+func Field(obj []byte, name string) []byte { return rules.Lookup(obj, name) }
 
 // String returns the value of a JSON string, or "" for any other value.
 func String(raw []byte) string {
-	if len(raw) < 2 || raw[0] != '"' {
-		return ""
-	}
-	return unquote(raw)
-}
-
-// eachMember calls fn for every member of the object starting at body[i].
-// body must be valid JSON. Keys are unescaped only when they need it.
-func eachMember(body []byte, i int, fn func(key []byte, v0, v1 int)) {
-	i = skipSpace(body, i+1)
-	for i < len(body) && body[i] != '}' {
-		k0 := i
-		k1 := skipString(body, k0)
-		key := body[k0+1 : k1-1]
-		if bytes.IndexByte(key, '\\') >= 0 {
-			key = []byte(unquote(body[k0:k1]))
-		}
-		i = skipSpace(body, k1)
-		i = skipSpace(body, i+1) // ':'
-		v0 := i
-		v1 := skipValue(body, v0)
-		fn(key, v0, v1)
-		i = skipSpace(body, v1)
-		if i < len(body) && body[i] == ',' {
-			i = skipSpace(body, i+1)
-		}
-	}
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
-		i++
-	}
-	return i
-}
-
-// skipString returns the index just past the string starting at b[i].
-func skipString(b []byte, i int) int {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1
-		}
-	}
-	return len(b)
-}
-
-// skipValue returns the index just past the value starting at b[i].
-func skipValue(b []byte, i int) int {
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		// Valid JSON: find the matching close by counting, skipping strings.
-		level := 0
-		for j := i; j < len(b); j++ {
-			switch b[j] {
-			case '"':
-				j = skipString(b, j) - 1
-			case '{', '[':
-				level++
-			case '}', ']':
-				level--
-				if level == 0 {
-					return j + 1
-				}
-			}
-		}
-		return len(b)
-	}
-	j := i
-	for j < len(b) {
-		switch b[j] {
-		case ',', '}', ']', ' ', '\n', '\r', '\t':
-			return j
-		}
-		j++
-	}
-	return j
-}
-
-// unquote decodes a JSON string literal. Invalid UTF-8 becomes U+FFFD.
-func unquote(raw []byte) string {
-	inner := raw[1 : len(raw)-1]
-	if bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
-		return string(inner)
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return ""
-	}
+	s, _ := rules.JSONString(raw)
 	return s
 }
 
@@ -218,6 +119,75 @@ func (p *Payload) AppendText(dst []byte, text string) []byte {
 	dst = AppendString(dst, text)
 	dst = append(dst, p.Body[p.text[1]:p.msgStart+len(p.Message)]...)
 	return append(dst, '}')
+}
+
+// AppendPatched appends the answer that lets the message through with
+// changes: text replaced (when textChanged) and fields set. Members keep
+// their place and every untouched byte; fields the message lacked are added
+// at its end.
+func (p *Payload) AppendPatched(dst []byte, text string, textChanged bool, fields []rules.FieldValue) []byte {
+	if !textChanged && len(fields) == 0 {
+		return p.AppendAllow(dst)
+	}
+	if !p.HasText {
+		textChanged = false // never invent a text the message did not have
+	}
+	msg := p.Body[p.msgStart : p.msgStart+len(p.Message)]
+	dst = append(dst, `{"message":`...)
+	var done [16]bool
+	if len(fields) > len(done) {
+		fields = fields[:len(done)]
+	}
+	pos := 0
+	rules.EachMember(msg, 0, func(key []byte, v0, v1 int) {
+		var value []byte
+		isText := false
+		switch {
+		case textChanged && string(key) == "text" && p.msgStart+v0 == p.text[0]:
+			isText = true
+		default:
+			for i, f := range fields {
+				if f.Key == string(key) {
+					value, done[i] = f.JSON, true
+				}
+			}
+			if value == nil {
+				return
+			}
+		}
+		dst = append(dst, msg[pos:v0]...)
+		if isText {
+			dst = AppendString(dst, text)
+		} else {
+			dst = append(dst, value...)
+		}
+		pos = v1
+	})
+	end := len(msg) - 1 // the closing brace
+	dst = append(dst, msg[pos:end]...)
+	empty := isEmptyObject(msg)
+	for i, f := range fields {
+		if done[i] {
+			continue
+		}
+		if !empty {
+			dst = append(dst, ',')
+		}
+		empty = false
+		dst = AppendString(dst, f.Key)
+		dst = append(dst, ':')
+		dst = append(dst, f.JSON...)
+	}
+	return append(dst, "}}"...)
+}
+
+func isEmptyObject(obj []byte) bool {
+	for _, c := range obj[1 : len(obj)-1] {
+		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+			return false
+		}
+	}
+	return true
 }
 
 // AppendReject appends the answer that refuses the message: the sender sees

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/modgate/modgate/rules"
 )
 
 func TestParseFindsTheParts(t *testing.T) {
@@ -98,4 +100,40 @@ func FuzzPayload(f *testing.F) {
 			t.Fatalf("reject answer is not JSON: %q", reject)
 		}
 	})
+}
+
+func TestAppendPatched(t *testing.T) {
+	fv := func(k, js string) rules.FieldValue { return rules.FieldValue{Key: k, JSON: []byte(js)} }
+	cases := []struct {
+		name, message string
+		text          string
+		textChanged   bool
+		fields        []rules.FieldValue
+		want          string
+	}{
+		{"replace existing fields in place", `{"text":"Hi","silent":false, "x" : 1,"z":[1]}`, "hi", true,
+			[]rules.FieldValue{fv("silent", "true"), fv("x", `{"a":2}`)},
+			`{"text":"hi","silent":true, "x" : {"a":2},"z":[1]}`},
+		{"add missing fields at the end", `{"text":"a" }`, "", false,
+			[]rules.FieldValue{fv("flags", `["r1"]`), fv("n", "2")},
+			`{"text":"a" ,"flags":["r1"],"n":2}`},
+		{"empty message", `{ }`, "", false, []rules.FieldValue{fv("k", `"v"`)}, `{ "k":"v"}`},
+		{"no text is never invented", `{"id":"1"}`, "new", true, nil, `{"id":"1"}`},
+		{"text not a string stays", `{"text":5}`, "new", true, []rules.FieldValue{fv("k", "1")}, `{"text":5,"k":1}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var p Payload
+			if err := p.Parse([]byte(`{"message":` + tc.message + `,"user":{}}`)); err != nil {
+				t.Fatal(err)
+			}
+			got := string(p.AppendPatched(nil, tc.text, tc.textChanged, tc.fields))
+			if want := `{"message":` + tc.want + `}`; got != want {
+				t.Fatalf("\n got %s\nwant %s", got, want)
+			}
+			if !json.Valid([]byte(got)) {
+				t.Fatal("not JSON")
+			}
+		})
+	}
 }

@@ -1,0 +1,533 @@
+package rules
+
+import (
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// Input is what conditions read: one message, with its text analysed once.
+// Raw objects are the JSON of the payload (nil when absent); values derived
+// from them are computed on first use and kept for the other rules.
+type Input struct {
+	Text        *Text
+	Message     []byte
+	User        []byte
+	Channel     []byte
+	RequestInfo []byte
+	Metadata    []byte
+	Hook        string // "before_send" or "pending"
+	Now         time.Time
+
+	links     []string // domains of the links, lower case
+	linksDone bool
+	ext       []byte // request_info.ext as received
+	extDone   bool
+}
+
+// Reset prepares in for another message, keeping its buffers.
+func (in *Input) Reset() {
+	links := in.links[:0]
+	*in = Input{links: links}
+}
+
+// Condition is a compiled `when` (or `exempt`). Match reports whether it
+// holds for in and appends to found the words it matched, which masking and
+// explanations use.
+type Condition interface {
+	Match(in *Input, found []Match) ([]Match, bool)
+}
+
+// valueKind is the type of a value a condition reads.
+type valueKind uint8
+
+const (
+	kindMissing valueKind = iota // absent or null
+	kindString
+	kindNumber
+	kindBool
+	kindList     // links, mentions, attachments, JSON arrays
+	kindDuration // user.account_age, in seconds
+)
+
+// value is what a field holds for one message.
+type value struct {
+	kind  valueKind
+	s     string
+	n     float64
+	b     bool
+	raw   []byte   // a JSON array, for kindList read from the payload
+	items []string // for derived lists
+}
+
+// field reads one value of a message.
+type field struct {
+	path string
+	get  func(in *Input) value
+	text bool // the message text: contains uses its analysis
+}
+
+// Roots a field path may start with, and the derived values.
+var (
+	fieldRoots    = []string{"message", "user", "channel", "request_info", "metadata"}
+	derivedFields = []string{"text", "text.length", "text.caps_ratio", "links", "mentions", "attachments",
+		"user.account_age", "message.is_edit", "message.is_reply", "hook", "request_info.ext.<key>"}
+)
+
+// resolveField compiles a field path. It returns false for a path modgate
+// does not know.
+func resolveField(path string) (field, bool) {
+	f := field{path: path}
+	switch path {
+	case "text":
+		f.text = true
+		f.get = func(in *Input) value { return value{kind: kindString, s: in.Text.Source()} }
+	case "text.length":
+		f.get = func(in *Input) value {
+			return value{kind: kindNumber, n: float64(len([]rune(in.Text.Source())))}
+		}
+	case "text.caps_ratio":
+		f.get = func(in *Input) value { return value{kind: kindNumber, n: capsRatio(in.Text.Source())} }
+	case "links":
+		f.get = func(in *Input) value { return value{kind: kindList, items: in.Links()} }
+	case "mentions":
+		f.get = func(in *Input) value { return listOf(Lookup(in.Message, "mentioned_users"), "id") }
+	case "attachments":
+		f.get = func(in *Input) value { return listOf(Lookup(in.Message, "attachments"), "type") }
+	case "user.account_age":
+		f.get = func(in *Input) value {
+			created, ok := JSONString(Lookup(in.User, "created_at"))
+			if !ok {
+				return value{}
+			}
+			t, err := time.Parse(time.RFC3339Nano, created)
+			if err != nil {
+				return value{}
+			}
+			return value{kind: kindDuration, n: in.Now.Sub(t).Seconds()}
+		}
+	case "message.is_edit":
+		f.get = func(in *Input) value {
+			id, _ := JSONString(Lookup(in.Message, "id"))
+			return value{kind: kindBool, b: id != ""}
+		}
+	case "message.is_reply":
+		f.get = func(in *Input) value {
+			parent, _ := JSONString(Lookup(in.Message, "parent_id"))
+			quoted, _ := JSONString(Lookup(in.Message, "quoted_message_id"))
+			return value{kind: kindBool, b: parent != "" || quoted != ""}
+		}
+	case "hook":
+		f.get = func(in *Input) value { return value{kind: kindString, s: in.Hook} }
+	default:
+		root, rest, ok := strings.Cut(path, ".")
+		if !contains(fieldRoots, root) || (ok && rest == "") {
+			return f, false
+		}
+		if !ok { // a whole object: for exists
+			f.get = func(in *Input) value { return rawValue(in.object(root)) }
+			break
+		}
+		if key, isExt := strings.CutPrefix(path, "request_info.ext."); isExt {
+			f.get = func(in *Input) value { return in.extValue(key) }
+			break
+		}
+		keys := strings.Split(rest, ".")
+		for _, k := range keys {
+			if k == "" {
+				return f, false
+			}
+		}
+		f.get = func(in *Input) value { return rawValue(Lookup(in.object(root), keys...)) }
+	}
+	return f, true
+}
+
+func (in *Input) object(root string) []byte {
+	switch root {
+	case "message":
+		return in.Message
+	case "user":
+		return in.User
+	case "channel":
+		return in.Channel
+	case "request_info":
+		return in.RequestInfo
+	case "metadata":
+		return in.Metadata
+	}
+	return nil
+}
+
+// rawValue turns raw JSON into a value.
+func rawValue(raw []byte) value {
+	if len(raw) == 0 {
+		return value{}
+	}
+	switch raw[0] {
+	case '"':
+		s, _ := JSONString(raw)
+		return value{kind: kindString, s: s}
+	case 't':
+		return value{kind: kindBool, b: true}
+	case 'f':
+		return value{kind: kindBool, b: false}
+	case '[':
+		return value{kind: kindList, raw: raw}
+	case 'n':
+		return value{}
+	case '{':
+		return value{kind: kindString, s: string(raw)} // an object compares as its JSON
+	}
+	if n, ok := JSONNumber(raw); ok {
+		return value{kind: kindNumber, n: n}
+	}
+	return value{}
+}
+
+// listOf reads a JSON array of objects (or of strings) as the list of one
+// key of each object: mentioned users by id, attachments by type.
+func listOf(arr []byte, key string) value {
+	v := value{kind: kindList}
+	if arr == nil {
+		return value{}
+	}
+	EachElement(arr, func(elem []byte) {
+		if s, ok := JSONString(elem); ok {
+			v.items = append(v.items, s)
+			return
+		}
+		s, _ := JSONString(Lookup(elem, key))
+		v.items = append(v.items, s)
+	})
+	return v
+}
+
+// each calls fn with every string a value holds: itself, or its elements.
+func (v value) each(fn func(s string) bool) bool {
+	switch v.kind {
+	case kindString:
+		return fn(v.s)
+	case kindNumber:
+		return fn(strconv.FormatFloat(v.n, 'f', -1, 64))
+	case kindBool:
+		return fn(strconv.FormatBool(v.b))
+	case kindList:
+		for _, s := range v.items {
+			if fn(s) {
+				return true
+			}
+		}
+		found := false
+		EachElement(v.raw, func(elem []byte) {
+			if !found {
+				e := rawValue(elem)
+				found = e.kind != kindList && e.each(fn)
+			}
+		})
+		return found
+	}
+	return false
+}
+
+// count is the number of elements of a list value.
+func (v value) count() int {
+	n := len(v.items)
+	EachElement(v.raw, func([]byte) { n++ })
+	return n
+}
+
+func capsRatio(s string) float64 {
+	letters, upper := 0, 0
+	for _, r := range s {
+		if unicode.IsLetter(r) {
+			letters++
+			if unicode.IsUpper(r) {
+				upper++
+			}
+		}
+	}
+	if letters == 0 {
+		return 0
+	}
+	return float64(upper) / float64(letters)
+}
+
+// extValue reads one key of request_info.ext: the client's x-stream-ext
+// header, as `k=v,k2=v2` or a JSON object. It is untrusted free text.
+func (in *Input) extValue(key string) value {
+	if !in.extDone {
+		in.extDone = true
+		if s, ok := JSONString(Lookup(in.RequestInfo, "ext")); ok {
+			in.ext = []byte(strings.TrimSpace(s))
+		}
+	}
+	ext := in.ext
+	if len(ext) == 0 {
+		return value{}
+	}
+	if ext[0] == '{' {
+		return rawValue(Lookup(ext, key))
+	}
+	for _, pair := range strings.FieldsFunc(string(ext), func(r rune) bool { return r == ',' || r == ';' || r == '&' }) {
+		k, v, _ := strings.Cut(pair, "=")
+		if strings.TrimSpace(k) == key {
+			return value{kind: kindString, s: strings.TrimSpace(v)}
+		}
+	}
+	return value{}
+}
+
+// linkPattern finds URLs in text: with a scheme, starting with www., or a
+// bare domain with a common top-level domain.
+var linkPattern = regexp.MustCompile(`(?i)\b(?:https?://[^\s<>"']+|www\.[^\s<>"']+|[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:com|net|org|io|gg|co|me|ly|xyz|ru|cn|info|biz|app|dev|tv|link|click|top|site|online|shop|live|us|uk|de|fr)(?:/[^\s<>"']*)?)\b`)
+
+// Links returns the domains of the links in the message, from its text and
+// its attachments, lower case.
+func (in *Input) Links() []string {
+	if in.linksDone {
+		return in.links
+	}
+	in.linksDone = true
+	if strings.ContainsAny(in.Text.Source(), "./") {
+		for _, u := range linkPattern.FindAllString(in.Text.Source(), 20) {
+			in.links = append(in.links, domainOf(u))
+		}
+	}
+	EachElement(Lookup(in.Message, "attachments"), func(att []byte) {
+		for _, key := range []string{"title_link", "og_scrape_url", "asset_url"} {
+			if u, ok := JSONString(Lookup(att, key)); ok && u != "" {
+				in.links = append(in.links, domainOf(u))
+			}
+		}
+	})
+	return in.links
+}
+
+func domainOf(u string) string {
+	u = strings.ToLower(u)
+	if i := strings.Index(u, "://"); i >= 0 {
+		u = u[i+3:]
+	}
+	if i := strings.IndexAny(u, "/?#"); i >= 0 {
+		u = u[:i]
+	}
+	if i := strings.LastIndexByte(u, '@'); i >= 0 {
+		u = u[i+1:]
+	}
+	if host, _, ok := strings.Cut(u, ":"); ok {
+		u = host
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(u, "www."), ".")
+}
+
+// The compiled conditions.
+
+type allOf []Condition
+
+func (c allOf) Match(in *Input, found []Match) ([]Match, bool) {
+	start := len(found)
+	for _, sub := range c {
+		var ok bool
+		if found, ok = sub.Match(in, found); !ok {
+			return found[:start], false
+		}
+	}
+	return found, true
+}
+
+type anyOf []Condition
+
+func (c anyOf) Match(in *Input, found []Match) ([]Match, bool) {
+	for _, sub := range c {
+		var ok bool
+		if found, ok = sub.Match(in, found); ok {
+			return found, true
+		}
+	}
+	return found, false
+}
+
+type notCond struct{ c Condition }
+
+func (c notCond) Match(in *Input, found []Match) ([]Match, bool) {
+	start := len(found)
+	found, ok := c.c.Match(in, found)
+	return found[:start], !ok
+}
+
+// containsCond is `contains` (with `except`): a word-list match on the
+// folded words of a text field.
+type containsCond struct {
+	f      field
+	terms  *Matcher
+	except *Matcher
+}
+
+func (c *containsCond) Match(in *Input, found []Match) ([]Match, bool) {
+	if c.f.text {
+		return matchText(in.Text, c.terms, c.except, found)
+	}
+	v := c.f.get(in)
+	matched := false
+	v.each(func(s string) bool {
+		t := Analyze(s)
+		// Spans of other fields do not point into the message text: they
+		// explain, and masking ignores them.
+		var local [4]Match
+		got, ok := matchText(t, c.terms, c.except, local[:0])
+		for _, m := range got {
+			m.Start, m.End = -1, -1
+			found = append(found, m)
+		}
+		t.Release()
+		matched = ok
+		return ok
+	})
+	return found, matched
+}
+
+func matchText(t *Text, terms, except *Matcher, found []Match) ([]Match, bool) {
+	start := len(found)
+	found = terms.Match(t, found)
+	if len(found) == start {
+		return found, false
+	}
+	if except != nil {
+		var buf [8]Match
+		allowed := except.Match(t, buf[:0])
+		kept := found[:start]
+		for _, m := range found[start:] {
+			if !covered(m, allowed) {
+				kept = append(kept, m)
+			}
+		}
+		found = kept
+	}
+	return found, len(found) > start
+}
+
+func covered(m Match, by []Match) bool {
+	for _, a := range by {
+		if a.Start <= m.Start && m.End <= a.End {
+			return true
+		}
+	}
+	return false
+}
+
+type matchesCond struct {
+	f  field
+	re *regexp.Regexp
+}
+
+func (c *matchesCond) Match(in *Input, found []Match) ([]Match, bool) {
+	v := c.f.get(in)
+	if c.f.text {
+		loc := c.re.FindStringIndex(v.s)
+		if loc == nil {
+			return found, false
+		}
+		return append(found, Match{Start: loc[0], End: loc[1], Term: c.re.String()}), true
+	}
+	return found, v.each(c.re.MatchString)
+}
+
+// setCond is `equals`, `in` and `not_in`.
+type setCond struct {
+	f       field
+	set     map[string]struct{}
+	negate  bool
+	domains bool // links: a domain matches its parent domains too
+}
+
+func (c *setCond) Match(in *Input, found []Match) ([]Match, bool) {
+	v := c.f.get(in)
+	hit := v.each(func(s string) bool {
+		if _, ok := c.set[s]; ok {
+			return true
+		}
+		if c.domains {
+			for d := s; ; {
+				i := strings.IndexByte(d, '.')
+				if i < 0 {
+					return false
+				}
+				d = d[i+1:]
+				if _, ok := c.set[d]; ok {
+					return true
+				}
+			}
+		}
+		return false
+	})
+	if v.kind == kindMissing && c.negate {
+		return found, false // not_in needs a value to be outside the set
+	}
+	return found, hit != c.negate
+}
+
+// compareCond is `over` and `under`: numbers, durations, sizes, and the
+// length of lists.
+type compareCond struct {
+	f     field
+	limit float64
+	over  bool
+}
+
+func (c *compareCond) Match(in *Input, found []Match) ([]Match, bool) {
+	v := c.f.get(in)
+	var n float64
+	switch v.kind {
+	case kindNumber, kindDuration:
+		n = v.n
+	case kindList:
+		n = float64(v.count())
+	case kindString:
+		f, err := strconv.ParseFloat(v.s, 64)
+		if err != nil {
+			return found, false
+		}
+		n = f
+	default:
+		return found, false
+	}
+	if c.over {
+		return found, n > c.limit
+	}
+	return found, n < c.limit
+}
+
+type cidrCond struct {
+	f        field
+	prefixes []netip.Prefix
+}
+
+func (c *cidrCond) Match(in *Input, found []Match) ([]Match, bool) {
+	v := c.f.get(in)
+	return found, v.each(func(s string) bool {
+		addr, err := netip.ParseAddr(strings.TrimSpace(s))
+		if err != nil {
+			return false
+		}
+		addr = addr.Unmap()
+		for _, p := range c.prefixes {
+			if p.Contains(addr) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+type existsCond struct {
+	f    field
+	want bool
+}
+
+func (c *existsCond) Match(in *Input, found []Match) ([]Match, bool) {
+	return found, (c.f.get(in).kind != kindMissing) == c.want
+}
