@@ -3,6 +3,8 @@ package hook
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/modgate/modgate/moderation"
 )
 
 // Outcomes of a hook request, the values of the `outcome` label.
@@ -34,7 +36,7 @@ type metrics struct {
 	deadline  prometheus.Counter
 }
 
-func newMetrics() *metrics {
+func newMetrics(rules *moderation.RulesFile) *metrics {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -55,6 +57,32 @@ func newMetrics() *metrics {
 		Help: "Messages let through because evaluation ran past MODGATE_DEADLINE.",
 	})
 	reg.MustRegister(requests, decisions, latency, deadline)
+	if rules != nil {
+		reloads := func(result string, get func(moderation.ReloadStatus) uint64) prometheus.Collector {
+			return prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Namespace: "modgate", Name: "rules_reloads_total", Help: "Reloads of the rules file by result.",
+				ConstLabels: prometheus.Labels{"result": result},
+			}, func() float64 { return float64(get(rules.Status())) })
+		}
+		reg.MustRegister(
+			reloads("success", func(s moderation.ReloadStatus) uint64 { return s.Successes }),
+			reloads("failure", func(s moderation.ReloadStatus) uint64 { return s.Failures }),
+			reloads("unchanged", func(s moderation.ReloadStatus) uint64 { return s.Unchanged }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Namespace: "modgate", Name: "rules_last_reload_successful",
+				Help: "1 when the last look at the rules file put it in force or found it unchanged, 0 when it was refused.",
+			}, func() float64 {
+				if rules.Status().LastError != "" {
+					return 0
+				}
+				return 1
+			}),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Namespace: "modgate", Name: "rules_loaded_timestamp_seconds",
+				Help: "When the rules in force were loaded.",
+			}, func() float64 { return float64(rules.Status().LoadedAt.Unix()) }),
+		)
+	}
 	m := &metrics{
 		registry:  reg,
 		requests:  map[string]prometheus.Counter{},

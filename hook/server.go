@@ -44,6 +44,9 @@ type Config struct {
 	MaxBody   int64         // bytes of a request body, before and after gunzip
 	Deadline  time.Duration // for evaluating one message
 	ReplayTTL time.Duration // how long a webhook id's answer is remembered
+
+	Rules       *moderation.RulesFile // where the rules come from, for reloads; nil: not from a file
+	AdminTokens []AdminToken          // bearer tokens of the admin API; none: the admin API refuses everyone
 }
 
 // Server handles Stream's hooks.
@@ -68,7 +71,7 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics()}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Rules)}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.httpError
@@ -77,6 +80,9 @@ func New(cfg Config) *Server {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})))
+	adm := e.Group("/admin")
+	adm.GET("/rules", s.getRules, s.requireRole(RoleRead))
+	adm.POST("/rules/reload", s.reloadRules, s.requireRole(RoleModerator))
 	s.echo = e
 	return s
 }
@@ -332,9 +338,10 @@ type readiness struct {
 }
 
 type rulesStatus struct {
-	Version string `json:"version"`
-	Source  string `json:"source"`
-	Rules   int    `json:"rules"`
+	Version   string `json:"version"`
+	Source    string `json:"source"`
+	Rules     int    `json:"rules"`
+	LastError string `json:"last_reload_error,omitempty"`
 }
 
 func (s *Server) readyz(c echo.Context) error {
@@ -345,6 +352,12 @@ func (s *Server) readyz(c echo.Context) error {
 		return c.JSON(http.StatusServiceUnavailable, r)
 	}
 	r.Rules = &rulesStatus{Version: set.Version, Source: set.Source, Rules: len(set.Rules)}
+	if s.cfg.Rules != nil {
+		if st := s.cfg.Rules.Status(); st.LastError != "" {
+			r.Rules.LastError = st.LastError
+			r.Warnings = append(r.Warnings, "the last change to the rules file was refused; the rules in force keep serving")
+		}
+	}
 	if s.cfg.Keys == nil {
 		r.Warnings = append(r.Warnings, "signature checking is OFF (MODGATE_INSECURE_SKIP_SIGNATURE=1): anyone can call the hooks")
 	}

@@ -366,12 +366,17 @@ func (t *Text) phraseAt(i int, words []termWord) (last int, steps Steps, ok bool
 }
 
 // matchPart finds the words that a prefix, suffix or infix term matches.
+// A word matched already is not reported again for a partial term: one
+// word, one explanation.
 func (t *Text) matchPart(pt partTerm, dst []Match) []Match {
 	key, runs := pt.word.key, pt.word.runs
 	for i := range t.words {
 		w := &t.words[i]
 		wk := t.keys[w.k0:w.k1]
 		wr := t.runs[w.r0 : w.r0+w.n]
+		if spanned(dst, int(w.start), int(w.end)) {
+			continue
+		}
 		for off := 0; off+len(key) <= len(wk); off++ {
 			if string(wk[off:off+len(key)]) != key {
 				continue
@@ -389,6 +394,15 @@ func (t *Text) matchPart(pt partTerm, dst []Match) []Match {
 		}
 	}
 	return dst
+}
+
+func spanned(found []Match, start, end int) bool {
+	for _, m := range found {
+		if m.Start == start && m.End == end {
+			return true
+		}
+	}
+	return false
 }
 
 // unitIndex converts a byte offset of a key into the index of its unit.

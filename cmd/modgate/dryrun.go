@@ -18,7 +18,9 @@ import (
 )
 
 const testUsage = `usage:
-  modgate test [rules.yaml] "message"          explain what the rules do with one message
+  modgate test [rules.yaml] "message" [flags]  explain what the rules do with one message
+      flags: --user-id --user-role --user-name --user-created (time or age: 24h) --channel type:id
+             --ip --ext (request_info.ext) --hook before_send|pending
   modgate test [rules.yaml] --jsonl FILE       one Stream payload or {"text": ...} a line ("-" for stdin);
                                                prints one JSON verdict a line, then a summary line
 `
@@ -30,6 +32,15 @@ func dryRun(args []string, getenv func(string) string, stdin io.Reader, stdout, 
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, testUsage) }
 	jsonl := fs.String("jsonl", "", "read messages from `FILE`, one JSON object a line")
+	var who sender
+	fs.StringVar(&who.userID, "user-id", "u-test", "the sender's user id")
+	fs.StringVar(&who.userRole, "user-role", "user", "the sender's role")
+	fs.StringVar(&who.userName, "user-name", "", "the sender's name")
+	fs.StringVar(&who.userCreated, "user-created", "", "when the sender's account was created (RFC 3339), or its age (24h, 7d)")
+	fs.StringVar(&who.channel, "channel", "messaging:general", "the channel's cid (type:id)")
+	fs.StringVar(&who.ip, "ip", "", "request_info.ip")
+	fs.StringVar(&who.ext, "ext", "", "request_info.ext, as the client sent it (device-id=123)")
+	fs.StringVar(&who.hook, "hook", moderation.HookBeforeSend, "the hook: before_send or pending")
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -63,7 +74,12 @@ func dryRun(args []string, getenv func(string) string, stdin io.Reader, stdout, 
 	}
 	engine := moderation.NewEngine(set, nil)
 	if *jsonl == "" {
-		explainOne(stdout, path, set, engine, message)
+		msg, err := who.message(message, time.Now())
+		if err != nil {
+			fmt.Fprintln(stderr, "modgate test:", err)
+			return 2
+		}
+		explainOne(stdout, path, set, engine, msg)
 		return 0
 	}
 	in := stdin
@@ -83,8 +99,47 @@ func dryRun(args []string, getenv func(string) string, stdin io.Reader, stdout, 
 	return 0
 }
 
-func explainOne(w io.Writer, path string, set *rules.Set, engine *moderation.Engine, text string) {
-	v, results := engine.Explain(&moderation.Message{Text: text})
+// sender is who `modgate test` pretends sent the message.
+type sender struct {
+	userID, userRole, userName, userCreated, channel, ip, ext, hook string
+}
+
+func (s sender) message(text string, now time.Time) (moderation.Message, error) {
+	user := map[string]any{"id": s.userID, "role": s.userRole}
+	if s.userName != "" {
+		user["name"] = s.userName
+	}
+	if s.userCreated != "" {
+		created, err := time.Parse(time.RFC3339, s.userCreated)
+		if err != nil {
+			age, aerr := rules.ParseDuration(s.userCreated)
+			if aerr != nil {
+				return moderation.Message{}, fmt.Errorf("--user-created: %q is neither a time (2026-11-01T10:00:00Z) nor an age (24h, 7d)", s.userCreated)
+			}
+			created = now.Add(-age)
+		}
+		user["created_at"] = created.UTC().Format(time.RFC3339)
+	}
+	ctype, cid, _ := strings.Cut(s.channel, ":")
+	channel := map[string]any{"cid": s.channel, "type": ctype, "id": cid}
+	info := map[string]any{"type": "client"}
+	if s.ip != "" {
+		info["ip"] = s.ip
+	}
+	if s.ext != "" {
+		info["ext"] = s.ext
+	}
+	msg := moderation.Message{Text: text, Hook: s.hook}
+	msg.Object, _ = json.Marshal(map[string]any{"id": "", "text": text, "type": "regular"})
+	msg.User, _ = json.Marshal(user)
+	msg.Channel, _ = json.Marshal(channel)
+	msg.RequestInfo, _ = json.Marshal(info)
+	return msg, nil
+}
+
+func explainOne(w io.Writer, path string, set *rules.Set, engine *moderation.Engine, msg moderation.Message) {
+	v, results := engine.Explain(&msg)
+	text := msg.Text
 	fmt.Fprintf(w, "rules:   %s (version %s, %d rules)\n", path, set.Version, len(set.Rules))
 	fmt.Fprintf(w, "message: %q\n", text)
 	switch {

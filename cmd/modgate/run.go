@@ -10,8 +10,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/modgate/modgate/hook"
@@ -72,6 +74,8 @@ type config struct {
 	replayTTL time.Duration
 	logLevel  slog.Level
 	logJSON   bool
+	admin     []hook.AdminToken
+	rulesPoll time.Duration
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -111,6 +115,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if c.replayTTL, err = parseDuration(envOr(getenv, "MODGATE_REPLAY_TTL", "10m")); err != nil {
 		errs = append(errs, fmt.Errorf("MODGATE_REPLAY_TTL: %w", err))
+	}
+	if c.admin, err = hook.ParseAdminTokens(getenv("MODGATE_ADMIN_TOKENS")); err != nil {
+		errs = append(errs, fmt.Errorf("MODGATE_ADMIN_TOKENS: %w", err))
+	}
+	if c.rulesPoll, err = parseDuration(envOr(getenv, "MODGATE_RULES_POLL", "1s")); err != nil {
+		errs = append(errs, fmt.Errorf("MODGATE_RULES_POLL: %w", err))
 	}
 	if err := c.logLevel.UnmarshalText([]byte(envOr(getenv, "MODGATE_LOG_LEVEL", "info"))); err != nil {
 		errs = append(errs, fmt.Errorf("MODGATE_LOG_LEVEL: %w", err))
@@ -206,15 +216,41 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	log.Info("rules loaded", "file", c.rulesPath, "rules", len(set.Rules), "rules_version", set.Version)
 
 	state := storage.NewMemory(storage.MemoryOptions{})
+	engine := moderation.NewEngine(set, nil)
+	rulesFile := moderation.NewRulesFile(c.rulesPath, engine, log)
 	server := hook.New(hook.Config{
-		Keys:      keys,
-		Engine:    moderation.NewEngine(set, nil),
-		Replays:   state,
-		Logger:    log,
-		MaxBody:   c.maxBody,
-		Deadline:  c.deadline,
-		ReplayTTL: c.replayTTL,
+		Keys:        keys,
+		Engine:      engine,
+		Replays:     state,
+		Logger:      log,
+		MaxBody:     c.maxBody,
+		Deadline:    c.deadline,
+		ReplayTTL:   c.replayTTL,
+		Rules:       rulesFile,
+		AdminTokens: c.admin,
 	})
+	if len(c.admin) == 0 {
+		log.Info("no MODGATE_ADMIN_TOKENS: the admin API refuses every call")
+	}
+
+	// Reload on SIGHUP and whenever the rules file or its lists change.
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go rulesFile.Watch(watchCtx, c.rulesPoll)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-watchCtx.Done():
+				return
+			case <-hup:
+				log.Info("SIGHUP: reloading the rules")
+				_ = rulesFile.Reload()
+			}
+		}
+	}()
 
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {

@@ -1,0 +1,153 @@
+package moderation
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/modgate/modgate/rules"
+)
+
+// RulesFile keeps an engine's rules in step with a rules file: a reload
+// builds and checks a whole new set, then swaps it in; a file that is
+// refused leaves the rules in force serving. Identical files skip the swap.
+// RulesFile is safe for concurrent use; reloads are serialised.
+type RulesFile struct {
+	path   string
+	engine *Engine
+	log    *slog.Logger
+	load   func(path string) (*rules.Set, error)
+
+	mu     sync.Mutex // one reload at a time
+	stamps []stamp    // the files of the set in force, as last seen
+	status atomic.Pointer[ReloadStatus]
+}
+
+// ReloadStatus is what the last reloads did.
+type ReloadStatus struct {
+	Path        string    `json:"path"`
+	Version     string    `json:"version"` // of the rules in force
+	Rules       int       `json:"rules"`
+	LoadedAt    time.Time `json:"loaded_at"`
+	LastAttempt time.Time `json:"last_attempt"`
+	LastError   string    `json:"last_error,omitempty"` // why the last attempt was refused; "" when it was not
+	Successes   uint64    `json:"successes"`
+	Failures    uint64    `json:"failures"`
+	Unchanged   uint64    `json:"unchanged"`
+}
+
+type stamp struct {
+	path    string
+	size    int64
+	modTime time.Time
+}
+
+// ErrUnchanged is returned by Reload when the files hold the rules in force.
+var ErrUnchanged = errors.New("rules unchanged")
+
+// NewRulesFile ties engine, which serves set loaded from path, to the file.
+func NewRulesFile(path string, engine *Engine, log *slog.Logger) *RulesFile {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	f := &RulesFile{path: path, engine: engine, log: log, load: rules.Load}
+	set := engine.Rules()
+	f.stamps = stampsOf(set.Files)
+	f.status.Store(&ReloadStatus{Path: path, Version: set.Version, Rules: len(set.Rules), LoadedAt: time.Now()})
+	return f
+}
+
+// Status returns what the last reloads did.
+func (f *RulesFile) Status() ReloadStatus { return *f.status.Load() }
+
+// Reload reads the file again and puts it in force. It returns ErrUnchanged
+// when the file holds the rules in force, and the file's problems when it is
+// refused (the rules in force keep serving).
+func (f *RulesFile) Reload() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st := f.Status()
+	st.LastAttempt = time.Now()
+	stamps := stampsOf(append([]string{f.path}, f.engine.Rules().Files...))
+	set, err := f.load(f.path)
+	if err != nil {
+		st.LastError = err.Error()
+		st.Failures++
+		f.stamps = stamps // look again when the files change again, not every tick
+		f.status.Store(&st)
+		f.log.Error("rules refused: the rules in force keep serving", "file", f.path, "rules_version", st.Version, "err", err)
+		return err
+	}
+	st.LastError = ""
+	if set.Version == f.engine.Rules().Version {
+		st.Unchanged++
+		f.stamps = stampsOf(set.Files)
+		f.status.Store(&st)
+		return ErrUnchanged
+	}
+	old := f.engine.Swap(set)
+	f.stamps = stampsOf(set.Files)
+	st.Version, st.Rules, st.LoadedAt = set.Version, len(set.Rules), time.Now()
+	st.Successes++
+	f.status.Store(&st)
+	f.log.Info("rules reloaded", "file", f.path, "rules", len(set.Rules), "rules_version", set.Version, "previous_version", old.Version)
+	return nil
+}
+
+// Watch reloads whenever the rules file or one of its list files changes,
+// looking every interval, until ctx ends. Editors that save by writing a new
+// file and renaming it over the old one are seen like any other change; a
+// file that is missing for a moment (mid-rename) is looked at again next time.
+func (f *RulesFile) Watch(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if f.changed() {
+			_ = f.Reload() // logged and recorded in Status
+		}
+	}
+}
+
+// changed reports whether a file of the set in force looks different, or
+// the set was refused and the file has changed since.
+func (f *RulesFile) changed() bool {
+	f.mu.Lock()
+	stamps := f.stamps
+	f.mu.Unlock()
+	for _, s := range stamps {
+		info, err := os.Stat(s.path)
+		if err != nil {
+			return false // missing for a moment, or gone: the rules in force stay
+		}
+		if info.Size() != s.size || !info.ModTime().Equal(s.modTime) {
+			return true
+		}
+	}
+	return false
+}
+
+func stampsOf(paths []string) []stamp {
+	seen := map[string]bool{}
+	out := make([]stamp, 0, len(paths))
+	for _, p := range paths {
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		s := stamp{path: p}
+		if info, err := os.Stat(p); err == nil {
+			s.size, s.modTime = info.Size(), info.ModTime()
+		}
+		out = append(out, s)
+	}
+	return out
+}

@@ -1,0 +1,118 @@
+package moderation_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/modgate/modgate/moderation"
+	"github.com/modgate/modgate/rules"
+)
+
+const rulesA = "version: 1\nlists:\n  w: {file: words.txt}\nrules:\n  - id: a\n    when: {text: {contains: [list.w]}}\n    action: mask\n"
+
+func writeFile(t *testing.T, path, data string) {
+	t.Helper()
+	// Write beside and rename over, as editors and config managers do.
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newRulesFile(t *testing.T) (*moderation.RulesFile, *moderation.Engine, string) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rules.yaml")
+	writeFile(t, path, rulesA)
+	writeFile(t, filepath.Join(dir, "words.txt"), "alpha\n")
+	set, err := rules.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine := moderation.NewEngine(set, nil)
+	return moderation.NewRulesFile(path, engine, nil), engine, dir
+}
+
+func masked(e *moderation.Engine, text string) string {
+	v := e.Evaluate(&moderation.Message{Text: text}, time.Time{})
+	if v.TextChanged {
+		return v.Text
+	}
+	return text
+}
+
+func TestReload(t *testing.T) {
+	rf, engine, dir := newRulesFile(t)
+	path := filepath.Join(dir, "rules.yaml")
+	v1 := engine.Rules().Version
+
+	if err := rf.Reload(); !errors.Is(err, moderation.ErrUnchanged) {
+		t.Fatalf("reload of the same file: %v", err)
+	}
+	if engine.Rules().Version != v1 {
+		t.Fatal("an unchanged file must not swap the rules")
+	}
+
+	writeFile(t, path, "version: 1\nrules:\n  - id: broken\n    action: explode\n")
+	err := rf.Reload()
+	if err == nil {
+		t.Fatal("broken file accepted")
+	}
+	st := rf.Status()
+	if st.LastError == "" || st.Failures != 1 || st.Version != v1 || masked(engine, "alpha") != "*****" {
+		t.Fatalf("after a refused file the old rules must serve: %+v", st)
+	}
+
+	writeFile(t, path, rulesA)
+	writeFile(t, filepath.Join(dir, "words.txt"), "beta\n")
+	if err := rf.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	st = rf.Status()
+	if st.LastError != "" || st.Successes != 1 || st.Version == v1 || masked(engine, "alpha beta") != "alpha ****" {
+		t.Fatalf("status %+v, text %q", st, masked(engine, "alpha beta"))
+	}
+}
+
+func TestWatchSeesRenamesAndListFiles(t *testing.T) {
+	rf, engine, dir := newRulesFile(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go rf.Watch(ctx, 10*time.Millisecond)
+
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if ok() {
+				return
+			}
+		}
+		t.Fatalf("watch did not notice: %s", what)
+	}
+	// A list file changes.
+	time.Sleep(20 * time.Millisecond)
+	writeFile(t, filepath.Join(dir, "words.txt"), "gamma\n")
+	waitFor("list file replaced", func() bool { return masked(engine, "gamma") == "*****" })
+
+	// The rules file is replaced by a broken one: refused, old rules serve.
+	writeFile(t, filepath.Join(dir, "rules.yaml"), "version: 1\nrules: [oops\n")
+	waitFor("broken file refused", func() bool { return rf.Status().LastError != "" })
+	if masked(engine, "gamma") != "*****" {
+		t.Fatal("old rules stopped serving")
+	}
+	failures := rf.Status().Failures
+	time.Sleep(100 * time.Millisecond)
+	if rf.Status().Failures != failures {
+		t.Fatal("an unchanged broken file must not be reloaded again and again")
+	}
+
+	// Fixed again.
+	writeFile(t, filepath.Join(dir, "rules.yaml"), rulesA+"  - id: b\n    when: {text: {contains: [delta]}}\n    action: reject\n")
+	waitFor("fixed file loaded", func() bool { return rf.Status().LastError == "" && len(engine.Rules().Rules) == 2 })
+}
