@@ -1,0 +1,43 @@
+// Package rules owns modgate's rule language: the rules.yaml schema, loading
+// it with file:line:column errors, compiling it into an immutable Set, and the
+// text folding and matchers the conditions use. It knows nothing of HTTP,
+// Redis or the engine that applies a Set.
+//
+// # Evaluation order and precedence
+//
+// Rules run from top to bottom. A rule is skipped when it is outside its
+// `active` window or when its exemption holds (the rule's own `exempt`, or
+// else the settings' one; `exempt: none` applies the rule to everyone). A
+// rule whose `when` holds (a rule without `when` matches every message)
+// fires. A rule with a `limit` acts only once the sender went past it.
+//
+// The first firing rule whose action is allow, hold or reject ends the
+// check. mask, rewrite and flag accumulate: masks star the matched
+// characters of the original text, then rewrites apply in rule order, then
+// flags add the settings' flag_field listing the flagging rules. allow ends
+// the check but keeps what earlier rules changed. A rule in `mode: observe`
+// fires (it is logged and counted as "would <action>") but has no effect and
+// does not end the check.
+//
+// When a rule cannot be evaluated (the deadline passed, or the state it
+// needs is unreachable), its `on_error` applies: allow (the default, like
+// Stream itself), hold or reject.
+//
+// # Text folding
+//
+// `contains` matches terms against the folded words of a text: Unicode
+// compatibility forms (NFKC: fullwidth, mathematical, enclosed letters),
+// case, diacritics and combining marks, confusable Cyrillic and Greek
+// letters (after Unicode's confusables data), invisible and format
+// characters, leetspeak digits and symbols inside words, letters split by a
+// repeated separator, and stretched letters. Whole words match; a `*` at the
+// start or end of a term matches word endings or beginnings. See Text and
+// Matcher for the details, and how innocent words stay clean.
+//
+// # Regular expressions
+//
+// `matches` uses Go's RE2 syntax (package regexp): no backreferences or
+// lookaround, and matching time linear in the input, so no pattern can stall
+// the hook. Patterns are limited to MaxRegexLength bytes. They run on the
+// original text, not the folded one; add (?i) for case-insensitive matching.
+package rules
