@@ -14,6 +14,7 @@ import (
 	"github.com/modgate/modgate/hook"
 	"github.com/modgate/modgate/moderation"
 	"github.com/modgate/modgate/rules"
+	"github.com/modgate/modgate/storage"
 )
 
 const (
@@ -53,7 +54,7 @@ func rulesOnDisk(t *testing.T, word string) (*fixture, string, *moderation.Rules
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine := moderation.NewEngine(set, nil)
+	engine := moderation.NewEngine(set, moderation.EngineOptions{State: storage.NewMemory(storage.MemoryOptions{})})
 	rf := moderation.NewRulesFile(path, engine, nil)
 	f := newFixture(t, func(c *hook.Config) {
 		c.Engine, c.Rules, c.AdminTokens = engine, rf, adminTokens(t)

@@ -29,11 +29,12 @@ var outcomes = []string{outcomeAllow, outcomeMask, outcomeRewrite, outcomeFlag, 
 // metrics are modgate's Prometheus series. Labels are bounded: hooks,
 // outcomes, actions and rule ids, never a user or channel.
 type metrics struct {
-	registry  *prometheus.Registry
-	requests  map[string]prometheus.Counter // before-send outcomes, resolved once
-	decisions *prometheus.CounterVec
-	latency   prometheus.Observer
-	deadline  prometheus.Counter
+	registry    *prometheus.Registry
+	requests    map[string]prometheus.Counter // before-send outcomes, resolved once
+	decisions   *prometheus.CounterVec
+	latency     prometheus.Observer
+	deadline    prometheus.Counter
+	stateErrors prometheus.Counter
 }
 
 func newMetrics(rules *moderation.RulesFile) *metrics {
@@ -56,7 +57,11 @@ func newMetrics(rules *moderation.RulesFile) *metrics {
 		Namespace: "modgate", Name: "deadline_exceeded_total",
 		Help: "Messages let through because evaluation ran past MODGATE_DEADLINE.",
 	})
-	reg.MustRegister(requests, decisions, latency, deadline)
+	stateErrors := prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "modgate", Name: "state_errors_total",
+		Help: "Messages for which shared state (Redis) failed or was too slow; their limit rules followed on_error.",
+	})
+	reg.MustRegister(requests, decisions, latency, deadline, stateErrors)
 	if rules != nil {
 		reloads := func(result string, get func(moderation.ReloadStatus) uint64) prometheus.Collector {
 			return prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -84,11 +89,12 @@ func newMetrics(rules *moderation.RulesFile) *metrics {
 		)
 	}
 	m := &metrics{
-		registry:  reg,
-		requests:  map[string]prometheus.Counter{},
-		decisions: decisions,
-		latency:   latency.WithLabelValues("before_send"),
-		deadline:  deadline,
+		registry:    reg,
+		requests:    map[string]prometheus.Counter{},
+		decisions:   decisions,
+		latency:     latency.WithLabelValues("before_send"),
+		deadline:    deadline,
+		stateErrors: stateErrors,
 	}
 	for _, o := range outcomes {
 		m.requests[o] = requests.WithLabelValues("before_send", o)

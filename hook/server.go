@@ -29,21 +29,21 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultMaxBody   = 1 << 20
-	DefaultDeadline  = 300 * time.Millisecond
-	DefaultReplayTTL = 10 * time.Minute
+	DefaultMaxBody  = 1 << 20
+	DefaultDeadline = 300 * time.Millisecond
 )
 
 // Config is what the server needs. Keys nil turns signature checking off,
 // which only local development should do.
 type Config struct {
-	Keys      *stream.Keys
-	Engine    *moderation.Engine
-	Replays   moderation.Replays
-	Logger    *slog.Logger
-	MaxBody   int64         // bytes of a request body, before and after gunzip
-	Deadline  time.Duration // for evaluating one message
-	ReplayTTL time.Duration // how long a webhook id's answer is remembered
+	Keys     *stream.Keys
+	Engine   *moderation.Engine
+	Logger   *slog.Logger
+	MaxBody  int64         // bytes of a request body, before and after gunzip
+	Deadline time.Duration // for evaluating one message
+
+	// StateCheck tells /readyz whether shared state answers; nil: no shared state.
+	StateCheck func(context.Context) error
 
 	Rules       *moderation.RulesFile // where the rules come from, for reloads; nil: not from a file
 	AdminTokens []AdminToken          // bearer tokens of the admin API; none: the admin API refuses everyone
@@ -51,10 +51,11 @@ type Config struct {
 
 // Server handles Stream's hooks.
 type Server struct {
-	cfg     Config
-	echo    *echo.Echo
-	log     *slog.Logger
-	metrics *metrics
+	cfg      Config
+	echo     *echo.Echo
+	log      *slog.Logger
+	metrics  *metrics
+	stateLog *rateLimitedLog
 }
 
 // New builds the server and its routes.
@@ -65,13 +66,10 @@ func New(cfg Config) *Server {
 	if cfg.Deadline <= 0 {
 		cfg.Deadline = DefaultDeadline
 	}
-	if cfg.ReplayTTL <= 0 {
-		cfg.ReplayTTL = DefaultReplayTTL
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Rules)}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Rules), stateLog: newRateLimitedLog(cfg.Logger, 10*time.Second)}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.httpError
@@ -227,16 +225,6 @@ func (s *Server) beforeSend(c echo.Context) error {
 
 	ctx := req.Context()
 	webhookID := req.Header.Get("X-Webhook-Id")
-	if webhookID != "" && s.cfg.Replays != nil {
-		answer, ok, err := s.cfg.Replays.Recall(ctx, webhookID)
-		if err != nil {
-			s.log.Warn("recalling a webhook answer failed", "webhook_id", webhookID, "err", err)
-		} else if ok {
-			m.requests[outcomeReplay].Inc()
-			return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, answer)
-		}
-	}
-
 	var p stream.Payload
 	if err := p.Parse(body); err != nil {
 		m.requests[outcomeBadRequest].Inc()
@@ -244,7 +232,15 @@ func (s *Server) beforeSend(c echo.Context) error {
 	}
 	msg := moderation.Message{ID: p.ID, Text: p.Text, Hook: moderation.HookBeforeSend,
 		Object: p.Message, User: p.User, Channel: p.Channel, RequestInfo: p.RequestInfo}
-	v := s.cfg.Engine.Evaluate(&msg, start.Add(s.cfg.Deadline))
+	v := s.cfg.Engine.Evaluate(ctx, &msg, moderation.Options{WebhookID: webhookID, Deadline: start.Add(s.cfg.Deadline)})
+	if v.StateErr != nil {
+		m.stateErrors.Inc()
+		s.stateLog.Warn("shared state failed: limit rules followed their on_error", "webhook_id", webhookID, "err", v.StateErr)
+	}
+	if v.Replay != nil {
+		m.requests[outcomeReplay].Inc()
+		return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, v.Replay)
+	}
 
 	ap := answerPool.Get().(*[]byte)
 	answer := (*ap)[:0]
@@ -279,12 +275,17 @@ func (s *Server) beforeSend(c echo.Context) error {
 	if s.log.Enabled(ctx, slog.LevelDebug) {
 		s.logDecision(ctx, webhookID, &p, &v)
 	}
-	if webhookID != "" && s.cfg.Replays != nil && !v.DeadlineHit {
-		if err := s.cfg.Replays.Remember(ctx, webhookID, answer, s.cfg.ReplayTTL); err != nil {
-			s.log.Warn("remembering a webhook answer failed", "webhook_id", webhookID, "err", err)
+	if err := c.Blob(http.StatusOK, echo.MIMEApplicationJSON, answer); err != nil {
+		return err
+	}
+	// Stream has its answer; keep it for a retry of the same call.
+	if webhookID != "" && !v.Retry && v.StateErr == nil && !v.DeadlineHit {
+		c.Response().Flush()
+		if err := s.cfg.Engine.Remember(ctx, webhookID, answer); err != nil {
+			s.stateLog.Warn("storing a webhook answer failed", "webhook_id", webhookID, "err", err)
 		}
 	}
-	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, answer)
+	return nil
 }
 
 // outcomeOf names a verdict for the requests metric.
@@ -333,6 +334,7 @@ func (s *Server) healthz(c echo.Context) error {
 
 type readiness struct {
 	Status   string       `json:"status"`
+	State    string       `json:"state,omitempty"`
 	Rules    *rulesStatus `json:"rules,omitempty"`
 	Warnings []string     `json:"warnings,omitempty"`
 }
@@ -360,6 +362,17 @@ func (s *Server) readyz(c echo.Context) error {
 	}
 	if s.cfg.Keys == nil {
 		r.Warnings = append(r.Warnings, "signature checking is OFF (MODGATE_INSECURE_SKIP_SIGNATURE=1): anyone can call the hooks")
+	}
+	if s.cfg.StateCheck != nil {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), time.Second)
+		err := s.cfg.StateCheck(ctx)
+		cancel()
+		r.State = "ok"
+		if err != nil {
+			// Not ready: limits follow their on_error until shared state is back.
+			r.Status, r.State = "not_ready", "unreachable: "+err.Error()
+			return c.JSON(http.StatusServiceUnavailable, r)
+		}
 	}
 	return c.JSON(http.StatusOK, r)
 }

@@ -60,9 +60,8 @@ func newFixture(t *testing.T, mutate func(*hook.Config)) *fixture {
 		t.Fatal(err)
 	}
 	cfg := hook.Config{
-		Keys:    stream.NewKeys(map[string]string{testKey: testSecret, rotatedKey: rotatedSecr}),
-		Engine:  moderation.NewEngine(set, nil),
-		Replays: storage.NewMemory(storage.MemoryOptions{}),
+		Keys:   stream.NewKeys(map[string]string{testKey: testSecret, rotatedKey: rotatedSecr}),
+		Engine: moderation.NewEngine(set, moderation.EngineOptions{State: storage.NewMemory(storage.MemoryOptions{})}),
 	}
 	if mutate != nil {
 		mutate(&cfg)
@@ -513,7 +512,9 @@ rules:
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := newFixture(t, func(c *hook.Config) { c.Engine = moderation.NewEngine(set, nil) })
+	f := newFixture(t, func(c *hook.Config) {
+		c.Engine = moderation.NewEngine(set, moderation.EngineOptions{State: storage.NewMemory(storage.MemoryOptions{})})
+	})
 	newUser := `{"id":"u9","created_at":"` + time.Now().Add(-time.Hour).UTC().Format(time.RFC3339) + `"}`
 
 	hold := `{"message":{"text":"buy at https://spam.example.com"},"user":` + newUser + `}`

@@ -1,6 +1,7 @@
 package moderation_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"os"
@@ -69,7 +70,7 @@ func runCase(t *testing.T, set *rules.Set, now time.Time, c caseSpec) {
 	if !c.Now.IsZero() {
 		now = c.Now
 	}
-	engine := moderation.NewEngine(set, func() time.Time { return now })
+	engine := moderation.NewEngine(set, moderation.EngineOptions{Now: func() time.Time { return now }})
 	part := func(key string) []byte {
 		v, ok := c.Payload[key]
 		if !ok {
@@ -85,7 +86,7 @@ func runCase(t *testing.T, set *rules.Set, now time.Time, c caseSpec) {
 		RequestInfo: part("request_info"), Metadata: part("metadata")}
 	msg.Text, _ = rules.JSONString(rules.Lookup(msg.Object, "text"))
 	msg.ID, _ = rules.JSONString(rules.Lookup(msg.Object, "id"))
-	v := engine.Evaluate(&msg, time.Time{})
+	v := engine.Evaluate(context.Background(), &msg, moderation.Options{})
 
 	fired := map[string]bool{}
 	for _, f := range v.Fired {

@@ -1,7 +1,9 @@
 package moderation
 
 import (
+	"context"
 	"encoding/json"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,16 +15,39 @@ import (
 // atomically on reload: an evaluation sees one whole set, old or new, and
 // never waits. Engine is safe for concurrent use.
 type Engine struct {
-	set atomic.Pointer[rules.Set]
-	now func() time.Time
+	set          atomic.Pointer[rules.Set]
+	now          func() time.Time
+	state        State
+	stateTimeout time.Duration
+	replayTTL    time.Duration
 }
 
-// NewEngine returns an engine serving set. now is the clock (nil: time.Now).
-func NewEngine(set *rules.Set, now func() time.Time) *Engine {
-	if now == nil {
-		now = time.Now
+// EngineOptions configure an engine; zero values take the defaults.
+type EngineOptions struct {
+	Now          func() time.Time // the clock
+	State        State            // rate-limit counters and webhook ids; nil: limits never fire
+	StateTimeout time.Duration    // for each call to State (default 50ms)
+	ReplayTTL    time.Duration    // how long a webhook id's answer is kept (default 10m)
+}
+
+// Defaults of EngineOptions.
+const (
+	DefaultStateTimeout = 50 * time.Millisecond
+	DefaultReplayTTL    = 10 * time.Minute
+)
+
+// NewEngine returns an engine serving set.
+func NewEngine(set *rules.Set, opts EngineOptions) *Engine {
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
-	e := &Engine{now: now}
+	if opts.StateTimeout <= 0 {
+		opts.StateTimeout = DefaultStateTimeout
+	}
+	if opts.ReplayTTL <= 0 {
+		opts.ReplayTTL = DefaultReplayTTL
+	}
+	e := &Engine{now: opts.Now, state: opts.State, stateTimeout: opts.StateTimeout, replayTTL: opts.ReplayTTL}
 	e.set.Store(set)
 	return e
 }
@@ -33,24 +58,48 @@ func (e *Engine) Rules() *rules.Set { return e.set.Load() }
 // Swap puts set in force and returns the one it replaces.
 func (e *Engine) Swap(set *rules.Set) *rules.Set { return e.set.Swap(set) }
 
+// Options are per message.
+type Options struct {
+	WebhookID string    // Stream's X-Webhook-Id: a retry gets the first answer; "" for none
+	Deadline  time.Time // past it, on_error decides; zero: none
+}
+
 var zeroTime time.Time
+
+// step is a rule that fired in the first pass, or that waits for its count.
+type step struct {
+	rule   *rules.Rule
+	m0, m1 int // its matches in scratch.matches
+	hit    int // its Hit, or -1
+}
 
 // scratch holds one evaluation's buffers, reused across messages.
 type scratch struct {
 	in       rules.Input
 	found    []rules.Match
+	matches  []rules.Match
+	steps    []step
+	hits     []Hit
 	masks    []rules.Match
 	rewrites []*rules.Rule
 	flags    []string
+	key      []byte
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
 // Evaluate runs the rules top to bottom over msg (see package rules for the
-// order and precedence). Past deadline (zero: none) the remaining rules are
-// not evaluated: the first of them whose on_error is reject or hold decides,
-// otherwise the message goes through unchanged; DeadlineHit is set.
-func (e *Engine) Evaluate(msg *Message, deadline time.Time) Verdict {
+// order and precedence) in three steps: the conditions of every rule the
+// check reaches; one call to State that claims the webhook id and counts the
+// limits those rules met, in order; then the decision. A message a rule
+// refuses is not counted by the limits of the rules after it.
+//
+// Past the deadline the remaining rules are not evaluated: the first of them
+// whose on_error is reject or hold decides, otherwise the message goes
+// through unchanged. When State fails or is too slow, each limit rule's
+// on_error decides for it. A retry of a webhook id gets Replay: the first
+// answer, to send again.
+func (e *Engine) Evaluate(ctx context.Context, msg *Message, opt Options) Verdict {
 	set := e.set.Load()
 	v := Verdict{RulesVersion: set.Version}
 	sc := scratchPool.Get().(*scratch)
@@ -65,11 +114,13 @@ func (e *Engine) Evaluate(msg *Message, deadline time.Time) Verdict {
 	if in.Hook == "" {
 		in.Hook = HookBeforeSend
 	}
+	sc.matches, sc.steps, sc.hits = sc.matches[:0], sc.steps[:0], sc.hits[:0]
 	sc.masks, sc.rewrites, sc.flags = sc.masks[:0], sc.rewrites[:0], sc.flags[:0]
 
+	// 1. Conditions, in order, up to the first rule that surely ends the check.
 	for i, r := range set.Rules {
-		if !deadline.IsZero() && e.now().After(deadline) {
-			return e.onError(set, set.Rules[i:], v.Fired, in)
+		if !opt.Deadline.IsZero() && e.now().After(opt.Deadline) {
+			return e.onError(set, set.Rules[i:], nil)
 		}
 		if !r.Active.Contains(now) {
 			continue
@@ -88,6 +139,61 @@ func (e *Engine) Evaluate(msg *Message, deadline time.Time) Verdict {
 		if !matched {
 			continue
 		}
+		st := step{rule: r, m0: len(sc.matches), hit: -1}
+		sc.matches = append(sc.matches, found...)
+		st.m1 = len(sc.matches)
+		if r.Limit != nil {
+			key, ok := e.limitKey(sc, r, in)
+			if !ok {
+				continue // the payload lacks what the limit counts by
+			}
+			st.hit = len(sc.hits)
+			sc.hits = append(sc.hits, Hit{Key: key, Limit: r.Limit.Count, Window: r.Limit.Per,
+				Stop: r.Mode == rules.ModeEnforce && r.Action.Final()})
+		}
+		sc.steps = append(sc.steps, st)
+		if r.Limit == nil && r.Mode == rules.ModeEnforce && r.Action.Final() {
+			break
+		}
+	}
+
+	// 2. One call to State: claim the webhook id, count the limits.
+	var replay Replay
+	if e.state != nil && (len(sc.hits) > 0 || opt.WebhookID != "") {
+		sctx, cancel := context.WithTimeout(ctx, e.stateTimeout)
+		replay, v.StateErr = e.state.Count(sctx, opt.WebhookID, e.replayTTL, now, sc.hits)
+		cancel()
+		if replay.Seen && replay.Answer != nil {
+			v.Replay = replay.Answer
+			return v
+		}
+		v.Retry = replay.Seen
+	}
+
+	// 3. The decision.
+	for _, st := range sc.steps {
+		r := st.rule
+		found := sc.matches[st.m0:st.m1]
+		var retryAfter time.Duration
+		if st.hit >= 0 {
+			h := &sc.hits[st.hit]
+			switch {
+			case v.StateErr != nil:
+				if r.OnError != rules.ActionReject && r.OnError != rules.ActionHold {
+					continue
+				}
+				v.Fired = append(v.Fired, Firing{RuleID: r.ID, Action: r.OnError, Observed: r.Mode == rules.ModeObserve, OnError: true})
+				if r.Mode == rules.ModeObserve {
+					continue
+				}
+				v.Action, v.RuleID = r.OnError, r.ID
+				v.Reply = set.ReplyFor(r).Render(replyData(r, found, msg, in, 0))
+				return v
+			case e.state == nil, v.Retry, !h.Done, h.Allowed:
+				continue // within the limit, or not counted
+			}
+			retryAfter = h.RetryAfter
+		}
 		f := Firing{RuleID: r.ID, Action: r.Action, Observed: r.Mode == rules.ModeObserve}
 		if len(found) > 0 {
 			f.Matches = append([]rules.Match(nil), found...)
@@ -101,7 +207,7 @@ func (e *Engine) Evaluate(msg *Message, deadline time.Time) Verdict {
 			v.Action = rules.ActionAllow
 		case rules.ActionReject, rules.ActionHold:
 			v.Action, v.RuleID = r.Action, r.ID
-			v.Reply = set.ReplyFor(r).Render(replyData(r, found, msg, in))
+			v.Reply = set.ReplyFor(r).Render(replyData(r, found, msg, in, retryAfter))
 			return v
 		case rules.ActionMask:
 			for _, m := range found {
@@ -120,6 +226,48 @@ func (e *Engine) Evaluate(msg *Message, deadline time.Time) Verdict {
 	}
 	e.applyChanges(set, &v, msg.Text, sc)
 	return v
+}
+
+// Remember stores the answer given for a webhook id the engine claimed, so
+// that Stream's retries get it again.
+func (e *Engine) Remember(ctx context.Context, id string, answer []byte) error {
+	if e.state == nil || id == "" {
+		return nil
+	}
+	sctx, cancel := context.WithTimeout(ctx, e.stateTimeout)
+	defer cancel()
+	return e.state.Remember(sctx, id, answer, e.replayTTL)
+}
+
+// limitKey names the counter a message counts against: the rule, and the
+// values of what the limit is counted by. It reports false when the payload
+// lacks one of them (a server-side send has no IP).
+func (e *Engine) limitKey(sc *scratch, r *rules.Rule, in *rules.Input) (string, bool) {
+	k := append(sc.key[:0], r.ID...)
+	for _, by := range r.Limit.By {
+		var val string
+		switch by {
+		case "user":
+			val, _ = rules.JSONString(rules.Lookup(in.User, "id"))
+		case "channel":
+			val, _ = rules.JSONString(rules.Lookup(in.Channel, "cid"))
+		case "ip":
+			val, _ = rules.JSONString(rules.Lookup(in.RequestInfo, "ip"))
+		case "device":
+			val = in.ExtString(r.Limit.Device)
+		case "text":
+			val = strconv.FormatUint(in.Text.Fingerprint(), 36)
+		}
+		if val == "" {
+			return "", false
+		}
+		k = append(k, '|')
+		k = append(k, by...)
+		k = append(k, '=')
+		k = append(k, val...)
+	}
+	sc.key = k
+	return string(k), true
 }
 
 // applyChanges writes what mask, rewrite and flag rules accumulated: masks
@@ -181,7 +329,7 @@ func boolJSON(b bool) []byte {
 
 // onError decides for the rules that could not be evaluated: the first
 // enforced rule among them whose on_error refuses the message decides.
-func (e *Engine) onError(set *rules.Set, rest []*rules.Rule, fired []Firing, in *rules.Input) Verdict {
+func (e *Engine) onError(set *rules.Set, rest []*rules.Rule, fired []Firing) Verdict {
 	v := Verdict{RulesVersion: set.Version, DeadlineHit: true, Fired: fired}
 	now := e.now()
 	for _, r := range rest {
@@ -197,8 +345,8 @@ func (e *Engine) onError(set *rules.Set, rest []*rules.Rule, fired []Firing, in 
 	return v
 }
 
-func replyData(r *rules.Rule, found []rules.Match, msg *Message, in *rules.Input) rules.ReplyData {
-	d := rules.ReplyData{RuleID: r.ID, Limit: r.Limit}
+func replyData(r *rules.Rule, found []rules.Match, msg *Message, in *rules.Input, retryAfter time.Duration) rules.ReplyData {
+	d := rules.ReplyData{RuleID: r.ID, Limit: r.Limit, RetryAfter: retryAfter}
 	for _, m := range found {
 		if m.Start >= 0 && m.End <= len(msg.Text) {
 			d.Match = msg.Text[m.Start:m.End]

@@ -1,6 +1,7 @@
 package moderation_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -46,7 +47,7 @@ rules:
 `
 
 func TestEvaluateOrderAndPrecedence(t *testing.T) {
-	e := moderation.NewEngine(mustSet(t, engineRules), nil)
+	e := moderation.NewEngine(mustSet(t, engineRules), moderation.EngineOptions{})
 	cases := []struct {
 		name   string
 		text   string
@@ -64,7 +65,7 @@ func TestEvaluateOrderAndPrecedence(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			v := e.Evaluate(&moderation.Message{Text: tc.text}, time.Time{})
+			v := e.Evaluate(context.Background(), &moderation.Message{Text: tc.text}, moderation.Options{})
 			if v.Action != tc.action {
 				t.Fatalf("action %s, want %s", v.Action, tc.action)
 			}
@@ -94,8 +95,8 @@ func TestEvaluateOrderAndPrecedence(t *testing.T) {
 }
 
 func TestEvaluateExplainsMatches(t *testing.T) {
-	e := moderation.NewEngine(mustSet(t, engineRules), nil)
-	v := e.Evaluate(&moderation.Message{Text: "well d.a.m.n"}, time.Time{})
+	e := moderation.NewEngine(mustSet(t, engineRules), moderation.EngineOptions{})
+	v := e.Evaluate(context.Background(), &moderation.Message{Text: "well d.a.m.n"}, moderation.Options{})
 	if len(v.Fired) != 1 || len(v.Fired[0].Matches) != 1 {
 		t.Fatalf("fired %+v", v.Fired)
 	}
@@ -112,20 +113,20 @@ func TestEvaluateDeadline(t *testing.T) {
 		calls++
 		return now.Add(time.Duration(calls) * 100 * time.Millisecond) // each look at the clock costs 100ms
 	}
-	e := moderation.NewEngine(mustSet(t, engineRules), clock)
-	v := e.Evaluate(&moderation.Message{Text: "damn blast"}, now.Add(250*time.Millisecond))
+	e := moderation.NewEngine(mustSet(t, engineRules), moderation.EngineOptions{Now: clock})
+	v := e.Evaluate(context.Background(), &moderation.Message{Text: "damn blast"}, moderation.Options{Deadline: now.Add(250 * time.Millisecond)})
 	if !v.DeadlineHit || v.Action != rules.ActionNone {
 		t.Fatalf("verdict %+v: past the deadline the message goes through unchanged", v)
 	}
 }
 
 func TestSwapIsAtomic(t *testing.T) {
-	e := moderation.NewEngine(mustSet(t, engineRules), nil)
+	e := moderation.NewEngine(mustSet(t, engineRules), moderation.EngineOptions{})
 	old := e.Swap(mustSet(t, "version: 1\nrules: []\n"))
 	if old == nil || len(e.Rules().Rules) != 0 {
 		t.Fatal("swap did not take")
 	}
-	if v := e.Evaluate(&moderation.Message{Text: "damn"}, time.Time{}); v.Action != rules.ActionNone {
+	if v := e.Evaluate(context.Background(), &moderation.Message{Text: "damn"}, moderation.Options{}); v.Action != rules.ActionNone {
 		t.Fatalf("old rules still used: %+v", v)
 	}
 }

@@ -1,6 +1,8 @@
 package moderation
 
 import (
+	"context"
+
 	"github.com/modgate/modgate/rules"
 )
 
@@ -12,6 +14,7 @@ type RuleResult struct {
 	Skipped  string // why the rule did not apply: "exempt", "inactive"; "" when it did
 	Matched  bool
 	Observed bool
+	Limit    *rules.Limit // the rule acts only past this limit, which a dry run does not count
 	Matches  []Explained
 }
 
@@ -28,7 +31,9 @@ type Explained struct {
 // It is for dry runs and tools, not the hot path.
 func (e *Engine) Explain(msg *Message) (Verdict, []RuleResult) {
 	set := e.set.Load()
-	v := e.Evaluate(msg, zeroTime)
+	// A dry run counts nothing: limits are shown, never hit.
+	dry := NewEngine(set, EngineOptions{Now: e.now})
+	v := dry.Evaluate(context.Background(), msg, Options{})
 	text := rules.Analyze(msg.Text)
 	defer text.Release()
 	in := rules.Input{Text: text, Message: msg.Object, User: msg.User, Channel: msg.Channel,
@@ -43,7 +48,7 @@ func (e *Engine) Explain(msg *Message) (Verdict, []RuleResult) {
 		fired[f.RuleID] = true
 	}
 	for _, r := range set.Rules {
-		res := RuleResult{RuleID: r.ID, Action: r.Action, Reached: reached, Observed: r.Mode == rules.ModeObserve}
+		res := RuleResult{RuleID: r.ID, Action: r.Action, Reached: reached, Observed: r.Mode == rules.ModeObserve, Limit: r.Limit}
 		if !r.Active.Contains(in.Now) {
 			res.Skipped = "inactive"
 		} else if ex := set.Exempt(r); ex != nil {

@@ -4,9 +4,7 @@
 package moderation
 
 import (
-	"context"
 	"errors"
-	"time"
 
 	"github.com/modgate/modgate/rules"
 )
@@ -49,6 +47,7 @@ type Firing struct {
 	RuleID   string
 	Action   rules.Action
 	Observed bool          // the rule is in observe mode: it would have acted, and did not
+	OnError  bool          // the rule's limit could not be counted: its on_error decided
 	Matches  []rules.Match // the words that made a text condition hold
 }
 
@@ -68,6 +67,10 @@ type Verdict struct {
 	Fired        []Firing           // every rule that matched, in order, observed ones included
 	RulesVersion string
 	DeadlineHit  bool // evaluation ran out of time; on_error decided
+
+	Replay   []byte // the answer first given for this webhook id: send it again
+	Retry    bool   // the webhook id was seen before, its first answer is not known: nothing was counted
+	StateErr error  // shared state failed or was too slow; the limit rules' on_error decided
 }
 
 // Refused reports whether the message is kept from the channel.
@@ -77,12 +80,3 @@ func (v *Verdict) Refused() bool {
 
 // Changed reports whether the message goes through with changes.
 func (v *Verdict) Changed() bool { return !v.Refused() && (v.TextChanged || len(v.Fields) > 0) }
-
-// Replays remembers the answer given to each webhook id for a while, so a
-// call Stream repeats gets the same answer without being counted twice.
-type Replays interface {
-	// Recall returns the answer stored for id, if any.
-	Recall(ctx context.Context, id string) ([]byte, bool, error)
-	// Remember stores the answer for id unless one is stored already.
-	Remember(ctx context.Context, id string, answer []byte, ttl time.Duration) error
-}

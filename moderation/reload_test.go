@@ -35,12 +35,12 @@ func newRulesFile(t *testing.T) (*moderation.RulesFile, *moderation.Engine, stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine := moderation.NewEngine(set, nil)
+	engine := moderation.NewEngine(set, moderation.EngineOptions{})
 	return moderation.NewRulesFile(path, engine, nil), engine, dir
 }
 
 func masked(e *moderation.Engine, text string) string {
-	v := e.Evaluate(&moderation.Message{Text: text}, time.Time{})
+	v := e.Evaluate(context.Background(), &moderation.Message{Text: text}, moderation.Options{})
 	if v.TextChanged {
 		return v.Text
 	}

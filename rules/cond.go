@@ -256,6 +256,18 @@ func capsRatio(s string) float64 {
 	return float64(upper) / float64(letters)
 }
 
+// ExtString returns one key of request_info.ext as text, or "".
+func (in *Input) ExtString(key string) string {
+	v := in.extValue(key)
+	switch v.kind {
+	case kindString:
+		return v.s
+	case kindNumber:
+		return strconv.FormatFloat(v.n, 'f', -1, 64)
+	}
+	return ""
+}
+
 // extValue reads one key of request_info.ext: the client's x-stream-ext
 // header, as `k=v,k2=v2` or a JSON object. It is untrusted free text.
 func (in *Input) extValue(key string) value {

@@ -363,3 +363,28 @@ func nextVisible(s string) (rune, int) {
 	}
 	return 0, 0
 }
+
+// Fingerprint identifies near-identical texts: the folded words with
+// stretching collapsed and every number the same, so "buy n0w!!!" and
+// "BUY NOOOW" share one, as do "call 555-1234" and "call 555 0000".
+func (t *Text) Fingerprint() uint64 {
+	const offset, prime = 14695981039346656037, 1099511628211
+	h := uint64(offset)
+	for i := range t.words {
+		w := &t.words[i]
+		digits := false
+		for _, c := range t.keys[w.k0:w.k1] {
+			if c >= '0' && c <= '9' {
+				if digits {
+					continue
+				}
+				c, digits = '#', true
+			} else {
+				digits = false
+			}
+			h = (h ^ uint64(c)) * prime
+		}
+		h = (h ^ 0) * prime
+	}
+	return h
+}

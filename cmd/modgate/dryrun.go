@@ -72,7 +72,7 @@ func dryRun(args []string, getenv func(string) string, stdin io.Reader, stdout, 
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	engine := moderation.NewEngine(set, nil)
+	engine := moderation.NewEngine(set, moderation.EngineOptions{})
 	if *jsonl == "" {
 		msg, err := who.message(message, time.Now())
 		if err != nil {

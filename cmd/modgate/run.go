@@ -76,6 +76,10 @@ type config struct {
 	logJSON   bool
 	admin     []hook.AdminToken
 	rulesPoll time.Duration
+
+	redisURL     string
+	redisPrefix  string
+	redisTimeout time.Duration
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -118,6 +122,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if c.admin, err = hook.ParseAdminTokens(getenv("MODGATE_ADMIN_TOKENS")); err != nil {
 		errs = append(errs, fmt.Errorf("MODGATE_ADMIN_TOKENS: %w", err))
+	}
+	c.redisURL = getenv("REDIS_URL")
+	c.redisPrefix = envOr(getenv, "MODGATE_REDIS_PREFIX", "modgate")
+	if c.redisTimeout, err = parseDuration(envOr(getenv, "MODGATE_REDIS_TIMEOUT", "50ms")); err != nil {
+		errs = append(errs, fmt.Errorf("MODGATE_REDIS_TIMEOUT: %w", err))
 	}
 	if c.rulesPoll, err = parseDuration(envOr(getenv, "MODGATE_RULES_POLL", "1s")); err != nil {
 		errs = append(errs, fmt.Errorf("MODGATE_RULES_POLL: %w", err))
@@ -215,17 +224,35 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	log.Info("rules loaded", "file", c.rulesPath, "rules", len(set.Rules), "rules_version", set.Version)
 
-	state := storage.NewMemory(storage.MemoryOptions{})
-	engine := moderation.NewEngine(set, nil)
+	var state moderation.State
+	var stateCheck func(context.Context) error
+	stateName := "memory"
+	if c.redisURL != "" {
+		r, err := storage.OpenRedis(c.redisURL, storage.RedisOptions{Prefix: c.redisPrefix})
+		if err != nil {
+			log.Error("REDIS_URL is invalid", "err", err)
+			return 2
+		}
+		defer r.Close()
+		pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		if err := r.Ping(pingCtx); err != nil {
+			// Start anyway: limits follow their on_error until Redis answers.
+			log.Warn("redis does not answer yet; limit rules follow their on_error until it does", "err", err)
+		}
+		cancel()
+		state, stateCheck, stateName = r, r.Ping, r.String()
+	} else {
+		state = storage.NewMemory(storage.MemoryOptions{})
+	}
+	engine := moderation.NewEngine(set, moderation.EngineOptions{State: state, StateTimeout: c.redisTimeout, ReplayTTL: c.replayTTL})
 	rulesFile := moderation.NewRulesFile(c.rulesPath, engine, log)
 	server := hook.New(hook.Config{
 		Keys:        keys,
 		Engine:      engine,
-		Replays:     state,
 		Logger:      log,
 		MaxBody:     c.maxBody,
 		Deadline:    c.deadline,
-		ReplayTTL:   c.replayTTL,
+		StateCheck:  stateCheck,
 		Rules:       rulesFile,
 		AdminTokens: c.admin,
 	})
@@ -268,7 +295,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String(), "state", "memory")
+	log.Info("listening", "addr", ln.Addr().String(), "state", stateName)
 
 	select {
 	case err := <-served:

@@ -1,0 +1,231 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testRedisURL is the Redis the tests use. They skip only when
+// MODGATE_TEST_REDIS_URL is unset and nothing answers on the default.
+func testRedisURL(t *testing.T) string {
+	t.Helper()
+	u, set := os.LookupEnv("MODGATE_TEST_REDIS_URL")
+	if !set || u == "" {
+		conn, err := net.DialTimeout("tcp", "127.0.0.1:6379", time.Second)
+		if err != nil {
+			t.Skipf("MODGATE_TEST_REDIS_URL is unset and nothing answers on 127.0.0.1:6379: skipping (%v)", err)
+		}
+		conn.Close()
+		return "redis://127.0.0.1:6379/15"
+	}
+	return u
+}
+
+func uniquePrefix() string {
+	var b [6]byte
+	rand.Read(b[:])
+	return "modgate-test-" + hex.EncodeToString(b[:])
+}
+
+const floodRules = `version: 1
+rules:
+  - id: flood
+    limit: {count: 3, per: 1m, by: user}
+    action: reject
+    reply: "slow down"
+`
+
+func floodRulesFile(t *testing.T) string {
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(path, []byte(floodRules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func sendAs(t *testing.T, addr, user string) string {
+	t.Helper()
+	code, body := post(t, addr, "secret", `{"message":{"text":"hello"},"user":{"id":"`+user+`"}}`)
+	if code != 200 {
+		t.Fatalf("status %d: %s", code, body)
+	}
+	if strings.Contains(body, "slow down") {
+		return "rejected"
+	}
+	return "allowed"
+}
+
+// TestTwoServersShareOneLimit: two modgate processes on one Redis behave as one.
+func TestTwoServersShareOneLimit(t *testing.T) {
+	prefix := uniquePrefix()
+	env := func() map[string]string {
+		return map[string]string{"MODGATE_RULES": floodRulesFile(t), "STREAM_API_SECRET": "secret",
+			"REDIS_URL": testRedisURL(t), "MODGATE_REDIS_PREFIX": prefix}
+	}
+	a, b := start(t, env()), start(t, env())
+	var got []string
+	for i := range 8 {
+		addr := a.addr
+		if i%2 == 1 {
+			addr = b.addr
+		}
+		got = append(got, sendAs(t, addr, "u-shared"))
+	}
+	want := "allowed allowed allowed rejected rejected rejected rejected rejected"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("across two servers: %v, want %s", got, want)
+	}
+	if !strings.Contains(a.stderr.String(), `"state":"redis`) {
+		t.Fatalf("server does not say it uses redis:\n%s", a.stderr)
+	}
+}
+
+// proxy forwards TCP to a target and can black-hole traffic, as a network
+// partition does, and heal again.
+type proxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	down   bool
+	conns  []net.Conn
+}
+
+func newProxy(t *testing.T, target string) *proxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{ln: ln, target: target}
+	go p.serve()
+	t.Cleanup(func() { ln.Close(); p.cut(true) })
+	return p
+}
+
+func (p *proxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		down := p.down
+		p.conns = append(p.conns, c)
+		p.mu.Unlock()
+		if down {
+			continue // accepted and never answered: a black hole
+		}
+		go func() {
+			up, err := net.Dial("tcp", p.target)
+			if err != nil {
+				c.Close()
+				return
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, up)
+			p.mu.Unlock()
+			go func() { io.Copy(up, c); up.Close() }()
+			io.Copy(c, up)
+			c.Close()
+		}()
+	}
+}
+
+// cut black-holes new connections and drops the open ones (down), or heals.
+func (p *proxy) cut(down bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = down
+	if down {
+		for _, c := range p.conns {
+			c.Close()
+		}
+		p.conns = nil
+	}
+}
+
+// TestRedisOutage: with Redis unreachable, answers stay fast and follow
+// on_error (allow); when it comes back, limits work again.
+func TestRedisOutage(t *testing.T) {
+	target, err := url.Parse(testRedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	px := newProxy(t, target.Host)
+	proxied := *target
+	proxied.Host = px.ln.Addr().String()
+	prefix := uniquePrefix()
+	r := start(t, map[string]string{"MODGATE_RULES": floodRulesFile(t), "STREAM_API_SECRET": "secret",
+		"REDIS_URL": proxied.String(), "MODGATE_REDIS_PREFIX": prefix, "MODGATE_REDIS_TIMEOUT": "50ms"})
+
+	for range 2 {
+		if got := sendAs(t, r.addr, "u-out"); got != "allowed" {
+			t.Fatal("limit hit too early")
+		}
+	}
+	px.cut(true)
+	slowest := time.Duration(0)
+	for range 6 {
+		began := time.Now()
+		if got := sendAs(t, r.addr, "u-out"); got != "allowed" {
+			t.Fatal("with Redis down the flood rule's on_error (allow) must let messages through")
+		}
+		slowest = max(slowest, time.Since(began))
+	}
+	t.Logf("slowest answer while Redis was unreachable: %v", slowest)
+	// Not a benchmark: only a check that nothing waits for the dead server
+	// anywhere near Stream's 1.5 s.
+	if slowest > time.Second {
+		t.Fatalf("an answer took %v while Redis was unreachable", slowest)
+	}
+	resp, err := http.Get("http://" + r.addr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 503 {
+		t.Fatalf("readyz %d while Redis is unreachable", resp.StatusCode)
+	}
+	metrics := scrape(t, r.addr)
+	if !strings.Contains(metrics, "modgate_state_errors_total 6") {
+		t.Fatalf("state errors not counted:\n%s", grepLines(metrics, "state_errors"))
+	}
+
+	px.cut(false)
+	got := ""
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && got != "rejected"; time.Sleep(20 * time.Millisecond) {
+		got = sendAs(t, r.addr, "u-out")
+	}
+	if got != "rejected" {
+		t.Fatal("limits did not work again after Redis came back")
+	}
+}
+
+func scrape(t *testing.T, addr string) string {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}

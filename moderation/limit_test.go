@@ -1,0 +1,194 @@
+package moderation_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modgate/modgate/moderation"
+	"github.com/modgate/modgate/rules"
+	"github.com/modgate/modgate/storage"
+)
+
+// countingState wraps a State, counting calls and failing on demand.
+type countingState struct {
+	moderation.State
+	mu    sync.Mutex
+	calls int
+	hits  [][]string
+	fail  error
+}
+
+func (c *countingState) Count(ctx context.Context, id string, ttl time.Duration, now time.Time, hits []moderation.Hit) (moderation.Replay, error) {
+	c.mu.Lock()
+	c.calls++
+	keys := make([]string, len(hits))
+	for i, h := range hits {
+		keys[i] = h.Key
+	}
+	c.hits = append(c.hits, keys)
+	fail := c.fail
+	c.mu.Unlock()
+	if fail != nil {
+		return moderation.Replay{}, fail
+	}
+	return c.State.Count(ctx, id, ttl, now, hits)
+}
+
+const limitRules = `
+version: 1
+settings: {device_key: dev}
+rules:
+  - id: slurs
+    when: {text: {contains: [slurword]}}
+    action: reject
+  - id: flood
+    limit: {count: 3, per: 10s, by: user}
+    action: reject
+    reply: "Slow down: at most {{limit.count}} messages every {{limit.per}}; try again in {{retry_after}}."
+  - id: repeats
+    limit: {count: 2, per: 1m, by: [user, text]}
+    action: reject
+    reply: "Same message again."
+  - id: per-ip
+    limit: {count: 100, per: 1m, by: ip}
+    action: flag
+  - id: per-device
+    limit: {count: 100, per: 1m, by: device}
+    action: flag
+  - id: per-channel-links
+    when: {links: {count_over: 0}}
+    limit: {count: 1, per: 1m, by: channel}
+    action: hold
+    on_error: hold
+  - id: observe-burst
+    limit: {count: 1, per: 1m, by: user}
+    action: reject
+    mode: observe
+`
+
+type limitFixture struct {
+	engine *moderation.Engine
+	state  *countingState
+	now    time.Time
+}
+
+func newLimitFixture(t *testing.T) *limitFixture {
+	f := &limitFixture{now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+	f.state = &countingState{State: storage.NewMemory(storage.MemoryOptions{})}
+	f.engine = moderation.NewEngine(mustSet(t, limitRules), moderation.EngineOptions{
+		Now: func() time.Time { return f.now }, State: f.state,
+	})
+	return f
+}
+
+func (f *limitFixture) send(user, text string) moderation.Verdict {
+	obj, _ := json.Marshal(map[string]string{"text": text})
+	msg := moderation.Message{Text: text, Object: obj, User: []byte(`{"id":"` + user + `"}`),
+		Channel: []byte(`{"cid":"messaging:general"}`), RequestInfo: []byte(`{"ip":"192.0.2.1","ext":"dev=phone-1"}`)}
+	return f.engine.Evaluate(context.Background(), &msg, moderation.Options{})
+}
+
+func TestLimits(t *testing.T) {
+	f := newLimitFixture(t)
+	for i, text := range []string{"one", "two", "three"} {
+		if v := f.send("ann", text); v.Refused() {
+			t.Fatalf("message %d refused: %+v", i, v)
+		}
+		f.now = f.now.Add(time.Second)
+	}
+	v := f.send("ann", "four")
+	if v.Action != rules.ActionReject || v.RuleID != "flood" ||
+		v.Reply != "Slow down: at most 3 messages every 10 seconds; try again in 7 seconds." {
+		t.Fatalf("fourth message: %+v", v)
+	}
+	if v := f.send("bob", "four"); v.Refused() {
+		t.Fatalf("another user is counted apart: %+v", v)
+	}
+	f.now = f.now.Add(8 * time.Second)
+	if v := f.send("ann", "five"); v.Refused() {
+		t.Fatalf("after the window: %+v", v)
+	}
+}
+
+func TestRepeatsAreNearIdentical(t *testing.T) {
+	f := newLimitFixture(t)
+	for i, text := range []string{"BUY NOW at 555-1234", "buy now at 555-9876", "buuuy n0w!!! at 555 0000"} {
+		v := f.send("ann", text)
+		f.now = f.now.Add(5 * time.Second) // slower than the flood limit
+		if (i < 2) == v.Refused() {
+			t.Fatalf("message %d %q: %+v", i, text, v)
+		}
+		if i == 2 && v.RuleID != "repeats" {
+			t.Fatalf("refused by %s", v.RuleID)
+		}
+	}
+}
+
+func TestOneCallPerMessageAndRefusedMessagesAreNotCounted(t *testing.T) {
+	f := newLimitFixture(t)
+	f.send("ann", "hello")
+	if f.state.calls != 1 {
+		t.Fatalf("%d calls for one message", f.state.calls)
+	}
+	if got := strings.Join(f.state.hits[0], " "); got != "flood|user=ann repeats|user=ann|text="+got[strings.Index(got, "text=")+5:strings.Index(got, " per-ip")]+" per-ip|ip=192.0.2.1 per-device|device=phone-1 observe-burst|user=ann" {
+		t.Fatalf("keys %q", got)
+	}
+	// A message the slurs rule rejects counts against no limit.
+	f.send("ann", "slurword")
+	if f.state.calls != 1 {
+		t.Fatalf("a refused message reached the counters (%d calls)", f.state.calls)
+	}
+}
+
+func TestLimitOnErrorAndObserve(t *testing.T) {
+	f := newLimitFixture(t)
+	v := f.send("ann", "first")
+	if len(v.Fired) != 0 {
+		t.Fatalf("first message fired %+v", v.Fired)
+	}
+	v = f.send("ann", "second")
+	if v.Refused() || len(v.Fired) != 1 || v.Fired[0].RuleID != "observe-burst" || !v.Fired[0].Observed {
+		t.Fatalf("observe rule past its limit: %+v", v)
+	}
+	f.state.fail = errors.New("redis: connection refused")
+	v = f.send("ann", "third")
+	if v.StateErr == nil || v.Refused() {
+		t.Fatalf("state down, on_error allow: %+v", v)
+	}
+	v = f.send("ann", "see https://x.example.com")
+	if v.Action != rules.ActionHold || v.RuleID != "per-channel-links" || !v.Fired[0].OnError {
+		t.Fatalf("state down, on_error hold: %+v", v)
+	}
+}
+
+func TestRetriesGetTheFirstAnswer(t *testing.T) {
+	f := newLimitFixture(t)
+	obj := []byte(`{"text":"hello"}`)
+	msg := moderation.Message{Text: "hello", Object: obj, User: []byte(`{"id":"ann"}`)}
+	v := f.engine.Evaluate(context.Background(), &msg, moderation.Options{WebhookID: "wh-1"})
+	if v.Replay != nil || v.Retry {
+		t.Fatalf("first attempt: %+v", v)
+	}
+	// A retry while the first is still running: evaluated, nothing counted.
+	v = f.engine.Evaluate(context.Background(), &msg, moderation.Options{WebhookID: "wh-1"})
+	if !v.Retry || v.Replay != nil {
+		t.Fatalf("retry in flight: %+v", v)
+	}
+	f.engine.Remember(context.Background(), "wh-1", []byte("ANSWER"))
+	v = f.engine.Evaluate(context.Background(), &msg, moderation.Options{WebhookID: "wh-1"})
+	if string(v.Replay) != "ANSWER" {
+		t.Fatalf("retry after the answer: %+v", v)
+	}
+	// Only the first attempt was counted.
+	for range 2 {
+		f.send("ann", "x")
+	}
+	if v := f.send("ann", "y"); v.RuleID != "flood" {
+		t.Fatalf("the flood limit counted retries: %+v", v)
+	}
+}

@@ -1,0 +1,48 @@
+package moderation
+
+import (
+	"context"
+	"time"
+)
+
+// Hit is one message counted against one rate limit. The engine fills the
+// request; the Counter fills the result.
+type Hit struct {
+	Key    string        // the counter: rule and scope (user, channel, ...)
+	Limit  int           // messages allowed per Window
+	Window time.Duration // the sliding window
+	Stop   bool          // when this hit is refused, later hits are not counted: the message is stopped here
+
+	// Results.
+	Done       bool          // the counter looked at this hit (false: an earlier Stop hit was refused)
+	Allowed    bool          // counted, and within the limit
+	Count      int           // messages in the window, this one included when allowed
+	RetryAfter time.Duration // when refused: until the oldest counted message leaves the window
+}
+
+// Replay is what a Counter knows of a webhook id it was asked to claim.
+type Replay struct {
+	Seen   bool   // the id was claimed before: this is a retry
+	Answer []byte // the answer given the first time; nil while the first attempt is still running
+}
+
+// Counter counts messages against rate limits and claims webhook ids, in
+// one step, so a message costs at most one round trip to shared state
+// however many limits it meets. Hits are processed in order.
+//
+// Count claims id (unless "") for ttl; when it was claimed before it counts
+// nothing and returns what it knows of it. Otherwise it counts the hits.
+type Counter interface {
+	Count(ctx context.Context, id string, ttl time.Duration, now time.Time, hits []Hit) (Replay, error)
+}
+
+// Answers stores the answer given for a claimed webhook id, for retries.
+type Answers interface {
+	Remember(ctx context.Context, id string, answer []byte, ttl time.Duration) error
+}
+
+// State is what the engine needs from storage.
+type State interface {
+	Counter
+	Answers
+}

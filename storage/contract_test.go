@@ -1,0 +1,298 @@
+package storage
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/modgate/modgate/moderation"
+)
+
+const defaultTestRedis = "redis://127.0.0.1:6379/15"
+
+// testRedisURL returns the Redis the tests use. They skip only when
+// MODGATE_TEST_REDIS_URL is unset and nothing answers on the default.
+func testRedisURL(t testing.TB) string {
+	t.Helper()
+	url, set := os.LookupEnv("MODGATE_TEST_REDIS_URL")
+	if !set || url == "" {
+		url = defaultTestRedis
+		conn, err := net.DialTimeout("tcp", "127.0.0.1:6379", time.Second)
+		if err != nil {
+			t.Skipf("MODGATE_TEST_REDIS_URL is unset and nothing answers on 127.0.0.1:6379: skipping the Redis tests (%v)", err)
+		}
+		conn.Close()
+	}
+	return url
+}
+
+// NewTestRedis opens the test Redis with a prefix of its own, and removes
+// the prefix's keys at the end.
+func newTestRedis(t testing.TB) *Redis {
+	t.Helper()
+	var b [6]byte
+	rand.Read(b[:])
+	prefix := "modgate-test-" + hex.EncodeToString(b[:])
+	r, err := OpenRedis(testRedisURL(t), RedisOptions{Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := r.Ping(ctx); err != nil {
+		t.Fatalf("test redis does not answer: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		iter := r.client.Scan(ctx, 0, "{"+prefix+"}:*", 1000).Iterator()
+		for iter.Next(ctx) {
+			r.client.Del(ctx, iter.Val())
+		}
+		r.Close()
+	})
+	return r
+}
+
+type store struct {
+	name string
+	new  func(t *testing.T) moderation.State
+}
+
+func stores() []store {
+	return []store{
+		{"memory", func(t *testing.T) moderation.State { return NewMemory(MemoryOptions{}) }},
+		{"redis", func(t *testing.T) moderation.State { return newTestRedis(t) }},
+	}
+}
+
+// forEachStore runs one contract test against every implementation.
+func forEachStore(t *testing.T, test func(t *testing.T, s moderation.State)) {
+	for _, st := range stores() {
+		t.Run(st.name, func(t *testing.T) { test(t, st.new(t)) })
+	}
+}
+
+var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+func hit(s moderation.State, t *testing.T, key string, limit int, window time.Duration, at time.Time) moderation.Hit {
+	t.Helper()
+	hits := []moderation.Hit{{Key: key, Limit: limit, Window: window}}
+	if _, err := s.Count(context.Background(), "", 0, at, hits); err != nil {
+		t.Fatal(err)
+	}
+	return hits[0]
+}
+
+func TestContractSlidingWindow(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s moderation.State) {
+		w := 10 * time.Second
+		for i := range 3 {
+			if h := hit(s, t, "k", 3, w, t0.Add(time.Duration(i)*time.Second)); !h.Done || !h.Allowed || h.Count != i+1 {
+				t.Fatalf("hit %d: %+v", i, h)
+			}
+		}
+		h := hit(s, t, "k", 3, w, t0.Add(3*time.Second))
+		if h.Allowed || h.Count != 3 || h.RetryAfter != 7*time.Second {
+			t.Fatalf("fourth hit in the window: %+v", h)
+		}
+		// A refused hit is not counted: the window still holds three.
+		if h := hit(s, t, "k", 3, w, t0.Add(9999*time.Millisecond)); h.Allowed {
+			t.Fatalf("just inside the window: %+v", h)
+		}
+		// At exactly t0+10s the first message leaves the window.
+		if h := hit(s, t, "k", 3, w, t0.Add(10*time.Second)); !h.Allowed || h.Count != 3 {
+			t.Fatalf("at the window's edge: %+v", h)
+		}
+		if h := hit(s, t, "k", 3, w, t0.Add(10*time.Second)); h.Allowed || h.RetryAfter != time.Second {
+			t.Fatalf("after the edge: %+v", h)
+		}
+		// Other keys count on their own.
+		if h := hit(s, t, "other", 3, w, t0.Add(3*time.Second)); !h.Allowed || h.Count != 1 {
+			t.Fatalf("other key: %+v", h)
+		}
+	})
+}
+
+func TestContractStopsAtARefusal(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s moderation.State) {
+		hit(s, t, "a", 1, time.Minute, t0)
+		hits := []moderation.Hit{
+			{Key: "b", Limit: 5, Window: time.Minute},
+			{Key: "a", Limit: 1, Window: time.Minute, Stop: true},
+			{Key: "c", Limit: 5, Window: time.Minute},
+		}
+		if _, err := s.Count(context.Background(), "", 0, t0, hits); err != nil {
+			t.Fatal(err)
+		}
+		if !hits[0].Done || !hits[0].Allowed || !hits[1].Done || hits[1].Allowed || hits[2].Done {
+			t.Fatalf("hits %+v", hits)
+		}
+		if h := hit(s, t, "c", 1, time.Minute, t0); !h.Allowed || h.Count != 1 {
+			t.Fatalf("c must not have been counted: %+v", h)
+		}
+	})
+}
+
+func TestContractConcurrentHitsCountExactly(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s moderation.State) {
+		const goroutines, each, limit = 20, 25, 300
+		var allowed atomic.Int64
+		var wg sync.WaitGroup
+		for g := range goroutines {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range each {
+					hits := []moderation.Hit{{Key: "hot", Limit: limit, Window: time.Hour}}
+					at := t0.Add(time.Duration(g*each+i) * time.Millisecond)
+					if _, err := s.Count(context.Background(), "", 0, at, hits); err != nil {
+						t.Error(err)
+						return
+					}
+					if hits[0].Allowed {
+						allowed.Add(1)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if got := allowed.Load(); got != limit {
+			t.Fatalf("%d of %d hits allowed with a limit of %d", got, goroutines*each, limit)
+		}
+	})
+}
+
+func TestContractCountersExpire(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s moderation.State) {
+		hit(s, t, "e", 1, time.Second, t0)
+		if h := hit(s, t, "e", 1, time.Second, t0.Add(500*time.Millisecond)); h.Allowed {
+			t.Fatal("limit not applied")
+		}
+		if h := hit(s, t, "e", 1, time.Second, t0.Add(1500*time.Millisecond)); !h.Allowed || h.Count != 1 {
+			t.Fatalf("after the window: %+v", h)
+		}
+		if r, ok := s.(*Redis); ok {
+			ttl := r.client.PTTL(context.Background(), r.key("rl", "e")).Val()
+			if ttl <= 0 || ttl > time.Second {
+				t.Fatalf("counter key TTL %v, want at most the window", ttl)
+			}
+		}
+	})
+}
+
+func TestContractWebhookClaims(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s moderation.State) {
+		ctx := context.Background()
+		counted := func(id string) (moderation.Replay, moderation.Hit) {
+			hits := []moderation.Hit{{Key: "wh-counter", Limit: 100, Window: time.Hour}}
+			rp, err := s.Count(ctx, id, time.Minute, t0, hits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return rp, hits[0]
+		}
+		rp, h := counted("wh-1")
+		if rp.Seen || !h.Allowed || h.Count != 1 {
+			t.Fatalf("first call: %+v %+v", rp, h)
+		}
+		rp, h = counted("wh-1")
+		if !rp.Seen || rp.Answer != nil || h.Done {
+			t.Fatalf("retry while the first runs: %+v %+v (nothing may be counted)", rp, h)
+		}
+		if err := s.Remember(ctx, "wh-1", []byte(`{"message":{"text":"a"}}`), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		s.Remember(ctx, "wh-1", []byte(`{"message":{"text":"second"}}`), time.Minute)
+		var got []byte
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if rp, _ = counted("wh-1"); rp.Answer != nil {
+				got = rp.Answer
+				break
+			}
+		}
+		if string(got) != `{"message":{"text":"a"}}` {
+			t.Fatalf("stored answer %q: the first answer must be kept", got)
+		}
+		if _, h = counted("wh-2"); !h.Allowed || h.Count != 2 {
+			t.Fatalf("a new id counts: %+v", h)
+		}
+		// An answer for an id never claimed is not stored.
+		s.Remember(ctx, "never-claimed", []byte("x"), time.Minute)
+		if rp, _ := counted("never-claimed"); rp.Seen {
+			t.Fatal("an unclaimed id was stored")
+		}
+	})
+}
+
+func TestContractClaimsExpire(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s moderation.State) {
+		ctx := context.Background()
+		now := time.Now()
+		if rp, err := s.Count(ctx, "short", 100*time.Millisecond, now, nil); err != nil || rp.Seen {
+			t.Fatalf("%+v %v", rp, err)
+		}
+		// Memory expires by the clock it is given; Redis by its own TTL.
+		time.Sleep(200 * time.Millisecond)
+		if rp, err := s.Count(ctx, "short", 100*time.Millisecond, now.Add(200*time.Millisecond), nil); err != nil || rp.Seen {
+			t.Fatalf("claim did not expire: %+v %v", rp, err)
+		}
+	})
+}
+
+func TestMemoryIsBounded(t *testing.T) {
+	m := NewMemory(MemoryOptions{ReplayEntries: 16 * 10, ReplayBytes: 16 * 1000, CounterEntries: 16 * 10})
+	ctx := context.Background()
+	for i := range 10_000 {
+		id := fmt.Sprint("id-", i)
+		m.Count(ctx, id, time.Hour, t0, []moderation.Hit{{Key: fmt.Sprint("k-", i), Limit: 5, Window: time.Hour}})
+		m.Remember(ctx, id, make([]byte, 50), time.Hour)
+	}
+	for i := range m.replays {
+		s := &m.replays[i]
+		if s.order.Len() > s.maxN || s.bytes > s.maxBytes {
+			t.Fatalf("replay shard %d holds %d entries, %d bytes", i, s.order.Len(), s.bytes)
+		}
+		c := &m.counters[i]
+		if c.order.Len() > c.maxN || len(c.entries) != c.order.Len() {
+			t.Fatalf("counter shard %d holds %d", i, c.order.Len())
+		}
+	}
+	if rp, _ := m.Count(ctx, "id-9999", time.Hour, t0, nil); !rp.Seen || rp.Answer == nil {
+		t.Fatal("newest answer evicted")
+	}
+}
+
+func TestRedisURLs(t *testing.T) {
+	for _, bad := range []string{"localhost:6379", "http://x", "redis+mesh://x:1", "redis://:pw@host:notaport/0"} {
+		if _, err := OpenRedis(bad, RedisOptions{}); err == nil {
+			t.Errorf("%q accepted", bad)
+		} else if bad == "redis://:pw@host:notaport/0" && contains(err.Error(), "pw") {
+			t.Errorf("error shows the password: %v", err)
+		}
+	}
+	for _, good := range []string{"redis://127.0.0.1:6379/0", "rediss://user:pw@127.0.0.1:6380", "redis+cluster://127.0.0.1:7000?addr=127.0.0.1:7001",
+		"redis+sentinel://127.0.0.1:26379?master_name=mymaster"} {
+		r, err := OpenRedis(good, RedisOptions{})
+		if err != nil {
+			t.Errorf("%q refused: %v", good, err)
+			continue
+		}
+		r.Close()
+	}
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}
