@@ -173,6 +173,9 @@ func explainOne(w io.Writer, path string, set *rules.Set, engine *moderation.Eng
 			status = "would match, but an earlier rule ended the check"
 		case !r.Reached:
 			status = "not reached"
+		case r.Matched && r.Limit != nil:
+			status = fmt.Sprintf("counts against its limit (%d per %s by %s); a dry run counts nothing",
+				r.Limit.Count, rules.HumanDuration(r.Limit.Per), strings.Join(r.Limit.By, "+"))
 		case r.Matched:
 			status = "MATCHED"
 		}
