@@ -237,11 +237,6 @@ func (s *Server) beforeSend(c echo.Context) error {
 		m.stateErrors.Inc()
 		s.stateLog.Warn("shared state failed: limit rules followed their on_error", "webhook_id", webhookID, "err", v.StateErr)
 	}
-	if v.Replay != nil {
-		m.requests[outcomeReplay].Inc()
-		return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, v.Replay)
-	}
-
 	ap := answerPool.Get().(*[]byte)
 	answer := (*ap)[:0]
 	defer func() {
@@ -250,6 +245,18 @@ func (s *Server) beforeSend(c echo.Context) error {
 			answerPool.Put(ap)
 		}
 	}()
+	if v.Replay != nil {
+		var err error
+		if answer, err = appendReplayed(answer, v.Replay, &p); err == nil {
+			m.requests[outcomeReplay].Inc()
+			return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, answer)
+		}
+		// Unreadable (written by another version of modgate): evaluate afresh.
+		s.log.Warn("stored answer unreadable; evaluating again", "webhook_id", webhookID)
+		v = s.cfg.Engine.Evaluate(ctx, &msg, moderation.Options{Deadline: start.Add(s.cfg.Deadline)})
+		v.Retry = true
+		answer = answer[:0]
+	}
 	outcome := outcomeOf(&v)
 	if v.DeadlineHit {
 		m.deadline.Inc()
@@ -278,10 +285,11 @@ func (s *Server) beforeSend(c echo.Context) error {
 	if err := c.Blob(http.StatusOK, echo.MIMEApplicationJSON, answer); err != nil {
 		return err
 	}
-	// Stream has its answer; keep it for a retry of the same call.
+	// Keep the answer for a retry of the same call. Both stores return at
+	// once (Redis writes in the background), so Stream does not wait for it.
 	if webhookID != "" && !v.Retry && v.StateErr == nil && !v.DeadlineHit {
-		c.Response().Flush()
-		if err := s.cfg.Engine.Remember(ctx, webhookID, answer); err != nil {
+		compact := appendReplay(answer[len(answer):], &v)
+		if err := s.cfg.Engine.Remember(ctx, webhookID, compact); err != nil {
 			s.stateLog.Warn("storing a webhook answer failed", "webhook_id", webhookID, "err", err)
 		}
 	}

@@ -3,7 +3,6 @@ package moderation
 import (
 	"context"
 	"encoding/json"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,39 +14,31 @@ import (
 // atomically on reload: an evaluation sees one whole set, old or new, and
 // never waits. Engine is safe for concurrent use.
 type Engine struct {
-	set          atomic.Pointer[rules.Set]
-	now          func() time.Time
-	state        State
-	stateTimeout time.Duration
-	replayTTL    time.Duration
+	set       atomic.Pointer[rules.Set]
+	now       func() time.Time
+	state     State
+	replayTTL time.Duration
 }
 
 // EngineOptions configure an engine; zero values take the defaults.
 type EngineOptions struct {
-	Now          func() time.Time // the clock
-	State        State            // rate-limit counters and webhook ids; nil: limits never fire
-	StateTimeout time.Duration    // for each call to State (default 50ms)
-	ReplayTTL    time.Duration    // how long a webhook id's answer is kept (default 10m)
+	Now       func() time.Time // the clock
+	State     State            // rate-limit counters and webhook ids; nil: limits never fire
+	ReplayTTL time.Duration    // how long a webhook id's answer is kept (default 10m)
 }
 
-// Defaults of EngineOptions.
-const (
-	DefaultStateTimeout = 50 * time.Millisecond
-	DefaultReplayTTL    = 10 * time.Minute
-)
+// DefaultReplayTTL is how long a webhook id's answer is kept by default.
+const DefaultReplayTTL = 10 * time.Minute
 
 // NewEngine returns an engine serving set.
 func NewEngine(set *rules.Set, opts EngineOptions) *Engine {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.StateTimeout <= 0 {
-		opts.StateTimeout = DefaultStateTimeout
-	}
 	if opts.ReplayTTL <= 0 {
 		opts.ReplayTTL = DefaultReplayTTL
 	}
-	e := &Engine{now: opts.Now, state: opts.State, stateTimeout: opts.StateTimeout, replayTTL: opts.ReplayTTL}
+	e := &Engine{now: opts.Now, state: opts.State, replayTTL: opts.ReplayTTL}
 	e.set.Store(set)
 	return e
 }
@@ -118,6 +109,7 @@ func (e *Engine) Evaluate(ctx context.Context, msg *Message, opt Options) Verdic
 	sc.masks, sc.rewrites, sc.flags = sc.masks[:0], sc.rewrites[:0], sc.flags[:0]
 
 	// 1. Conditions, in order, up to the first rule that surely ends the check.
+	globalExempt := 0 // 0: not asked yet, 1: exempt, 2: not
 	for i, r := range set.Rules {
 		if !opt.Deadline.IsZero() && e.now().After(opt.Deadline) {
 			return e.onError(set, set.Rules[i:], nil)
@@ -126,7 +118,19 @@ func (e *Engine) Evaluate(ctx context.Context, msg *Message, opt Options) Verdic
 			continue
 		}
 		if ex := set.Exempt(r); ex != nil {
-			if _, exempt := ex.Match(in, sc.found[:0]); exempt {
+			var exempt bool
+			if ex == set.Settings.Exempt { // shared by most rules: ask once
+				if globalExempt == 0 {
+					globalExempt = 2
+					if _, yes := ex.Match(in, sc.found[:0]); yes {
+						globalExempt = 1
+					}
+				}
+				exempt = globalExempt == 1
+			} else {
+				_, exempt = ex.Match(in, sc.found[:0])
+			}
+			if exempt {
 				continue
 			}
 		}
@@ -160,9 +164,7 @@ func (e *Engine) Evaluate(ctx context.Context, msg *Message, opt Options) Verdic
 	// 2. One call to State: claim the webhook id, count the limits.
 	var replay Replay
 	if e.state != nil && (len(sc.hits) > 0 || opt.WebhookID != "") {
-		sctx, cancel := context.WithTimeout(ctx, e.stateTimeout)
-		replay, v.StateErr = e.state.Count(sctx, opt.WebhookID, e.replayTTL, now, sc.hits)
-		cancel()
+		replay, v.StateErr = e.state.Count(ctx, opt.WebhookID, e.replayTTL, now, sc.hits)
 		if replay.Seen && replay.Answer != nil {
 			v.Replay = replay.Answer
 			return v
@@ -234,9 +236,7 @@ func (e *Engine) Remember(ctx context.Context, id string, answer []byte) error {
 	if e.state == nil || id == "" {
 		return nil
 	}
-	sctx, cancel := context.WithTimeout(ctx, e.stateTimeout)
-	defer cancel()
-	return e.state.Remember(sctx, id, answer, e.replayTTL)
+	return e.state.Remember(ctx, id, answer, e.replayTTL)
 }
 
 // limitKey names the counter a message counts against: the rule, and the
@@ -245,26 +245,14 @@ func (e *Engine) Remember(ctx context.Context, id string, answer []byte) error {
 func (e *Engine) limitKey(sc *scratch, r *rules.Rule, in *rules.Input) (string, bool) {
 	k := append(sc.key[:0], r.ID...)
 	for _, by := range r.Limit.By {
-		var val string
-		switch by {
-		case "user":
-			val, _ = rules.JSONString(rules.Lookup(in.User, "id"))
-		case "channel":
-			val, _ = rules.JSONString(rules.Lookup(in.Channel, "cid"))
-		case "ip":
-			val, _ = rules.JSONString(rules.Lookup(in.RequestInfo, "ip"))
-		case "device":
-			val = in.ExtString(r.Limit.Device)
-		case "text":
-			val = strconv.FormatUint(in.Text.Fingerprint(), 36)
-		}
-		if val == "" {
-			return "", false
-		}
 		k = append(k, '|')
 		k = append(k, by...)
 		k = append(k, '=')
-		k = append(k, val...)
+		var ok bool
+		if k, ok = in.AppendScope(k, by, r.Limit.Device); !ok {
+			sc.key = k
+			return "", false
+		}
 	}
 	sc.key = k
 	return string(k), true
@@ -353,6 +341,6 @@ func replyData(r *rules.Rule, found []rules.Match, msg *Message, in *rules.Input
 			break
 		}
 	}
-	d.UserName, _ = rules.JSONString(rules.Lookup(in.User, "name"))
+	d.UserName, _ = rules.JSONString(rules.Lookup(msg.User, "name"))
 	return d
 }

@@ -32,6 +32,8 @@ type Replay struct {
 //
 // Count claims id (unless "") for ttl; when it was claimed before it counts
 // nothing and returns what it knows of it. Otherwise it counts the hits.
+// Implementations bound their own time: shared state gives up quickly, and
+// the engine then applies the limit rules' on_error.
 type Counter interface {
 	Count(ctx context.Context, id string, ttl time.Duration, now time.Time, hits []Hit) (Replay, error)
 }

@@ -1,12 +1,16 @@
 package rules
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
+	"unsafe"
 )
 
 // Input is what conditions read: one message, with its text analysed once.
@@ -24,14 +28,116 @@ type Input struct {
 
 	links     []string // domains of the links, lower case
 	linksDone bool
-	ext       []byte // request_info.ext as received
+	ext       string // request_info.ext as received
 	extDone   bool
+	fields    []cachedField  // raw fields read so far: several rules often read the same
+	index     [5]objectIndex // the members of message, user, channel, request_info, metadata
+}
+
+// objectIndex lists the members of one top-level object, found in one pass
+// the first time a rule looks into it.
+type objectIndex struct {
+	done    bool
+	members []member
+}
+
+type member struct {
+	key string // a view of the payload's bytes
+	val []byte
+}
+
+// Roots of the payload, in the order of Input.index.
+const (
+	rootMessage = iota
+	rootUser
+	rootChannel
+	rootRequestInfo
+	rootMetadata
+)
+
+// get returns the raw value of a member of a top-level object, or nil.
+func (in *Input) get(root int, key string) []byte {
+	ix := &in.index[root]
+	if !ix.done {
+		ix.done = true
+		obj := in.objectAt(root)
+		if len(obj) > 0 && obj[0] == '{' {
+			EachMember(obj, 0, func(k []byte, v0, v1 int) {
+				ix.members = append(ix.members, member{key: unsafe.String(unsafe.SliceData(k), len(k)), val: obj[v0:v1]})
+			})
+		}
+	}
+	var found []byte
+	for i := range ix.members {
+		if ix.members[i].key == key {
+			found = ix.members[i].val // the last of repeated keys counts
+		}
+	}
+	return found
+}
+
+// lookup reads root.keys[0].keys[1]...
+func (in *Input) lookup(root int, keys []string) []byte {
+	v := in.get(root, keys[0])
+	if len(keys) > 1 && v != nil {
+		return Lookup(v, keys[1:]...)
+	}
+	return v
+}
+
+func (in *Input) objectAt(root int) []byte {
+	switch root {
+	case rootMessage:
+		return in.Message
+	case rootUser:
+		return in.User
+	case rootChannel:
+		return in.Channel
+	case rootRequestInfo:
+		return in.RequestInfo
+	}
+	return in.Metadata
+}
+
+func rootIndex(root string) int {
+	switch root {
+	case "message":
+		return rootMessage
+	case "user":
+		return rootUser
+	case "channel":
+		return rootChannel
+	case "request_info":
+		return rootRequestInfo
+	}
+	return rootMetadata
+}
+
+type cachedField struct {
+	f *field
+	v value
 }
 
 // Reset prepares in for another message, keeping its buffers.
 func (in *Input) Reset() {
-	links := in.links[:0]
-	*in = Input{links: links}
+	links, fields := in.links[:0], in.fields[:0]
+	var index [5]objectIndex
+	for i := range in.index {
+		index[i].members = in.index[i].members[:0]
+	}
+	*in = Input{links: links, fields: fields, index: index}
+}
+
+// cached reads a raw field once per message.
+func (in *Input) cached(f *field, read func(in *Input) value) value {
+	for i := range in.fields {
+		if in.fields[i].f == f {
+			return in.fields[i].v
+		}
+	}
+	v := read(in)
+	in.fields = append(in.fields, cachedField{f: f, v: v})
+	return v
 }
 
 // Condition is a compiled `when` (or `exempt`). Match reports whether it
@@ -60,6 +166,7 @@ type value struct {
 	n     float64
 	b     bool
 	raw   []byte   // a JSON array, for kindList read from the payload
+	key   string   // for arrays of objects: the member that names each element (mentions by id)
 	items []string // for derived lists
 }
 
@@ -87,22 +194,23 @@ func resolveField(path string) (field, bool) {
 		f.get = func(in *Input) value { return value{kind: kindString, s: in.Text.Source()} }
 	case "text.length":
 		f.get = func(in *Input) value {
-			return value{kind: kindNumber, n: float64(len([]rune(in.Text.Source())))}
+			return value{kind: kindNumber, n: float64(utf8.RuneCountInString(in.Text.Source()))}
 		}
 	case "text.caps_ratio":
 		f.get = func(in *Input) value { return value{kind: kindNumber, n: capsRatio(in.Text.Source())} }
 	case "links":
 		f.get = func(in *Input) value { return value{kind: kindList, items: in.Links()} }
 	case "mentions":
-		f.get = func(in *Input) value { return listOf(Lookup(in.Message, "mentioned_users"), "id") }
+		f.get = func(in *Input) value { return listOf(in.get(rootMessage, "mentioned_users"), "id") }
 	case "attachments":
-		f.get = func(in *Input) value { return listOf(Lookup(in.Message, "attachments"), "type") }
+		f.get = func(in *Input) value { return listOf(in.get(rootMessage, "attachments"), "type") }
 	case "user.account_age":
 		f.get = func(in *Input) value {
-			created, ok := JSONString(Lookup(in.User, "created_at"))
-			if !ok {
+			raw := in.get(rootUser, "created_at")
+			if len(raw) < 2 || raw[0] != '"' {
 				return value{}
 			}
+			created := stringView(raw)
 			t, err := time.Parse(time.RFC3339Nano, created)
 			if err != nil {
 				return value{}
@@ -111,14 +219,12 @@ func resolveField(path string) (field, bool) {
 		}
 	case "message.is_edit":
 		f.get = func(in *Input) value {
-			id, _ := JSONString(Lookup(in.Message, "id"))
-			return value{kind: kindBool, b: id != ""}
+			return value{kind: kindBool, b: nonEmptyString(in.get(rootMessage, "id"))}
 		}
 	case "message.is_reply":
 		f.get = func(in *Input) value {
-			parent, _ := JSONString(Lookup(in.Message, "parent_id"))
-			quoted, _ := JSONString(Lookup(in.Message, "quoted_message_id"))
-			return value{kind: kindBool, b: parent != "" || quoted != ""}
+			return value{kind: kindBool, b: nonEmptyString(in.get(rootMessage, "parent_id")) ||
+				nonEmptyString(in.get(rootMessage, "quoted_message_id"))}
 		}
 	case "hook":
 		f.get = func(in *Input) value { return value{kind: kindString, s: in.Hook} }
@@ -128,7 +234,8 @@ func resolveField(path string) (field, bool) {
 			return f, false
 		}
 		if !ok { // a whole object: for exists
-			f.get = func(in *Input) value { return rawValue(in.object(root)) }
+			ri := rootIndex(root)
+			f.get = func(in *Input) value { return rawValue(in.objectAt(ri)) }
 			break
 		}
 		if key, isExt := strings.CutPrefix(path, "request_info.ext."); isExt {
@@ -141,26 +248,15 @@ func resolveField(path string) (field, bool) {
 				return f, false
 			}
 		}
-		f.get = func(in *Input) value { return rawValue(Lookup(in.object(root), keys...)) }
+		ri := rootIndex(root)
+		read := func(in *Input) value { return rawValue(in.lookup(ri, keys)) }
+		fp := &f
+		f.get = func(in *Input) value { return in.cached(fp, read) }
 	}
 	return f, true
 }
 
-func (in *Input) object(root string) []byte {
-	switch root {
-	case "message":
-		return in.Message
-	case "user":
-		return in.User
-	case "channel":
-		return in.Channel
-	case "request_info":
-		return in.RequestInfo
-	case "metadata":
-		return in.Metadata
-	}
-	return nil
-}
+func nonEmptyString(raw []byte) bool { return len(raw) > 2 && raw[0] == '"' }
 
 // rawValue turns raw JSON into a value.
 func rawValue(raw []byte) value {
@@ -169,8 +265,7 @@ func rawValue(raw []byte) value {
 	}
 	switch raw[0] {
 	case '"':
-		s, _ := JSONString(raw)
-		return value{kind: kindString, s: s}
+		return value{kind: kindString, s: stringView(raw)}
 	case 't':
 		return value{kind: kindBool, b: true}
 	case 'f':
@@ -180,7 +275,7 @@ func rawValue(raw []byte) value {
 	case 'n':
 		return value{}
 	case '{':
-		return value{kind: kindString, s: string(raw)} // an object compares as its JSON
+		return value{kind: kindString, s: unsafe.String(&raw[0], len(raw))} // an object compares as its JSON
 	}
 	if n, ok := JSONNumber(raw); ok {
 		return value{kind: kindNumber, n: n}
@@ -188,22 +283,28 @@ func rawValue(raw []byte) value {
 	return value{}
 }
 
+// stringView returns the value of a JSON string without copying it when it
+// needs no unescaping. The string shares the payload's bytes: it must not
+// outlive the evaluation of the message (values never do; keys and replies
+// are copied).
+func stringView(raw []byte) string {
+	inner := raw[1 : len(raw)-1]
+	if len(inner) == 0 {
+		return ""
+	}
+	if bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+		return unsafe.String(&inner[0], len(inner))
+	}
+	return unquoteJSON(raw)
+}
+
 // listOf reads a JSON array of objects (or of strings) as the list of one
 // key of each object: mentioned users by id, attachments by type.
 func listOf(arr []byte, key string) value {
-	v := value{kind: kindList}
-	if arr == nil {
+	if len(arr) == 0 || arr[0] != '[' {
 		return value{}
 	}
-	EachElement(arr, func(elem []byte) {
-		if s, ok := JSONString(elem); ok {
-			v.items = append(v.items, s)
-			return
-		}
-		s, _ := JSONString(Lookup(elem, key))
-		v.items = append(v.items, s)
-	})
-	return v
+	return value{kind: kindList, raw: arr, key: key}
 }
 
 // each calls fn with every string a value holds: itself, or its elements.
@@ -223,10 +324,14 @@ func (v value) each(fn func(s string) bool) bool {
 		}
 		found := false
 		EachElement(v.raw, func(elem []byte) {
-			if !found {
-				e := rawValue(elem)
-				found = e.kind != kindList && e.each(fn)
+			if found {
+				return
 			}
+			if v.key != "" && len(elem) > 0 && elem[0] == '{' {
+				elem = Lookup(elem, v.key)
+			}
+			e := rawValue(elem)
+			found = e.kind != kindList && e.each(fn)
 		})
 		return found
 	}
@@ -256,6 +361,29 @@ func capsRatio(s string) float64 {
 	return float64(upper) / float64(letters)
 }
 
+// AppendScope appends the value a limit counts by (user, channel, ip,
+// device, text) to dst. It reports false when the message lacks it.
+func (in *Input) AppendScope(dst []byte, by, deviceKey string) ([]byte, bool) {
+	var raw []byte
+	switch by {
+	case "user":
+		raw = in.get(rootUser, "id")
+	case "channel":
+		raw = in.get(rootChannel, "cid")
+	case "ip":
+		raw = in.get(rootRequestInfo, "ip")
+	case "device":
+		v := in.ExtString(deviceKey)
+		return append(dst, v...), v != ""
+	case "text":
+		return strconv.AppendUint(dst, in.Text.Fingerprint(), 36), true
+	}
+	if len(raw) < 3 || raw[0] != '"' {
+		return dst, false
+	}
+	return append(dst, stringView(raw)...), true
+}
+
 // ExtString returns one key of request_info.ext as text, or "".
 func (in *Input) ExtString(key string) string {
 	v := in.extValue(key)
@@ -273,8 +401,8 @@ func (in *Input) ExtString(key string) string {
 func (in *Input) extValue(key string) value {
 	if !in.extDone {
 		in.extDone = true
-		if s, ok := JSONString(Lookup(in.RequestInfo, "ext")); ok {
-			in.ext = []byte(strings.TrimSpace(s))
+		if raw := in.get(rootRequestInfo, "ext"); len(raw) > 1 && raw[0] == '"' {
+			in.ext = strings.TrimSpace(stringView(raw))
 		}
 	}
 	ext := in.ext
@@ -282,9 +410,19 @@ func (in *Input) extValue(key string) value {
 		return value{}
 	}
 	if ext[0] == '{' {
-		return rawValue(Lookup(ext, key))
+		obj := unsafe.Slice(unsafe.StringData(ext), len(ext))
+		if !json.Valid(obj) {
+			return value{}
+		}
+		return rawValue(Lookup(obj, key))
 	}
-	for _, pair := range strings.FieldsFunc(string(ext), func(r rune) bool { return r == ',' || r == ';' || r == '&' }) {
+	for ext != "" {
+		var pair string
+		if i := strings.IndexAny(ext, ",;&"); i >= 0 {
+			pair, ext = ext[:i], ext[i+1:]
+		} else {
+			pair, ext = ext, ""
+		}
 		k, v, _ := strings.Cut(pair, "=")
 		if strings.TrimSpace(k) == key {
 			return value{kind: kindString, s: strings.TrimSpace(v)}
@@ -309,7 +447,7 @@ func (in *Input) Links() []string {
 			in.links = append(in.links, domainOf(u))
 		}
 	}
-	EachElement(Lookup(in.Message, "attachments"), func(att []byte) {
+	EachElement(in.get(rootMessage, "attachments"), func(att []byte) {
 		for _, key := range []string{"title_link", "og_scrape_url", "asset_url"} {
 			if u, ok := JSONString(Lookup(att, key)); ok && u != "" {
 				in.links = append(in.links, domainOf(u))

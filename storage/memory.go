@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"container/list"
 	"context"
 	"hash/maphash"
 	"sync"
@@ -11,10 +10,13 @@ import (
 )
 
 // Memory keeps state in this process: rate-limit counters and the answers
-// given to webhook ids. It is bounded (MemoryOptions), drops what expired
-// when it meets it and the least recently used entries when full, and starts
-// no goroutines. Everything is lost when the process stops, and nothing is
-// shared with other processes: run several modgates with Redis.
+// given to webhook ids. It is bounded (MemoryOptions): when a counter shard
+// is full, what expired goes first, then counters chosen at random; webhook
+// ids live for one to two replay TTLs, less when their store is full. It starts no
+// goroutines. Entries are values in maps, not linked objects, to keep the
+// garbage collector's work small under load. Everything is lost when the
+// process stops, and nothing is shared with other processes: run several
+// modgates with Redis.
 type Memory struct {
 	now      func() time.Time
 	seed     maphash.Seed
@@ -24,25 +26,28 @@ type Memory struct {
 
 var _ moderation.State = (*Memory)(nil)
 
-const memoryShards = 16
+const memoryShards = 32
 
 // Defaults of MemoryOptions.
 const (
-	DefaultReplayEntries  = 200_000
-	DefaultReplayBytes    = 128 << 20
+	DefaultReplayEntries  = 1_000_000
+	DefaultReplayBytes    = 64 << 20
 	DefaultCounterEntries = 1_000_000
 )
 
 // MemoryOptions bound Memory; zero values take the defaults.
 type MemoryOptions struct {
 	Now            func() time.Time // the clock of Remember; Count gets the engine's
-	ReplayEntries  int              // answers kept at most
-	ReplayBytes    int              // bytes of answers kept at most
+	ReplayEntries  int              // webhook ids kept at most
+	ReplayBytes    int              // bytes of stored answers kept at most
 	CounterEntries int              // rate-limit counters kept at most
 }
 
 // NewMemory returns in-process state.
 func NewMemory(opts MemoryOptions) *Memory {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	if opts.ReplayEntries <= 0 {
 		opts.ReplayEntries = DefaultReplayEntries
 	}
@@ -52,36 +57,41 @@ func NewMemory(opts MemoryOptions) *Memory {
 	if opts.CounterEntries <= 0 {
 		opts.CounterEntries = DefaultCounterEntries
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
 	m := &Memory{now: opts.Now, seed: maphash.MakeSeed()}
 	for i := range m.replays {
 		s := &m.replays[i]
-		s.entries = map[string]*list.Element{}
-		s.maxN = max(1, opts.ReplayEntries/memoryShards)
+		s.maxN = max(1, opts.ReplayEntries/memoryShards/2)
 		s.maxBytes = max(1, opts.ReplayBytes/memoryShards)
 	}
 	for i := range m.counters {
 		c := &m.counters[i]
-		c.entries = map[string]*list.Element{}
+		c.entries = map[uint64]counter{}
 		c.maxN = max(1, opts.CounterEntries/memoryShards)
 	}
 	return m
 }
 
-func (m *Memory) shardOf(key string) uint64 { return maphash.String(m.seed, key) % memoryShards }
+// hashOf names a key by its 64-bit hash: maps keyed by numbers are faster
+// and smaller than maps keyed by strings, and with a random seed two keys
+// share a hash with odds of about n²/2⁶⁵ (one in thirty million for a
+// million keys), when they would share a counter.
+func (m *Memory) hashOf(key string) (h uint64, shard uint64) {
+	h = maphash.String(m.seed, key)
+	return h, h % memoryShards
+}
 
 // Count implements moderation.Counter.
 func (m *Memory) Count(_ context.Context, id string, ttl time.Duration, now time.Time, hits []moderation.Hit) (moderation.Replay, error) {
 	if id != "" {
-		if r := m.replays[m.shardOf(id)].claim(id, ttl, now); r.Seen {
+		h, shard := m.hashOf(id)
+		if r := m.replays[shard].claim(h, ttl, now); r.Seen {
 			return r, nil
 		}
 	}
 	for i := range hits {
 		h := &hits[i]
-		m.counters[m.shardOf(h.Key)].hit(h, now)
+		key, shard := m.hashOf(h.Key)
+		m.counters[shard].hit(key, h, now)
 		if h.Stop && !h.Allowed {
 			break
 		}
@@ -91,125 +101,167 @@ func (m *Memory) Count(_ context.Context, id string, ttl time.Duration, now time
 
 // Remember implements moderation.Answers: it stores the answer of an id
 // claimed before, unless the claim expired.
-func (m *Memory) Remember(_ context.Context, id string, answer []byte, ttl time.Duration) error {
-	m.replays[m.shardOf(id)].remember(id, answer, ttl, m.now())
+func (m *Memory) Remember(_ context.Context, id string, answer []byte, _ time.Duration) error {
+	h, shard := m.hashOf(id)
+	m.replays[shard].remember(h, answer, m.now())
 	return nil
 }
 
-// A counter is a sliding-window log: the times of the messages counted in
-// the last window, oldest first.
+// counterShard holds sliding-window logs: the times (unix nanoseconds) of
+// the messages counted in the last window, oldest first.
 type counterShard struct {
 	mu      sync.Mutex
-	entries map[string]*list.Element
-	order   list.List // front: most recently used
+	entries map[uint64]counter
 	maxN    int
 }
 
+// inlineTimes is how many times a counter keeps without a separate slice:
+// most limits are small.
+const inlineTimes = 6
+
 type counter struct {
-	key   string
-	times []time.Time
+	n      int32
+	window int64 // nanoseconds: when the newest time is older than this, the counter is empty
+	inline [inlineTimes]int64
+	more   []int64 // for limits above inlineTimes: all the times
 }
 
-func (s *counterShard) hit(h *moderation.Hit, now time.Time) {
+func (c *counter) times() []int64 {
+	if c.more != nil {
+		return c.more[:c.n]
+	}
+	return c.inline[:c.n]
+}
+
+func (c *counter) expired(now int64) bool {
+	return c.n == 0 || c.times()[c.n-1] <= now-c.window
+}
+
+func (s *counterShard) hit(key uint64, h *moderation.Hit, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	h.Done = true
-	var c *counter
-	if el, ok := s.entries[h.Key]; ok {
-		c = el.Value.(*counter)
-		s.order.MoveToFront(el)
-	} else {
-		for s.order.Len() >= s.maxN {
-			back := s.order.Back()
-			s.order.Remove(back)
-			delete(s.entries, back.Value.(*counter).key)
-		}
-		c = &counter{key: h.Key}
-		s.entries[h.Key] = s.order.PushFront(c)
+	ns, window := now.UnixNano(), int64(h.Window)
+	c, ok := s.entries[key]
+	if !ok && len(s.entries) >= s.maxN {
+		s.evict(ns)
 	}
-	start := now.Add(-h.Window)
+	c.window = window
+	times := c.times()
 	drop := 0
-	for drop < len(c.times) && !c.times[drop].After(start) {
+	for drop < len(times) && times[drop] <= ns-window {
 		drop++
 	}
-	c.times = append(c.times[:0], c.times[drop:]...)
-	if len(c.times) < h.Limit {
-		c.times = append(c.times, now)
-		h.Allowed, h.Count = true, len(c.times)
-		return
+	if drop > 0 {
+		copy(times, times[drop:])
+		times = times[:len(times)-drop]
+		c.n = int32(len(times))
 	}
-	h.Count = len(c.times)
-	h.RetryAfter = c.times[0].Add(h.Window).Sub(now)
+	if len(times) < h.Limit {
+		if c.more == nil && h.Limit > inlineTimes && len(times) == inlineTimes {
+			c.more = append(make([]int64, 0, 2*inlineTimes), times...)
+		}
+		if c.more != nil {
+			c.more = append(c.more[:c.n], ns)
+		} else {
+			c.inline[c.n] = ns
+		}
+		c.n++
+		h.Allowed, h.Count = true, int(c.n)
+	} else {
+		h.Count = len(times)
+		h.RetryAfter = time.Duration(times[0] + window - ns)
+	}
+	s.entries[key] = c
 }
 
+// evict makes room: every expired counter goes, and when none has, one in
+// sixteen chosen at random (map order).
+func (s *counterShard) evict(now int64) {
+	for k, c := range s.entries {
+		if c.expired(now) {
+			delete(s.entries, k)
+		}
+	}
+	for k := range s.entries {
+		if len(s.entries) < s.maxN-s.maxN/16 {
+			break
+		}
+		delete(s.entries, k)
+	}
+}
+
+// replayShard keeps webhook ids in two generations of maps: new claims go
+// into the current one, and when it is older than the replay TTL (or full)
+// it becomes the previous one and the previous one is dropped whole. An id
+// is thus kept between one and two TTLs, and expiry costs nothing per entry.
 type replayShard struct {
 	mu       sync.Mutex
-	entries  map[string]*list.Element
-	order    list.List // front: newest
-	bytes    int
-	maxN     int
+	cur      map[uint64][]byte // id (hashed) → answer; empty while the first attempt runs
+	prev     map[uint64][]byte
+	started  int64 // when cur began, unix nanoseconds
+	bytes    int   // of answers in cur and prev
+	maxN     int   // ids per generation
 	maxBytes int
 }
 
-type replayEntry struct {
-	id      string
-	answer  []byte // nil while the first attempt runs
-	expires time.Time
-}
+var pending = []byte{} // the answer of an id whose first attempt runs: not nil, empty
 
 // claim marks id as seen, or returns what was stored for it.
-func (s *replayShard) claim(id string, ttl time.Duration, now time.Time) moderation.Replay {
+func (s *replayShard) claim(id uint64, ttl time.Duration, now time.Time) moderation.Replay {
+	ns := now.UnixNano()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if el, ok := s.entries[id]; ok {
-		e := el.Value.(*replayEntry)
-		if now.Before(e.expires) {
-			return moderation.Replay{Seen: true, Answer: e.answer}
-		}
-		s.remove(el)
+	s.rotate(ns, ttl)
+	if a, ok := s.cur[id]; ok {
+		return seen(a)
 	}
-	s.insert(&replayEntry{id: id, expires: now.Add(ttl)}, now)
+	if a, ok := s.prev[id]; ok {
+		return seen(a)
+	}
+	s.cur[id] = pending
 	return moderation.Replay{}
 }
 
-func (s *replayShard) remember(id string, answer []byte, ttl time.Duration, now time.Time) {
-	size := len(id) + len(answer)
-	if size > s.maxBytes {
-		return // larger than the whole shard: not worth evicting everything
+func seen(answer []byte) moderation.Replay {
+	if len(answer) == 0 {
+		return moderation.Replay{Seen: true}
 	}
+	return moderation.Replay{Seen: true, Answer: answer}
+}
+
+// rotate starts a new generation when the current one is older than ttl or full.
+func (s *replayShard) rotate(now int64, ttl time.Duration) {
+	if s.cur == nil {
+		s.cur, s.started = make(map[uint64][]byte), now
+		return
+	}
+	if now-s.started < int64(ttl) && len(s.cur) < s.maxN && s.bytes <= s.maxBytes {
+		return
+	}
+	for _, a := range s.prev {
+		s.bytes -= len(a)
+	}
+	if now-s.started >= 2*int64(ttl) { // both generations are past their time
+		for _, a := range s.cur {
+			s.bytes -= len(a)
+		}
+		s.prev, s.cur, s.started = nil, make(map[uint64][]byte), now
+		return
+	}
+	s.prev, s.cur, s.started = s.cur, make(map[uint64][]byte, len(s.cur)), now
+}
+
+func (s *replayShard) remember(id uint64, answer []byte, _ time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	el, ok := s.entries[id]
-	if !ok {
-		return // never claimed here, or evicted since
-	}
-	e := el.Value.(*replayEntry)
-	if e.answer != nil {
-		return // the first answer stays
-	}
-	s.remove(el)
-	e.answer = append([]byte(nil), answer...)
-	s.insert(e, now)
-}
-
-// insert adds e at the front, first making room: the oldest entries sit at
-// the back; they expire first and go first.
-func (s *replayShard) insert(e *replayEntry, now time.Time) {
-	size := len(e.id) + len(e.answer)
-	for back := s.order.Back(); back != nil; back = s.order.Back() {
-		full := s.order.Len() >= s.maxN || s.bytes+size > s.maxBytes
-		if !full && now.Before(back.Value.(*replayEntry).expires) {
-			break
+	for _, gen := range [2]map[uint64][]byte{s.cur, s.prev} {
+		if a, ok := gen[id]; ok {
+			if len(a) == 0 && len(answer) > 0 && len(answer) <= s.maxBytes/4 {
+				gen[id] = append([]byte(nil), answer...)
+				s.bytes += len(answer)
+			}
+			return
 		}
-		s.remove(back)
 	}
-	s.entries[e.id] = s.order.PushFront(e)
-	s.bytes += size
-}
-
-func (s *replayShard) remove(el *list.Element) {
-	e := el.Value.(*replayEntry)
-	s.order.Remove(el)
-	delete(s.entries, e.id)
-	s.bytes -= len(e.id) + len(e.answer)
 }

@@ -31,6 +31,7 @@ import (
 type Redis struct {
 	client  redis.UniversalClient
 	prefix  string
+	timeout time.Duration
 	answers chan answerWrite
 	done    chan struct{}
 	once    sync.Once
@@ -48,7 +49,8 @@ type answerWrite struct {
 
 // RedisOptions configure Redis; zero values take the defaults.
 type RedisOptions struct {
-	Prefix string // of every key; default "modgate"
+	Prefix  string        // of every key; default "modgate"
+	Timeout time.Duration // for each call on the hot path; default 50ms
 }
 
 // OpenRedis connects to the Redis at url:
@@ -136,8 +138,12 @@ func NewRedis(client redis.UniversalClient, opts RedisOptions) *Redis {
 	if opts.Prefix == "" {
 		opts.Prefix = "modgate"
 	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 50 * time.Millisecond
+	}
 	r := &Redis{
 		client:  client,
+		timeout: opts.Timeout,
 		prefix:  "{" + opts.Prefix + "}:",
 		answers: make(chan answerWrite, 4096),
 		done:    make(chan struct{}),
@@ -247,6 +253,8 @@ func (r *Redis) Count(ctx context.Context, id string, ttl time.Duration, now tim
 		}
 		args = append(args, h.Limit, max(h.Window.Milliseconds(), 1), stop)
 	}
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
 	res, err := countScript.Run(ctx, r.client, keys, args...).Slice()
 	if err != nil {
 		return moderation.Replay{}, fmt.Errorf("counting in redis: %w", err)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	_ "net/http/pprof" // served only on MODGATE_DEBUG_ADDR
 	"os"
 	"os/signal"
 	"strconv"
@@ -33,6 +34,7 @@ usage:
   modgate check [rules.yaml]                        validate a rules file
   modgate test [rules.yaml] "message"               explain what the rules do with a message
   modgate test [rules.yaml] --jsonl FILE            the same for one JSON message a line
+  modgate bench [-duration 10s] [-redis URL]        load test against a bare baseline (see -h)
   modgate version                                   print the version
 
 Configuration is read from the environment; see README.md.
@@ -52,6 +54,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return check(args, getenv, stdout, stderr)
 	case "test":
 		return dryRun(args, getenv, os.Stdin, stdout, stderr)
+	case "bench":
+		return bench(ctx, args, stdout, stderr)
+	case "bench-baseline":
+		return benchBaseline(ctx, getenv, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "modgate", version)
 		return 0
@@ -77,6 +83,7 @@ type config struct {
 	admin     []hook.AdminToken
 	rulesPoll time.Duration
 
+	debugAddr    string
 	redisURL     string
 	redisPrefix  string
 	redisTimeout time.Duration
@@ -124,6 +131,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		errs = append(errs, fmt.Errorf("MODGATE_ADMIN_TOKENS: %w", err))
 	}
 	c.redisURL = getenv("REDIS_URL")
+	c.debugAddr = getenv("MODGATE_DEBUG_ADDR")
 	c.redisPrefix = envOr(getenv, "MODGATE_REDIS_PREFIX", "modgate")
 	if c.redisTimeout, err = parseDuration(envOr(getenv, "MODGATE_REDIS_TIMEOUT", "50ms")); err != nil {
 		errs = append(errs, fmt.Errorf("MODGATE_REDIS_TIMEOUT: %w", err))
@@ -228,7 +236,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	var stateCheck func(context.Context) error
 	stateName := "memory"
 	if c.redisURL != "" {
-		r, err := storage.OpenRedis(c.redisURL, storage.RedisOptions{Prefix: c.redisPrefix})
+		r, err := storage.OpenRedis(c.redisURL, storage.RedisOptions{Prefix: c.redisPrefix, Timeout: c.redisTimeout})
 		if err != nil {
 			log.Error("REDIS_URL is invalid", "err", err)
 			return 2
@@ -244,7 +252,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	} else {
 		state = storage.NewMemory(storage.MemoryOptions{})
 	}
-	engine := moderation.NewEngine(set, moderation.EngineOptions{State: state, StateTimeout: c.redisTimeout, ReplayTTL: c.replayTTL})
+	engine := moderation.NewEngine(set, moderation.EngineOptions{State: state, ReplayTTL: c.replayTTL})
 	rulesFile := moderation.NewRulesFile(c.rulesPath, engine, log)
 	server := hook.New(hook.Config{
 		Keys:        keys,
@@ -292,6 +300,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	if c.debugAddr != "" {
+		// Profiles on their own listener, never on the public one.
+		dbg := &http.Server{Addr: c.debugAddr, Handler: http.DefaultServeMux, ReadHeaderTimeout: 5 * time.Second}
+		go dbg.ListenAndServe()
+		defer dbg.Close()
+		log.Info("debug listener (pprof)", "addr", c.debugAddr)
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

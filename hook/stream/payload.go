@@ -8,7 +8,6 @@
 package stream
 
 import (
-	"encoding/json"
 	"errors"
 	"unicode/utf8"
 
@@ -44,7 +43,7 @@ type Payload struct {
 // every other key is ignored and kept.
 func (p *Payload) Parse(body []byte) error {
 	*p = Payload{Body: body}
-	if !json.Valid(body) {
+	if !valid(body) {
 		return ErrMalformed
 	}
 	i := 0

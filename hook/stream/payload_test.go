@@ -3,6 +3,7 @@ package stream
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -135,5 +136,27 @@ func TestAppendPatched(t *testing.T) {
 				t.Fatal("not JSON")
 			}
 		})
+	}
+}
+
+// FuzzValid: the fast validator accepts exactly what encoding/json accepts.
+func FuzzValid(f *testing.F) {
+	for _, s := range []string{`{}`, `[]`, `{"a":[1,2.5e-3,-0,true,false,null,"x\u00e9\n"]}`, `{"a":}`, `[1,]`, `01`, `-`, `1.`,
+		`1e`, `"\x"`, "\"a\tb\"", "\"\x01\"", `{"a" 1}`, `  {"a":1}  `, `{"a":1}}`, "\xff", `"\ud800"`, `[[[[]]]]`, `1E+2`, `tru`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := valid(b), json.Valid(b); got != want {
+			t.Fatalf("valid(%q) = %v, encoding/json says %v", b, got, want)
+		}
+	})
+}
+
+func TestValidNesting(t *testing.T) {
+	for _, depth := range []int{1, 9999, 10000, 10001, 50000} {
+		b := []byte(strings.Repeat("[", depth) + strings.Repeat("]", depth))
+		if got, want := valid(b), json.Valid(b); got != want {
+			t.Fatalf("depth %d: %v, encoding/json says %v", depth, got, want)
+		}
 	}
 }
