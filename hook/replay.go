@@ -17,7 +17,7 @@ import (
 //	"R" + reply    refused with this reply
 //	"P" + JSON     patched: {"text": ..., "fields": [[key, value], ...]}
 type replayPatch struct {
-	Text   *string            `json:"text,omitempty"`
+	Text   *string             `json:"text,omitempty"`
 	Fields [][]json.RawMessage `json:"fields,omitempty"`
 }
 
