@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/modgate/modgate/rules"
 )
@@ -105,7 +106,7 @@ func (e *Engine) Evaluate(ctx context.Context, msg *Message, opt Options) Verdic
 	if in.Hook == "" {
 		in.Hook = HookBeforeSend
 	}
-	sc.matches, sc.steps, sc.hits = sc.matches[:0], sc.steps[:0], sc.hits[:0]
+	sc.matches, sc.steps, sc.hits, sc.key = sc.matches[:0], sc.steps[:0], sc.hits[:0], sc.key[:0]
 	sc.masks, sc.rewrites, sc.flags = sc.masks[:0], sc.rewrites[:0], sc.flags[:0]
 
 	// 1. Conditions, in order, up to the first rule that surely ends the check.
@@ -242,20 +243,25 @@ func (e *Engine) Remember(ctx context.Context, id string, answer []byte) error {
 // limitKey names the counter a message counts against: the rule, and the
 // values of what the limit is counted by. It reports false when the payload
 // lacks one of them (a server-side send has no IP).
+//
+// The keys of one message are appended to one buffer and handed out as
+// views of it: they live as long as the evaluation (an append that moves the
+// buffer leaves the earlier views on the old array, which they keep alive).
 func (e *Engine) limitKey(sc *scratch, r *rules.Rule, in *rules.Input) (string, bool) {
-	k := append(sc.key[:0], r.ID...)
+	start := len(sc.key)
+	k := append(sc.key, r.ID...)
 	for _, by := range r.Limit.By {
 		k = append(k, '|')
 		k = append(k, by...)
 		k = append(k, '=')
 		var ok bool
 		if k, ok = in.AppendScope(k, by, r.Limit.Device); !ok {
-			sc.key = k
+			sc.key = k[:start]
 			return "", false
 		}
 	}
 	sc.key = k
-	return string(k), true
+	return unsafe.String(&k[start], len(k)-start), true
 }
 
 // applyChanges writes what mask, rewrite and flag rules accumulated: masks

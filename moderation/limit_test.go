@@ -28,7 +28,7 @@ func (c *countingState) Count(ctx context.Context, id string, ttl time.Duration,
 	c.calls++
 	keys := make([]string, len(hits))
 	for i, h := range hits {
-		keys[i] = h.Key
+		keys[i] = strings.Clone(h.Key) // keys are views, valid during the call
 	}
 	c.hits = append(c.hits, keys)
 	fail := c.fail

@@ -8,7 +8,7 @@ import (
 // Hit is one message counted against one rate limit. The engine fills the
 // request; the Counter fills the result.
 type Hit struct {
-	Key    string        // the counter: rule and scope (user, channel, ...)
+	Key    string        // the counter: rule and scope (user, channel, ...); valid during the call only
 	Limit  int           // messages allowed per Window
 	Window time.Duration // the sliding window
 	Stop   bool          // when this hit is refused, later hits are not counted: the message is stopped here

@@ -248,6 +248,9 @@ func (t *Text) addWord(a0, a1 int) {
 	} else {
 		w.tail, w.tailEnd = first.tail, first.tailEnd
 	}
+	if a1-a0 == 1 && t.plainWord(&w, first) {
+		return
+	}
 	// Digits read as letters only in a word that has letters or leetspeak
 	// symbols: "sh1t" is a word, "1984" stays a number.
 	leetOn := false
@@ -297,6 +300,43 @@ func (t *Text) addWord(a0, a1 int) {
 	w.k1 = int32(len(t.keys))
 	t.keys = append(t.keys, 0)
 	t.words = append(t.words, w)
+}
+
+// plainWord is the fast way for the commonest word: one atom of ASCII
+// letters that fold to themselves or their lower case. It reports false,
+// having added nothing, for any other word.
+func (t *Text) plainWord(w *word, a *atom) bool {
+	chars := t.chars[a.c0:a.c1]
+	for i := range chars {
+		if f := &chars[i].f; f.cls != clsLetter || f.n != 1 || f.out[0] >= utf8.RuneSelf || f.steps&^StepCase != 0 {
+			return false
+		}
+	}
+	var prev byte
+	for i := range chars {
+		c := &chars[i]
+		w.steps |= c.f.steps
+		u := c.f.out[0]
+		if u == 'l' {
+			u = 'i' // as in unit
+		}
+		if u == prev {
+			if r := &t.runs[len(t.runs)-1]; *r < 255 {
+				*r++
+			}
+			t.spans[len(t.spans)-1][1] = c.end
+			continue
+		}
+		t.keys = append(t.keys, u)
+		t.runs = append(t.runs, 1)
+		t.spans = append(t.spans, [2]int32{c.start, c.end})
+		w.n++
+		prev = u
+	}
+	w.k1 = int32(len(t.keys))
+	t.keys = append(t.keys, 0)
+	t.words = append(t.words, *w)
+	return true
 }
 
 // unit adds one folded letter to the word being built, collapsing repeats.

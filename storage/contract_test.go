@@ -258,8 +258,8 @@ func TestMemoryIsBounded(t *testing.T) {
 	}
 	for i := range m.replays {
 		s := &m.replays[i]
-		if len(s.cur)+len(s.prev) > 2*s.maxN || s.bytes > s.maxBytes+s.maxBytes/4 {
-			t.Fatalf("replay shard %d holds %d entries, %d bytes", i, len(s.cur)+len(s.prev), s.bytes)
+		if len(s.cur.marks)+len(s.prev.marks) > 2*s.maxN || s.bytes > s.maxBytes+s.maxBytes/4 {
+			t.Fatalf("replay shard %d holds %d entries, %d bytes", i, len(s.cur.marks)+len(s.prev.marks), s.bytes)
 		}
 		if c := &m.counters[i]; len(c.entries) > c.maxN {
 			t.Fatalf("counter shard %d holds %d", i, len(c.entries))

@@ -66,6 +66,7 @@ func NewMemory(opts MemoryOptions) *Memory {
 	for i := range m.counters {
 		c := &m.counters[i]
 		c.entries = map[uint64]counter{}
+		c.more = map[uint64][]int64{}
 		c.maxN = max(1, opts.CounterEntries/memoryShards)
 	}
 	return m
@@ -111,7 +112,8 @@ func (m *Memory) Remember(_ context.Context, id string, answer []byte, _ time.Du
 // the messages counted in the last window, oldest first.
 type counterShard struct {
 	mu      sync.Mutex
-	entries map[uint64]counter
+	entries map[uint64]counter // holds no pointers: the garbage collector skips it
+	more    map[uint64][]int64 // the times of counters whose limit is above inlineTimes
 	maxN    int
 }
 
@@ -121,21 +123,13 @@ const inlineTimes = 6
 
 type counter struct {
 	n      int32
-	window int64 // nanoseconds: when the newest time is older than this, the counter is empty
+	big    bool  // the times are in counterShard.more
+	window int64 // nanoseconds
+	last   int64 // the newest time
 	inline [inlineTimes]int64
-	more   []int64 // for limits above inlineTimes: all the times
 }
 
-func (c *counter) times() []int64 {
-	if c.more != nil {
-		return c.more[:c.n]
-	}
-	return c.inline[:c.n]
-}
-
-func (c *counter) expired(now int64) bool {
-	return c.n == 0 || c.times()[c.n-1] <= now-c.window
-}
+func (c *counter) expired(now int64) bool { return c.n == 0 || c.last <= now-c.window }
 
 func (s *counterShard) hit(key uint64, h *moderation.Hit, now time.Time) {
 	s.mu.Lock()
@@ -147,7 +141,12 @@ func (s *counterShard) hit(key uint64, h *moderation.Hit, now time.Time) {
 		s.evict(ns)
 	}
 	c.window = window
-	times := c.times()
+	var times []int64
+	if c.big {
+		times = s.more[key][:c.n]
+	} else {
+		times = c.inline[:c.n]
+	}
 	drop := 0
 	for drop < len(times) && times[drop] <= ns-window {
 		drop++
@@ -158,15 +157,18 @@ func (s *counterShard) hit(key uint64, h *moderation.Hit, now time.Time) {
 		c.n = int32(len(times))
 	}
 	if len(times) < h.Limit {
-		if c.more == nil && h.Limit > inlineTimes && len(times) == inlineTimes {
-			c.more = append(make([]int64, 0, 2*inlineTimes), times...)
+		if !c.big && len(times) == inlineTimes {
+			c.big = true
+			times = append(make([]int64, 0, 2*inlineTimes), times...)
 		}
-		if c.more != nil {
-			c.more = append(c.more[:c.n], ns)
+		if c.big {
+			times = append(times, ns)
+			s.more[key] = times
 		} else {
 			c.inline[c.n] = ns
 		}
 		c.n++
+		c.last = ns
 		h.Allowed, h.Count = true, int(c.n)
 	} else {
 		h.Count = len(times)
@@ -180,32 +182,66 @@ func (s *counterShard) hit(key uint64, h *moderation.Hit, now time.Time) {
 func (s *counterShard) evict(now int64) {
 	for k, c := range s.entries {
 		if c.expired(now) {
-			delete(s.entries, k)
+			s.remove(k, c)
 		}
 	}
-	for k := range s.entries {
+	for k, c := range s.entries {
 		if len(s.entries) < s.maxN-s.maxN/16 {
 			break
 		}
-		delete(s.entries, k)
+		s.remove(k, c)
 	}
 }
 
-// replayShard keeps webhook ids in two generations of maps: new claims go
-// into the current one, and when it is older than the replay TTL (or full)
-// it becomes the previous one and the previous one is dropped whole. An id
-// is thus kept between one and two TTLs, and expiry costs nothing per entry.
+func (s *counterShard) remove(k uint64, c counter) {
+	delete(s.entries, k)
+	if c.big {
+		delete(s.more, k)
+	}
+}
+
+// replayShard keeps webhook ids in two generations: new claims go into the
+// current one, and when it is older than the replay TTL (or full) it becomes
+// the previous one and the previous one is dropped whole. An id is thus kept
+// between one and two TTLs, and expiry costs nothing per entry. Ids and the
+// one-byte answers of most messages live in pointer-free maps that the
+// garbage collector skips; longer answers are kept beside them.
 type replayShard struct {
 	mu       sync.Mutex
-	cur      map[uint64][]byte // id (hashed) → answer; empty while the first attempt runs
-	prev     map[uint64][]byte
+	cur      generation
+	prev     generation
 	started  int64 // when cur began, unix nanoseconds
-	bytes    int   // of answers in cur and prev
+	bytes    int   // of long answers in cur and prev
 	maxN     int   // ids per generation
 	maxBytes int
 }
 
-var pending = []byte{} // the answer of an id whose first attempt runs: not nil, empty
+type generation struct {
+	marks   map[uint64]byte   // id (hashed) → markPending, or the answer when it is one byte, or markLong
+	answers map[uint64][]byte // answers longer than a byte
+}
+
+const (
+	markPending = 0
+	markLong    = 0xff // not a byte compact answers start with
+)
+
+func newGeneration(size int) generation {
+	return generation{marks: make(map[uint64]byte, size), answers: map[uint64][]byte{}}
+}
+
+func (g *generation) find(id uint64) (moderation.Replay, bool) {
+	m, ok := g.marks[id]
+	switch {
+	case !ok:
+		return moderation.Replay{}, false
+	case m == markPending:
+		return moderation.Replay{Seen: true}, true
+	case m == markLong:
+		return moderation.Replay{Seen: true, Answer: g.answers[id]}, true
+	}
+	return moderation.Replay{Seen: true, Answer: []byte{m}}, true
+}
 
 // claim marks id as seen, or returns what was stored for it.
 func (s *replayShard) claim(id uint64, ttl time.Duration, now time.Time) moderation.Replay {
@@ -213,55 +249,61 @@ func (s *replayShard) claim(id uint64, ttl time.Duration, now time.Time) moderat
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.rotate(ns, ttl)
-	if a, ok := s.cur[id]; ok {
-		return seen(a)
+	if r, ok := s.cur.find(id); ok {
+		return r
 	}
-	if a, ok := s.prev[id]; ok {
-		return seen(a)
+	if r, ok := s.prev.find(id); ok {
+		return r
 	}
-	s.cur[id] = pending
+	s.cur.marks[id] = markPending
 	return moderation.Replay{}
-}
-
-func seen(answer []byte) moderation.Replay {
-	if len(answer) == 0 {
-		return moderation.Replay{Seen: true}
-	}
-	return moderation.Replay{Seen: true, Answer: answer}
 }
 
 // rotate starts a new generation when the current one is older than ttl or full.
 func (s *replayShard) rotate(now int64, ttl time.Duration) {
-	if s.cur == nil {
-		s.cur, s.started = make(map[uint64][]byte), now
+	if s.cur.marks == nil {
+		s.cur, s.started = newGeneration(0), now
 		return
 	}
-	if now-s.started < int64(ttl) && len(s.cur) < s.maxN && s.bytes <= s.maxBytes {
+	if now-s.started < int64(ttl) && len(s.cur.marks) < s.maxN && s.bytes <= s.maxBytes {
 		return
 	}
-	for _, a := range s.prev {
+	for _, a := range s.prev.answers {
 		s.bytes -= len(a)
 	}
 	if now-s.started >= 2*int64(ttl) { // both generations are past their time
-		for _, a := range s.cur {
+		for _, a := range s.cur.answers {
 			s.bytes -= len(a)
 		}
-		s.prev, s.cur, s.started = nil, make(map[uint64][]byte), now
+		s.prev, s.cur, s.started = generation{}, newGeneration(0), now
 		return
 	}
-	s.prev, s.cur, s.started = s.cur, make(map[uint64][]byte, len(s.cur)), now
+	s.prev, s.cur, s.started = s.cur, newGeneration(len(s.cur.marks)), now
 }
 
 func (s *replayShard) remember(id uint64, answer []byte, _ time.Time) {
+	if len(answer) == 0 {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, gen := range [2]map[uint64][]byte{s.cur, s.prev} {
-		if a, ok := gen[id]; ok {
-			if len(a) == 0 && len(answer) > 0 && len(answer) <= s.maxBytes/4 {
-				gen[id] = append([]byte(nil), answer...)
-				s.bytes += len(answer)
-			}
+	for _, g := range [2]*generation{&s.cur, &s.prev} {
+		m, ok := g.marks[id]
+		if !ok {
+			continue
+		}
+		if m != markPending {
+			return // the first answer stays
+		}
+		if len(answer) == 1 && answer[0] != markPending && answer[0] != markLong {
+			g.marks[id] = answer[0]
 			return
 		}
+		if len(answer) <= s.maxBytes/4 {
+			g.marks[id] = markLong
+			g.answers[id] = append([]byte(nil), answer...)
+			s.bytes += len(answer)
+		}
+		return
 	}
 }

@@ -8,8 +8,10 @@
 package stream
 
 import (
+	"bytes"
 	"errors"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/modgate/modgate/rules"
 )
@@ -31,9 +33,9 @@ type Payload struct {
 	Channel     []byte
 	RequestInfo []byte
 
-	Text    string // message.text; "" when absent or not a string
+	Text    string // message.text; "" when absent or not a string. It may share Body's bytes
 	HasText bool
-	ID      string // message.id; "" for a new message
+	ID      string // message.id; "" for a new message. It may share Body's bytes
 
 	msgStart int
 	text     [2]int // raw text value in Body, quotes included; text[1] == 0 when absent
@@ -79,12 +81,12 @@ func (p *Payload) Parse(body []byte) error {
 			p.text, p.Text, p.HasText = [2]int{}, "", false
 			if isString {
 				p.text = [2]int{v0, v1}
-				p.Text, p.HasText = String(body[v0:v1]), true
+				p.Text, p.HasText = view(body[v0:v1]), true
 			}
 		case "id":
 			p.ID = ""
 			if isString {
-				p.ID = String(body[v0:v1])
+				p.ID = view(body[v0:v1])
 			}
 		}
 	})
@@ -93,6 +95,20 @@ func (p *Payload) Parse(body []byte) error {
 
 // Field returns the raw value of a top-level key of obj, or nil.
 func Field(obj []byte, name string) []byte { return rules.Lookup(obj, name) }
+
+// view returns the value of a JSON string without copying it when it needs
+// no unescaping: the hot path reads the text of every message, and the body
+// outlives every use of it within a request.
+func view(raw []byte) string {
+	inner := raw[1 : len(raw)-1]
+	if len(inner) == 0 {
+		return ""
+	}
+	if bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+		return unsafe.String(&inner[0], len(inner))
+	}
+	return String(raw)
+}
 
 // String returns the value of a JSON string, or "" for any other value.
 func String(raw []byte) string {
