@@ -32,6 +32,7 @@ type Match struct {
 type Matcher struct {
 	words   map[string][]wordTerm   // single words and phrases written together
 	phrases map[string][]phraseTerm // by the key of their first word
+	bloom   keyFilter               // every key of words and phrases: most words of a text are in neither
 	partial *ahocorasick.Matcher    // prefix, suffix and infix terms
 	parts   [][]partTerm            // by automaton index
 	size    int
@@ -173,12 +174,15 @@ func (m *Matcher) add(term *Term, patterns *[]string, index map[string]int) erro
 	}
 	if n == 1 {
 		m.words[words[0].key] = append(m.words[words[0].key], wordTerm{term: term, runs: words[0].runs})
+		m.bloom.add(words[0].key)
 		return nil
 	}
 	m.phrases[words[0].key] = append(m.phrases[words[0].key], phraseTerm{term: term, words: words})
+	m.bloom.add(words[0].key)
 	// A phrase also matches its words written together ("blow job", "blowjob").
 	joined := joinWords(words)
 	m.words[joined.key] = append(m.words[joined.key], wordTerm{term: term, runs: joined.runs})
+	m.bloom.add(joined.key)
 	return nil
 }
 
@@ -234,6 +238,9 @@ func (m *Matcher) Match(t *Text, dst []Match) []Match {
 		if len(dst) == before && w.tail != 0 {
 			dst = m.matchWithTail(w, key, runs, dst)
 		}
+		if !m.bloom.mayHave(key) {
+			continue
+		}
 		if phrases, ok := m.phrases[string(key)]; ok {
 			for _, p := range phrases {
 				if end, steps, ok := t.phraseAt(i, p.words); ok {
@@ -261,6 +268,9 @@ func (m *Matcher) matchWord(w *word, key []byte, runs []uint8, dst []Match) []Ma
 // matchPartOfWord looks key up; where the word goes on past the key (open
 // ends), the letter at that edge may repeat more often than in the term.
 func (m *Matcher) matchPartOfWord(w *word, key []byte, runs []uint8, openStart, openEnd bool, dst []Match) []Match {
+	if !m.bloom.mayHave(key) {
+		return dst
+	}
 	terms, ok := m.words[string(key)]
 	if !ok {
 		return dst
@@ -458,4 +468,28 @@ func partRuns(term, text []uint8, openStart, openEnd bool) (Steps, bool) {
 		}
 	}
 	return steps, true
+}
+
+// keyFilter is a one-hash Bloom filter over folded keys: a cheap "surely
+// not" before a map lookup, for the many words of a message that are in no
+// list. 64 Kibit hold a few thousand keys with few false hits; beyond that
+// it still only costs a lookup that would have happened anyway.
+type keyFilter [1024]uint64
+
+func keyHash(key []byte) uint32 {
+	h := uint32(2166136261)
+	for _, c := range key {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	return h ^ h>>16
+}
+
+func (f *keyFilter) add(key string) {
+	h := keyHash([]byte(key)) & 0xFFFF
+	f[h>>6] |= 1 << (h & 63)
+}
+
+func (f *keyFilter) mayHave(key []byte) bool {
+	h := keyHash(key) & 0xFFFF
+	return f[h>>6]&(1<<(h&63)) != 0
 }
