@@ -68,7 +68,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long each run lasts")
 	fs.IntVar(&c.count, "count", 0, "requests per run instead of a duration")
 	fs.Float64Var(&c.rate, "rate", 0, "requests per second (0: as fast as possible)")
-	fs.IntVar(&c.concurrency, "concurrency", 32, "connections (keep-alive) and workers")
+	fs.IntVar(&c.concurrency, "concurrency", 128, "connections (keep-alive) and workers; Stream calls from many at once")
 	fs.IntVar(&c.users, "users", 50_000, "distinct senders in the mix")
 	fs.IntVar(&c.pool, "messages", 200_000, "distinct messages in the mix, sent in turn across all runs")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the message mix")
@@ -179,8 +179,9 @@ func (r *benchResult) print(w io.Writer, name string) {
 	}
 }
 
-// payloadOffset moves each run to another part of the mix.
-var payloadOffset int64
+// offsets moves each run against one server to a part of the mix that
+// server has not seen: a message sent again would only meet the repeats rule.
+var offsets = map[string]int64{}
 
 type benchRequest struct {
 	body []byte
@@ -199,7 +200,8 @@ type benchRequest struct {
 // it does).
 func runLoad(ctx context.Context, c benchConfig, target string, payloads []benchRequest, rate float64) *benchResult {
 	var next atomic.Int64
-	defer func() { payloadOffset += next.Load() }()
+	defer func() { offsets[target] += next.Load() }()
+	offset := offsets[target]
 	host := strings.TrimPrefix(strings.TrimPrefix(strings.TrimSuffix(target, "/"), "http://"), "https://")
 
 	start := time.Now()
@@ -248,7 +250,7 @@ func runLoad(ctx context.Context, c benchConfig, target string, payloads []bench
 				if c.count == 0 && scheduled.After(end) {
 					return
 				}
-				p := &payloads[(payloadOffset+i)%int64(len(payloads))]
+				p := &payloads[(offset+i)%int64(len(payloads))]
 				req = append(req[:0], "POST /hooks/before-message-send HTTP/1.1\r\nHost: "...)
 				req = append(req, host...)
 				req = append(req, "\r\nContent-Type: application/json\r\nX-Api-Key: "...)

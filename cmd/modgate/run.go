@@ -83,10 +83,11 @@ type config struct {
 	admin     []hook.AdminToken
 	rulesPoll time.Duration
 
-	debugAddr    string
-	redisURL     string
-	redisPrefix  string
-	redisTimeout time.Duration
+	debugAddr     string
+	redisPipeline bool
+	redisURL      string
+	redisPrefix   string
+	redisTimeout  time.Duration
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -132,6 +133,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	c.redisURL = getenv("REDIS_URL")
 	c.debugAddr = getenv("MODGATE_DEBUG_ADDR")
+	c.redisPipeline = envOr(getenv, "MODGATE_REDIS_AUTOPIPELINE", "1") != "0"
 	c.redisPrefix = envOr(getenv, "MODGATE_REDIS_PREFIX", "modgate")
 	if c.redisTimeout, err = parseDuration(envOr(getenv, "MODGATE_REDIS_TIMEOUT", "50ms")); err != nil {
 		errs = append(errs, fmt.Errorf("MODGATE_REDIS_TIMEOUT: %w", err))
@@ -236,7 +238,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	var stateCheck func(context.Context) error
 	stateName := "memory"
 	if c.redisURL != "" {
-		r, err := storage.OpenRedis(c.redisURL, storage.RedisOptions{Prefix: c.redisPrefix, Timeout: c.redisTimeout})
+		r, err := storage.OpenRedis(c.redisURL, storage.RedisOptions{Prefix: c.redisPrefix, Timeout: c.redisTimeout, AutoPipeline: c.redisPipeline})
 		if err != nil {
 			log.Error("REDIS_URL is invalid", "err", err)
 			return 2
