@@ -38,6 +38,7 @@ type Redis struct {
 	once    sync.Once
 	dropped uint64
 	mu      sync.Mutex
+	breaker breaker
 }
 
 var _ moderation.State = (*Redis)(nil)
@@ -90,6 +91,9 @@ func redisClient(url string) (redis.UniversalClient, error) {
 			return nil, urlError(url, err)
 		}
 		o.ContextTimeoutEnabled, o.MaxRetries = true, -1
+		if o.ReadTimeout == 0 && o.WriteTimeout == 0 {
+			o.ReadTimeout, o.WriteTimeout = time.Second, time.Second // a stuck connection is dropped
+		}
 		return redis.NewClient(o), nil
 	case "cluster":
 		o, err := redis.ParseClusterURL(plain)
@@ -263,9 +267,7 @@ func (r *Redis) Count(ctx context.Context, id string, ttl time.Duration, now tim
 		}
 		args = append(args, h.Limit, max(h.Window.Milliseconds(), 1), stop)
 	}
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
-	res, err := countScript.Run(ctx, r.counts, keys, args...).Slice()
+	res, err := r.run(ctx, keys, args)
 	if err != nil {
 		return moderation.Replay{}, fmt.Errorf("counting in redis: %w", err)
 	}
@@ -289,6 +291,76 @@ func (r *Redis) Count(ctx context.Context, id string, ttl time.Duration, now tim
 		h.RetryAfter = time.Duration(retry) * time.Millisecond
 	}
 	return moderation.Replay{}, nil
+}
+
+// ErrCircuitOpen is returned without asking Redis while it recently failed.
+var ErrCircuitOpen = errors.New("redis failed a moment ago; not asking again yet")
+
+// run calls the count script within the timeout, whatever the client does:
+// a black-holed connection must not hold a message past its deadline. After
+// a failure, calls fail at once for a quarter of a second, then one call
+// probes whether Redis is back.
+func (r *Redis) run(ctx context.Context, keys []string, args []any) ([]any, error) {
+	if !r.breaker.allow(time.Now()) {
+		return nil, ErrCircuitOpen
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	type result struct {
+		res []any
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := countScript.Run(ctx, r.counts, keys, args...).Slice()
+		done <- result{res, err}
+	}()
+	select {
+	case out := <-done:
+		if out.err != nil && !errors.Is(out.err, redis.Nil) {
+			r.breaker.failure(time.Now())
+			return nil, out.err
+		}
+		r.breaker.success()
+		return out.res, out.err
+	case <-ctx.Done():
+		r.breaker.failure(time.Now())
+		return nil, ctx.Err()
+	}
+}
+
+// breaker stops calls to a Redis that just failed, for a short while.
+type breaker struct {
+	mu        sync.Mutex
+	openUntil time.Time
+	probing   bool
+}
+
+const breakerPause = 250 * time.Millisecond
+
+func (b *breaker) allow(now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.openUntil.IsZero():
+		return true
+	case now.Before(b.openUntil) || b.probing:
+		return false
+	}
+	b.probing = true // one call finds out whether Redis is back
+	return true
+}
+
+func (b *breaker) success() {
+	b.mu.Lock()
+	b.openUntil, b.probing = time.Time{}, false
+	b.mu.Unlock()
+}
+
+func (b *breaker) failure(now time.Time) {
+	b.mu.Lock()
+	b.openUntil, b.probing = now.Add(breakerPause), false
+	b.mu.Unlock()
 }
 
 // Remember implements moderation.Answers. The write is queued and done in
