@@ -32,7 +32,7 @@ const memoryShards = 32
 const (
 	DefaultReplayEntries  = 1_000_000
 	DefaultReplayBytes    = 64 << 20
-	DefaultCounterEntries = 1_000_000
+	DefaultCounterEntries = 250_000
 )
 
 // MemoryOptions bound Memory; zero values take the defaults.
@@ -115,6 +115,7 @@ type counterShard struct {
 	entries map[uint64]counter // holds no pointers: the garbage collector skips it
 	more    map[uint64][]int64 // the times of counters whose limit is above inlineTimes
 	maxN    int
+	added   int // new counters since the last sweep
 }
 
 // inlineTimes is how many times a counter keeps without a separate slice:
@@ -137,8 +138,13 @@ func (s *counterShard) hit(key uint64, h *moderation.Hit, now time.Time) {
 	h.Done = true
 	ns, window := now.UnixNano(), int64(h.Window)
 	c, ok := s.entries[key]
-	if !ok && len(s.entries) >= s.maxN {
-		s.evict(ns)
+	if !ok {
+		// Sweep out what expired now and then, so the map follows the
+		// counters in use rather than everything ever counted.
+		if s.added++; len(s.entries) >= s.maxN || s.added >= max(64, s.maxN/8) {
+			s.evict(ns)
+			s.added = 0
+		}
 	}
 	c.window = window
 	var times []int64
@@ -177,8 +183,8 @@ func (s *counterShard) hit(key uint64, h *moderation.Hit, now time.Time) {
 	s.entries[key] = c
 }
 
-// evict makes room: every expired counter goes, and when none has, one in
-// sixteen chosen at random (map order).
+// evict removes every expired counter and, when the shard is still full,
+// one in sixteen chosen at random (map order).
 func (s *counterShard) evict(now int64) {
 	for k, c := range s.entries {
 		if c.expired(now) {

@@ -69,8 +69,8 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.count, "count", 0, "requests per run instead of a duration")
 	fs.Float64Var(&c.rate, "rate", 0, "requests per second (0: as fast as possible)")
 	fs.IntVar(&c.concurrency, "concurrency", 128, "connections (keep-alive) and workers; Stream calls from many at once")
-	fs.IntVar(&c.users, "users", 50_000, "distinct senders in the mix")
-	fs.IntVar(&c.pool, "messages", 200_000, "distinct messages in the mix, sent in turn across all runs")
+	fs.IntVar(&c.users, "users", 500_000, "distinct senders in the mix")
+	fs.IntVar(&c.pool, "messages", 400_000, "distinct messages in the mix; no server is sent one twice until they run out")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the message mix")
 	fs.BoolVar(&c.skipBase, "no-baseline", false, "do not run the baseline")
 	fs.BoolVar(&c.halfRate, "half", true, "after the full-speed runs, run modgate at half the baseline's throughput")
@@ -101,14 +101,18 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	var base *benchResult
+	var baseURL string
 	if !c.skipBase {
-		baseURL, stopBase, err := startChild(ctx, "bench-baseline", nil)
+		var stopBase func() int64
+		var err error
+		baseURL, stopBase, err = startChild(ctx, "bench-baseline", nil)
 		if err != nil {
 			log.Error("starting the baseline", "err", err)
 			return 1
 		}
+		defer stopBase()
 		base = runLoad(ctx, c, baseURL, payloads, c.rate)
-		base.rssKiB = stopBase()
+		base.rssKiB = rssOf(baseURL)
 		base.print(stdout, "baseline (echo + encoding/json)")
 	}
 	mod := runLoad(ctx, c, target, payloads, c.rate)
@@ -122,11 +126,14 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if c.halfRate && c.rate == 0 {
 			half := base.rps / 2
 			fmt.Fprintf(stdout, "\nat half the baseline's throughput (%.0f requests/s):\n", half)
+			b := runLoad(ctx, c, baseURL, payloads, half)
+			b.print(stdout, "baseline at a fixed rate")
 			r := runLoad(ctx, c, target, payloads, half)
 			if stopModgate != nil {
 				r.rssKiB = rssOf(target)
 			}
 			r.print(stdout, "modgate at a fixed rate")
+			fmt.Fprintf(stdout, "\np99 at half the baseline's throughput: modgate %v, baseline %v\n", r.percentile(0.99), b.percentile(0.99))
 		}
 	}
 	return 0
