@@ -203,10 +203,8 @@ func (r *Redis) key(kind, name string) string {
 var countScript = redis.NewScript(`
 local now = tonumber(ARGV[1])
 local ttl = tonumber(ARGV[2])
-if ttl > 0 then
-  local prev = redis.call('GET', KEYS[1])
-  if prev then return {1, prev} end
-  redis.call('SET', KEYS[1], '', 'PX', ttl)
+if ttl > 0 and not redis.call('SET', KEYS[1], '', 'NX', 'PX', ttl) then
+  return {1, redis.call('GET', KEYS[1]) or ''}
 end
 local out = {0, ''}
 for i = 2, #KEYS do

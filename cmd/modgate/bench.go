@@ -47,6 +47,7 @@ type benchConfig struct {
 	count       int
 	rate        float64
 	concurrency int
+	rateConns   int
 	users       int
 	pool        int
 	seed        uint64
@@ -73,7 +74,8 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.pool, "messages", 400_000, "distinct messages in the mix; no server is sent one twice until they run out")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the message mix")
 	fs.BoolVar(&c.skipBase, "no-baseline", false, "do not run the baseline")
-	fs.BoolVar(&c.halfRate, "half", true, "after the full-speed runs, run modgate at half the baseline's throughput")
+	fs.BoolVar(&c.halfRate, "half", true, "after the full-speed runs, run both at half the baseline's throughput")
+	fs.IntVar(&c.rateConns, "rate-concurrency", 16, "connections for the fixed-rate runs: at a steady rate few requests are in flight at once")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -125,10 +127,12 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			float64(mod.percentile(0.99))/float64(max(base.percentile(0.99), 1)))
 		if c.halfRate && c.rate == 0 {
 			half := base.rps / 2
-			fmt.Fprintf(stdout, "\nat half the baseline's throughput (%.0f requests/s):\n", half)
-			b := runLoad(ctx, c, baseURL, payloads, half)
+			fmt.Fprintf(stdout, "\nat half the baseline's throughput (%.0f requests/s, %d connections):\n", half, c.rateConns)
+			rc := c
+			rc.concurrency = c.rateConns
+			b := runLoad(ctx, rc, baseURL, payloads, half)
 			b.print(stdout, "baseline at a fixed rate")
-			r := runLoad(ctx, c, target, payloads, half)
+			r := runLoad(ctx, rc, target, payloads, half)
 			if stopModgate != nil {
 				r.rssKiB = rssOf(target)
 			}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -362,4 +363,28 @@ func TestDryRunUsage(t *testing.T) {
 	if code := run(context.Background(), []string{"test", "--jsonl", "/nonexistent", shippedRules(t)}, envFrom(nil), io.Discard, &errs); code != 1 {
 		t.Fatalf("missing input file: exit %d", code)
 	}
+}
+
+// TestSIGHUPReloads: serve reloads the rules file on SIGHUP (it listens for
+// the signal before it starts listening for requests).
+func TestSIGHUPReloads(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	write := func(word string) {
+		os.WriteFile(path, []byte("version: 1\nrules:\n  - id: r\n    when: {text: {contains: ["+word+"]}}\n    action: mask\n"), 0o644)
+	}
+	write("alpha")
+	r := start(t, map[string]string{"MODGATE_RULES": path, "STREAM_API_SECRET": "secret", "MODGATE_RULES_POLL": "1h"})
+	write("beta")
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if _, body := post(t, r.addr, "secret", `{"message":{"text":"beta"}}`); body == `{"message":{"text":"****"}}` {
+			if !strings.Contains(r.stderr.String(), "SIGHUP") {
+				t.Fatalf("no log line for the signal:\n%s", r.stderr)
+			}
+			return
+		}
+	}
+	t.Fatal("SIGHUP did not reload the rules")
 }
