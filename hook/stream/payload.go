@@ -8,10 +8,8 @@
 package stream
 
 import (
-	"bytes"
 	"errors"
 	"unicode/utf8"
-	"unsafe"
 
 	"github.com/modgate/modgate/rules"
 )
@@ -96,19 +94,10 @@ func (p *Payload) Parse(body []byte) error {
 // Field returns the raw value of a top-level key of obj, or nil.
 func Field(obj []byte, name string) []byte { return rules.Lookup(obj, name) }
 
-// view returns the value of a JSON string without copying it when it needs
-// no unescaping: the hot path reads the text of every message, and the body
-// outlives every use of it within a request.
-func view(raw []byte) string {
-	inner := raw[1 : len(raw)-1]
-	if len(inner) == 0 {
-		return ""
-	}
-	if bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
-		return unsafe.String(&inner[0], len(inner))
-	}
-	return String(raw)
-}
+// view reads message.text and message.id without copying: the hot path
+// reads the text of every message, and the body outlives every use of it
+// within a request.
+func view(raw []byte) string { return rules.JSONStringView(raw) }
 
 // String returns the value of a JSON string, or "" for any other value.
 func String(raw []byte) string {
