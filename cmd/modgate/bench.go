@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,6 +24,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"golang.org/x/sys/unix"
 
 	"github.com/modgate/modgate/hook/stream"
 	"github.com/modgate/modgate/rules"
@@ -53,6 +55,7 @@ type benchConfig struct {
 	seed        uint64
 	skipBase    bool
 	halfRate    bool
+	pin         bool
 }
 
 // bench is `modgate bench`.
@@ -76,6 +79,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&c.skipBase, "no-baseline", false, "do not run the baseline")
 	fs.BoolVar(&c.halfRate, "half", true, "after the full-speed runs, run both at half the baseline's throughput")
 	fs.IntVar(&c.rateConns, "rate-concurrency", 16, "connections for the fixed-rate runs: at a steady rate few requests are in flight at once")
+	fs.BoolVar(&c.pin, "pin", true, "run the servers on the last CPU and the load on the others (Linux, 2+ CPUs), so they do not take each other's time")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -84,6 +88,12 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// Enough distinct messages that no sender repeats a text within the
 	// runs: a mix that repeated would only measure the repeats rule.
 	payloads := benchPayloads(c.seed, c.pool, c.users, c.secret)
+	if c.pin {
+		if cpu, ok := pinLoad(); ok {
+			serverCPU = strconv.Itoa(cpu)
+			fmt.Fprintf(stdout, "servers pinned to CPU %d, load on the others\n", cpu)
+		}
+	}
 	fmt.Fprintf(stdout, "mix: %d payloads, %d bytes on average, %d users; %d connections\n",
 		len(payloads), avgSize(payloads), c.users, c.concurrency)
 
@@ -525,6 +535,9 @@ func startChild(ctx context.Context, sub string, env map[string]string) (string,
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	cmd := exec.CommandContext(ctx, exe, sub)
+	if serverCPU != "" {
+		cmd = exec.CommandContext(ctx, "taskset", "-c", serverCPU, exe, sub)
+	}
 	cmd.Env = append(os.Environ(), "MODGATE_ADDR="+addr)
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
@@ -563,6 +576,30 @@ func startChild(ctx context.Context, sub string, env map[string]string) (string,
 }
 
 var children sync.Map // url → pid
+
+// serverCPU is the CPU the servers the tool starts run on; "" for any.
+var serverCPU string
+
+// pinLoad moves this process off the last CPU, for the servers, when there
+// are two or more and taskset can place the servers there.
+func pinLoad() (int, bool) {
+	n := runtime.NumCPU()
+	if n < 2 {
+		return 0, false
+	}
+	if _, err := exec.LookPath("taskset"); err != nil {
+		return 0, false
+	}
+	var set unix.CPUSet
+	for i := 0; i < n-1; i++ {
+		set.Set(i)
+	}
+	if err := unix.SchedSetaffinity(0, &set); err != nil {
+		return 0, false
+	}
+	runtime.GOMAXPROCS(n - 1)
+	return n - 1, true
+}
 
 func rssOf(url string) int64 {
 	if pid, ok := children.Load(url); ok {
