@@ -51,11 +51,12 @@ type Config struct {
 
 // Server handles Stream's hooks.
 type Server struct {
-	cfg      Config
-	echo     *echo.Echo
-	log      *slog.Logger
-	metrics  *metrics
-	stateLog *rateLimitedLog
+	cfg         Config
+	echo        *echo.Echo
+	log         *slog.Logger
+	metrics     *metrics
+	stateLog    *rateLimitedLog
+	deadlineLog *rateLimitedLog
 }
 
 // New builds the server and its routes.
@@ -69,7 +70,8 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Rules), stateLog: newRateLimitedLog(cfg.Logger, 10*time.Second)}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Rules), stateLog: newRateLimitedLog(cfg.Logger, 10*time.Second),
+		deadlineLog: newRateLimitedLog(cfg.Logger, 10*time.Second)}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.httpError
@@ -260,7 +262,7 @@ func (s *Server) beforeSend(c echo.Context) error {
 	outcome := outcomeOf(&v)
 	if v.DeadlineHit {
 		m.deadline.Inc()
-		s.log.Warn("deadline passed: on_error decided", "webhook_id", webhookID, "deadline", s.cfg.Deadline,
+		s.deadlineLog.Warn("deadline passed: on_error decided", "webhook_id", webhookID, "deadline", s.cfg.Deadline,
 			"action", v.Action.String())
 	}
 	switch {
