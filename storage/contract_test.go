@@ -40,7 +40,9 @@ func newTestRedis(t testing.TB) *Redis {
 	var b [6]byte
 	rand.Read(b[:])
 	prefix := "modgate-test-" + hex.EncodeToString(b[:])
-	r, err := OpenRedis(testRedisURL(t), RedisOptions{Prefix: prefix})
+	// A generous timeout: these tests check what is counted, not how fast,
+	// and run under the race detector on busy machines.
+	r, err := OpenRedis(testRedisURL(t), RedisOptions{Prefix: prefix, Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -186,7 +186,7 @@ func TestRedisQueueSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Another process (or this one after a restart) with the same prefix.
-	again, err := OpenRedis(testRedisURL(t), RedisOptions{Prefix: r.prefix[1 : len(r.prefix)-2]})
+	again, err := OpenRedis(testRedisURL(t), RedisOptions{Prefix: r.prefix[1 : len(r.prefix)-2], Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

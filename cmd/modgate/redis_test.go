@@ -70,7 +70,7 @@ func TestTwoServersShareOneLimit(t *testing.T) {
 	prefix := uniquePrefix()
 	env := func() map[string]string {
 		return map[string]string{"MODGATE_RULES": floodRulesFile(t), "STREAM_API_SECRET": "secret",
-			"REDIS_URL": testRedisURL(t), "MODGATE_REDIS_PREFIX": prefix}
+			"REDIS_URL": testRedisURL(t), "MODGATE_REDIS_PREFIX": prefix, "MODGATE_REDIS_TIMEOUT": "5s"}
 	}
 	a, b := start(t, env()), start(t, env())
 	var got []string

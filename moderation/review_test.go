@@ -1,0 +1,154 @@
+package moderation_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modgate/modgate/moderation"
+	"github.com/modgate/modgate/storage"
+)
+
+// fakePublisher records what would reach Stream, and fails on demand.
+type fakePublisher struct {
+	mu    sync.Mutex
+	calls []string
+	fail  error
+}
+
+func (p *fakePublisher) call(s string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.fail != nil {
+		return p.fail
+	}
+	p.calls = append(p.calls, s)
+	return nil
+}
+
+func (p *fakePublisher) Commit(_ context.Context, id string) error { return p.call("commit " + id) }
+func (p *fakePublisher) Delete(_ context.Context, id string) error { return p.call("delete " + id) }
+func (p *fakePublisher) Send(_ context.Context, h *moderation.Held) error {
+	return p.call("send " + h.ChannelCID + " " + h.Text)
+}
+
+func newReviews(t *testing.T) (*moderation.Reviews, *fakePublisher, *time.Time) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	pub := &fakePublisher{}
+	return &moderation.Reviews{Queue: storage.NewMemoryQueue(0), Publisher: pub, Audit: storage.NewMemoryAudit(0),
+		Now: func() time.Time { return now }}, pub, &now
+}
+
+func pendingHeld(id string, now time.Time) moderation.Held {
+	return moderation.Held{ID: id, MessageID: id, Hook: moderation.HookPending, ChannelCID: "messaging:a", UserID: "u",
+		Text: "hi " + id, Rules: []string{"new-accounts-with-links"}, RulesVersion: "v1", HeldAt: now, Deadline: now.Add(time.Hour)}
+}
+
+func TestReviewDecisionsReachStreamOnce(t *testing.T) {
+	r, pub, now := newReviews(t)
+	ctx := context.Background()
+	for i := range 10 {
+		if err := r.Hold(ctx, pendingHeld(fmt.Sprint("p", i), *now)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for i := range 10 {
+		for j := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				id := fmt.Sprint("p", i)
+				var err error
+				if j%2 == 0 {
+					_, err = r.Approve(ctx, id, "ann")
+				} else {
+					_, err = r.Reject(ctx, id, "bob", "spam")
+				}
+				if err != nil && !errors.Is(err, moderation.ErrConflict) && !errors.Is(err, moderation.ErrNotFound) {
+					t.Error(err)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	if len(pub.calls) != 10 {
+		t.Fatalf("%d calls to Stream for 10 messages: %v", len(pub.calls), pub.calls)
+	}
+	seen := map[string]bool{}
+	for _, c := range pub.calls {
+		id := c[len(c)-2:]
+		if seen[id] {
+			t.Fatalf("two decisions for %s: %v", id, pub.calls)
+		}
+		seen[id] = true
+	}
+	entries, _, _ := r.Audit.List(ctx, "", 100)
+	if len(entries) != 20 {
+		t.Fatalf("%d audit entries, want 10 held and 10 decided", len(entries))
+	}
+}
+
+func TestReviewStreamFailureKeepsTheItem(t *testing.T) {
+	r, pub, now := newReviews(t)
+	ctx := context.Background()
+	r.Hold(ctx, pendingHeld("p1", *now))
+	pub.fail = errors.New("stream answered 503")
+	_, err := r.Approve(ctx, "p1", "ann")
+	if !errors.Is(err, moderation.ErrUnavailable) {
+		t.Fatalf("err %v", err)
+	}
+	h, err := r.Queue.Get(ctx, "p1", *now)
+	if err != nil || h.State != moderation.HeldFailed || h.LastError == "" {
+		t.Fatalf("%+v %v", h, err)
+	}
+	pub.fail = nil
+	if _, err := r.Approve(ctx, "p1", "ann"); err != nil {
+		t.Fatal(err)
+	}
+	if len(pub.calls) != 1 || pub.calls[0] != "commit p1" {
+		t.Fatalf("calls %v", pub.calls)
+	}
+	if _, err := r.Queue.Get(ctx, "p1", *now); !errors.Is(err, moderation.ErrNotFound) {
+		t.Fatal("approved item still queued")
+	}
+}
+
+func TestReviewDeadlinesAndKinds(t *testing.T) {
+	r, pub, now := newReviews(t)
+	ctx := context.Background()
+	r.Hold(ctx, pendingHeld("late", *now))
+	before := pendingHeld("bs-1", *now)
+	before.Hook, before.MessageID = moderation.HookBeforeSend, ""
+	r.Hold(ctx, before)
+	r.Hold(ctx, pendingHeld("gone", *now))
+	r.Hold(ctx, pendingHeld("rej", *now))
+
+	if _, err := r.Approve(ctx, "bs-1", "ann"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Reject(ctx, "rej", "ann", "spam"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Drop(ctx, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	*now = now.Add(2 * time.Hour)
+	if _, err := r.Approve(ctx, "late", "ann"); !errors.Is(err, moderation.ErrExpired) {
+		t.Fatalf("approval past the deadline: %v", err)
+	}
+	want := "send messaging:a hi bs-1|delete rej"
+	got := ""
+	for i, c := range pub.calls {
+		if i > 0 {
+			got += "|"
+		}
+		got += c
+	}
+	if got != want {
+		t.Fatalf("calls %q, want %q", got, want)
+	}
+}
