@@ -47,6 +47,10 @@ type Config struct {
 
 	Rules       *moderation.RulesFile // where the rules come from, for reloads; nil: not from a file
 	AdminTokens []AdminToken          // bearer tokens of the admin API; none: the admin API refuses everyone
+
+	Reviews   *moderation.Reviews // the review queue; nil: held messages are refused and not kept
+	HoldTTL   time.Duration       // how long a before-send hold waits for a moderator
+	Approvals *Approvals          // signs and checks the marker of approved messages sent again
 }
 
 // Server handles Stream's hooks.
@@ -67,6 +71,9 @@ func New(cfg Config) *Server {
 	if cfg.Deadline <= 0 {
 		cfg.Deadline = DefaultDeadline
 	}
+	if cfg.HoldTTL <= 0 {
+		cfg.HoldTTL = DefaultHoldTTL
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -83,6 +90,11 @@ func New(cfg Config) *Server {
 	adm := e.Group("/admin")
 	adm.GET("/rules", s.getRules, s.requireRole(RoleRead))
 	adm.POST("/rules/reload", s.reloadRules, s.requireRole(RoleModerator))
+	adm.GET("/queue", s.listQueue, s.requireRole(RoleRead))
+	adm.GET("/queue/:id", s.getHeld, s.requireRole(RoleRead))
+	adm.POST("/queue/:id/approve", s.approveHeld, s.requireRole(RoleModerator))
+	adm.POST("/queue/:id/reject", s.rejectHeld, s.requireRole(RoleModerator))
+	adm.GET("/audit", s.listAudit, s.requireRole(RoleRead))
 	s.echo = e
 	return s
 }
@@ -232,6 +244,9 @@ func (s *Server) beforeSend(c echo.Context) error {
 		m.requests[outcomeBadRequest].Inc()
 		return jsonError(c, http.StatusBadRequest, "bad_payload", err.Error())
 	}
+	if marker := stream.Field(p.Message, ApprovalField); marker != nil && s.cfg.Approvals != nil {
+		return s.approvedAgain(c, &p, marker)
+	}
 	msg := moderation.Message{ID: p.ID, Text: p.Text, Hook: moderation.HookBeforeSend,
 		Object: p.Message, User: p.User, Channel: p.Channel, RequestInfo: p.RequestInfo}
 	v := s.cfg.Engine.Evaluate(ctx, &msg, moderation.Options{WebhookID: webhookID, Deadline: start.Add(s.cfg.Deadline)})
@@ -264,6 +279,9 @@ func (s *Server) beforeSend(c echo.Context) error {
 		m.deadline.Inc()
 		s.deadlineLog.Warn("deadline passed: on_error decided", "webhook_id", webhookID, "deadline", s.cfg.Deadline,
 			"action", v.Action.String())
+	}
+	if v.Action == rules.ActionHold && v.Replay == nil && !v.Retry {
+		s.holdBeforeSend(ctx, &p, &v, start)
 	}
 	switch {
 	case v.Refused():

@@ -3,6 +3,7 @@ package moderation
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -238,6 +239,30 @@ func (e *Engine) Remember(ctx context.Context, id string, answer []byte) error {
 		return nil
 	}
 	return e.state.Remember(ctx, id, answer, e.replayTTL)
+}
+
+// ErrUsed is returned by ClaimOnce for a key claimed before.
+var ErrUsed = errors.New("used already")
+
+// ApprovalTTL is how long a used approval marker is remembered (with Redis;
+// in memory, at least the replay TTL, and never across a restart).
+const ApprovalTTL = 7 * 24 * time.Hour
+
+// ClaimOnce records key as used and returns ErrUsed when it was before, so
+// that a one-time token (an approval marker) works once. Without state it
+// cannot tell, and lets it through.
+func (e *Engine) ClaimOnce(ctx context.Context, key string) error {
+	if e.state == nil {
+		return nil
+	}
+	rp, err := e.state.Count(ctx, key, ApprovalTTL, e.now(), nil)
+	switch {
+	case err != nil:
+		return err
+	case rp.Seen:
+		return ErrUsed
+	}
+	return nil
 }
 
 // limitKey names the counter a message counts against: the rule, and the

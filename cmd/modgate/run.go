@@ -12,6 +12,7 @@ import (
 	_ "net/http/pprof" // served only on MODGATE_DEBUG_ADDR
 	"os"
 	"os/signal"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -84,6 +85,8 @@ type config struct {
 	rulesPoll time.Duration
 
 	debugAddr     string
+	streamBase    string
+	holdTTL       time.Duration
 	redisPipeline bool
 	redisURL      string
 	redisPrefix   string
@@ -133,6 +136,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	c.redisURL = getenv("REDIS_URL")
 	c.debugAddr = getenv("MODGATE_DEBUG_ADDR")
+	c.streamBase = envOr(getenv, "STREAM_BASE_URL", stream.DefaultBaseURL)
+	if c.holdTTL, err = parseDuration(envOr(getenv, "MODGATE_HOLD_TTL", "72h")); err != nil {
+		errs = append(errs, fmt.Errorf("MODGATE_HOLD_TTL: %w", err))
+	}
 	c.redisPipeline = envOr(getenv, "MODGATE_REDIS_AUTOPIPELINE", "1") != "0"
 	c.redisPrefix = envOr(getenv, "MODGATE_REDIS_PREFIX", "modgate")
 	if c.redisTimeout, err = parseDuration(envOr(getenv, "MODGATE_REDIS_TIMEOUT", "50ms")); err != nil {
@@ -146,6 +153,37 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	return c, errors.Join(errs...)
 }
+
+// publisher builds what carries moderators' decisions to Stream: a REST
+// client with the first configured key that has a name. Without one,
+// decisions fail with a clear error and the held messages stay queued.
+func (c config) publisher() (moderation.Publisher, *hook.Approvals, error) {
+	keys := make([]string, 0, len(c.keys))
+	for k := range c.keys {
+		if k != "" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	if len(keys) == 0 {
+		return noPublisher{}, hook.NewApprovals(c.keys[""] + "modgate"), nil
+	}
+	approvals := hook.NewApprovals(c.keys[keys[0]])
+	client, err := stream.NewClient(keys[0], c.keys[keys[0]], stream.ClientOptions{BaseURL: c.streamBase})
+	if err != nil {
+		return nil, nil, err
+	}
+	return &hook.StreamPublisher{Client: client, Approvals: approvals}, approvals, nil
+}
+
+// noPublisher refuses decisions when no Stream API key is configured.
+type noPublisher struct{}
+
+var errNoStreamKey = fmt.Errorf("no Stream API key configured (STREAM_API_KEY): decisions cannot reach Stream: %w", moderation.ErrUnavailable)
+
+func (noPublisher) Commit(context.Context, string) error         { return errNoStreamKey }
+func (noPublisher) Delete(context.Context, string) error         { return errNoStreamKey }
+func (noPublisher) Send(context.Context, *moderation.Held) error { return errNoStreamKey }
 
 func envOr(getenv func(string) string, name, def string) string {
 	if v := getenv(name); v != "" {
@@ -236,6 +274,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 
 	var state moderation.State
 	var stateCheck func(context.Context) error
+	var queue moderation.Queue = storage.NewMemoryQueue(0)
+	var audit moderation.AuditLog = storage.NewMemoryAudit(0)
 	stateName := "memory"
 	if c.redisURL != "" {
 		r, err := storage.OpenRedis(c.redisURL, storage.RedisOptions{Prefix: c.redisPrefix, Timeout: c.redisTimeout, AutoPipeline: c.redisPipeline})
@@ -251,10 +291,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		}
 		cancel()
 		state, stateCheck, stateName = r, r.Ping, r.String()
+		queue, audit = r.Queue(), r.Audit(0)
 	} else {
 		state = storage.NewMemory(storage.MemoryOptions{})
 	}
 	engine := moderation.NewEngine(set, moderation.EngineOptions{State: state, ReplayTTL: c.replayTTL})
+	publisher, approvals, err := c.publisher()
+	if err != nil {
+		log.Error("stream client", "err", err)
+		return 2
+	}
+	reviews := &moderation.Reviews{Queue: queue, Publisher: publisher, Audit: audit}
 	rulesFile := moderation.NewRulesFile(c.rulesPath, engine, log)
 	server := hook.New(hook.Config{
 		Keys:        keys,
@@ -265,6 +312,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		StateCheck:  stateCheck,
 		Rules:       rulesFile,
 		AdminTokens: c.admin,
+		Reviews:     reviews,
+		HoldTTL:     c.holdTTL,
+		Approvals:   approvals,
 	})
 	if len(c.admin) == 0 {
 		log.Info("no MODGATE_ADMIN_TOKENS: the admin API refuses every call")

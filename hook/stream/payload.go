@@ -194,6 +194,27 @@ func isEmptyObject(obj []byte) bool {
 	return true
 }
 
+// AppendWithout appends the answer that lets the message through without
+// one of its members; the others keep their bytes.
+func (p *Payload) AppendWithout(dst []byte, key string) []byte {
+	msg := p.Body[p.msgStart : p.msgStart+len(p.Message)]
+	dst = append(dst, `{"message":{`...)
+	first := true
+	rules.EachMember(msg, 0, func(k []byte, v0, v1 int) {
+		if string(k) == key {
+			return
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = AppendString(dst, string(k))
+		dst = append(dst, ':')
+		dst = append(dst, msg[v0:v1]...)
+	})
+	return append(dst, "}}"...)
+}
+
 // AppendReject appends the answer that refuses the message: the sender sees
 // reply as an error, nothing is stored.
 func AppendReject(dst []byte, reply string) []byte {
