@@ -48,7 +48,7 @@ func (s *Server) holdBeforeSend(ctx context.Context, p *stream.Payload, v *moder
 		}
 		h.Rules = append(h.Rules, f.RuleID)
 		for _, m := range f.Matches {
-			h.Terms = append(h.Terms, m.List+":"+m.Term)
+			h.Terms = append(h.Terms, termName(m))
 		}
 	}
 	if h.ChannelCID == "" || h.UserID == "" {
@@ -58,6 +58,15 @@ func (s *Server) holdBeforeSend(ctx context.Context, p *stream.Payload, v *moder
 	if err := s.cfg.Reviews.Hold(ctx, h); err != nil {
 		s.stateLog.Warn("queueing a held message failed: it stays refused", "rule_id", v.RuleID, "err", err)
 	}
+}
+
+// termName names a matched term for moderators: "list:term", or the term
+// alone when the rule wrote it inline.
+func termName(m rules.Match) string {
+	if m.List == "" {
+		return m.Term
+	}
+	return m.List + ":" + m.Term
 }
 
 // errorStatus maps domain errors to HTTP, in one place.

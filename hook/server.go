@@ -48,9 +48,10 @@ type Config struct {
 	Rules       *moderation.RulesFile // where the rules come from, for reloads; nil: not from a file
 	AdminTokens []AdminToken          // bearer tokens of the admin API; none: the admin API refuses everyone
 
-	Reviews   *moderation.Reviews // the review queue; nil: held messages are refused and not kept
-	HoldTTL   time.Duration       // how long a before-send hold waits for a moderator
-	Approvals *Approvals          // signs and checks the marker of approved messages sent again
+	Reviews        *moderation.Reviews // the review queue; nil: held messages are refused and not kept
+	HoldTTL        time.Duration       // how long a before-send hold waits for a moderator
+	PendingTimeout time.Duration       // the pending hook's timeout_ms: a pending message's deadline after its creation
+	Approvals      *Approvals          // signs and checks the marker of approved messages sent again
 }
 
 // Server handles Stream's hooks.
@@ -61,6 +62,7 @@ type Server struct {
 	metrics     *metrics
 	stateLog    *rateLimitedLog
 	deadlineLog *rateLimitedLog
+	background  sync.WaitGroup
 }
 
 // New builds the server and its routes.
@@ -74,6 +76,9 @@ func New(cfg Config) *Server {
 	if cfg.HoldTTL <= 0 {
 		cfg.HoldTTL = DefaultHoldTTL
 	}
+	if cfg.PendingTimeout <= 0 {
+		cfg.PendingTimeout = DefaultPendingTimeout
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -84,6 +89,8 @@ func New(cfg Config) *Server {
 	e.HTTPErrorHandler = s.httpError
 	e.Use(s.recover)
 	e.POST("/hooks/before-message-send", s.beforeSend)
+	e.POST("/hooks/pending", s.pending)
+	e.POST("/hooks/pending/:method", s.pending)
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})))

@@ -21,6 +21,11 @@ type Held struct {
 	HeldAt       time.Time       `json:"held_at"`
 	Deadline     time.Time       `json:"deadline"` // after it the message can no longer be approved
 
+	// Decision is set for a pending message the rules decided at once:
+	// "approve" or "reject", carried out by modgate (and again after a
+	// restart, from the queue) rather than by a moderator.
+	Decision string `json:"decision,omitempty"`
+
 	State     HeldState `json:"state"`
 	LastError string    `json:"last_error,omitempty"` // why the last decision did not reach Stream
 	Attempts  int       `json:"attempts,omitempty"`   // decisions tried

@@ -130,6 +130,42 @@ func (r *Reviews) decide(ctx context.Context, id, actor, action, reason string, 
 	return h, nil
 }
 
+// Carry carries out the decisions the rules made for pending messages
+// that are still queued (waiting, or failed when Stream did not confirm):
+// after a restart, and now and then to retry. It returns how many it
+// carried out and the last error.
+func (r *Reviews) Carry(ctx context.Context) (int, error) {
+	var lastErr error
+	done := 0
+	f := QueueFilter{Limit: MaxQueuePage}
+	for {
+		page, next, err := r.Queue.List(ctx, f, r.now())
+		if err != nil {
+			return done, err
+		}
+		for _, h := range page {
+			if h.Decision == "" || h.State == HeldDeciding {
+				continue
+			}
+			var err error
+			if h.Decision == "approve" {
+				_, err = r.Approve(ctx, h.ID, "modgate")
+			} else {
+				_, err = r.Reject(ctx, h.ID, "modgate", "rules")
+			}
+			if err != nil && !errors.Is(err, ErrConflict) && !errors.Is(err, ErrNotFound) {
+				lastErr = err
+				continue
+			}
+			done++
+		}
+		if next == "" {
+			return done, lastErr
+		}
+		f.Cursor = next
+	}
+}
+
 // Drop takes a message off the queue because its sender deleted it or its
 // pending time ran out.
 func (r *Reviews) Drop(ctx context.Context, id string) error {

@@ -84,13 +84,14 @@ type config struct {
 	admin     []hook.AdminToken
 	rulesPoll time.Duration
 
-	debugAddr     string
-	streamBase    string
-	holdTTL       time.Duration
-	redisPipeline bool
-	redisURL      string
-	redisPrefix   string
-	redisTimeout  time.Duration
+	debugAddr      string
+	streamBase     string
+	holdTTL        time.Duration
+	pendingTimeout time.Duration
+	redisPipeline  bool
+	redisURL       string
+	redisPrefix    string
+	redisTimeout   time.Duration
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -137,6 +138,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.redisURL = getenv("REDIS_URL")
 	c.debugAddr = getenv("MODGATE_DEBUG_ADDR")
 	c.streamBase = envOr(getenv, "STREAM_BASE_URL", stream.DefaultBaseURL)
+	if c.pendingTimeout, err = parseDuration(envOr(getenv, "MODGATE_PENDING_TIMEOUT", "72h")); err != nil {
+		errs = append(errs, fmt.Errorf("MODGATE_PENDING_TIMEOUT: %w", err))
+	}
 	if c.holdTTL, err = parseDuration(envOr(getenv, "MODGATE_HOLD_TTL", "72h")); err != nil {
 		errs = append(errs, fmt.Errorf("MODGATE_HOLD_TTL: %w", err))
 	}
@@ -304,18 +308,39 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	reviews := &moderation.Reviews{Queue: queue, Publisher: publisher, Audit: audit}
 	rulesFile := moderation.NewRulesFile(c.rulesPath, engine, log)
 	server := hook.New(hook.Config{
-		Keys:        keys,
-		Engine:      engine,
-		Logger:      log,
-		MaxBody:     c.maxBody,
-		Deadline:    c.deadline,
-		StateCheck:  stateCheck,
-		Rules:       rulesFile,
-		AdminTokens: c.admin,
-		Reviews:     reviews,
-		HoldTTL:     c.holdTTL,
-		Approvals:   approvals,
+		Keys:           keys,
+		Engine:         engine,
+		Logger:         log,
+		MaxBody:        c.maxBody,
+		Deadline:       c.deadline,
+		StateCheck:     stateCheck,
+		Rules:          rulesFile,
+		AdminTokens:    c.admin,
+		Reviews:        reviews,
+		HoldTTL:        c.holdTTL,
+		PendingTimeout: c.pendingTimeout,
+		Approvals:      approvals,
 	})
+	defer server.Wait()
+	// Decisions the rules made for pending messages that a previous run did
+	// not carry out, or that Stream refused for a while: now, then regularly.
+	go func() {
+		t := time.NewTicker(30 * time.Second)
+		defer t.Stop()
+		for {
+			pass, cancel := context.WithTimeout(ctx, 25*time.Second)
+			n, err := reviews.Carry(pass)
+			cancel()
+			if n > 0 || err != nil {
+				log.Info("carried out queued decisions", "count", n, "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
 	if len(c.admin) == 0 {
 		log.Info("no MODGATE_ADMIN_TOKENS: the admin API refuses every call")
 	}
