@@ -12,6 +12,7 @@ package hook
 import (
 	"bytes"
 	"context"
+	_ "embed"
 	"errors"
 	"io"
 	"log/slog"
@@ -95,6 +96,7 @@ func New(cfg Config) *Server {
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})))
 	adm := e.Group("/admin")
+	adm.GET("/openapi.json", func(c echo.Context) error { return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, openAPI) })
 	adm.GET("/rules", s.getRules, s.requireRole(RoleRead))
 	adm.POST("/rules/reload", s.reloadRules, s.requireRole(RoleModerator))
 	adm.GET("/queue", s.listQueue, s.requireRole(RoleRead))
@@ -104,6 +106,18 @@ func New(cfg Config) *Server {
 	adm.GET("/audit", s.listAudit, s.requireRole(RoleRead))
 	s.echo = e
 	return s
+}
+
+// Route is one registered route.
+type Route struct{ Method, Path string }
+
+// Routes lists the routes the server answers.
+func (s *Server) Routes() []Route {
+	var out []Route
+	for _, r := range s.echo.Routes() {
+		out = append(out, Route{Method: r.Method, Path: r.Path})
+	}
+	return out
 }
 
 // ServeHTTP makes the server an http.Handler.
@@ -167,6 +181,11 @@ func (s *Server) recover(next echo.HandlerFunc) echo.HandlerFunc {
 		return next(c)
 	}
 }
+
+// openAPI describes the admin API.
+//
+//go:embed openapi.json
+var openAPI []byte
 
 var (
 	bufPool    = sync.Pool{New: func() any { return new(bytes.Buffer) }}

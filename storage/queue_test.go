@@ -196,3 +196,64 @@ func TestRedisQueueSurvivesRestart(t *testing.T) {
 		t.Fatalf("%+v %v", h, err)
 	}
 }
+
+// publishCounter counts the calls a decision makes to Stream.
+type publishCounter struct {
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (p *publishCounter) add(id string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls[id]++
+	return nil
+}
+func (p *publishCounter) Commit(_ context.Context, id string) error        { return p.add(id) }
+func (p *publishCounter) Delete(_ context.Context, id string) error        { return p.add(id) }
+func (p *publishCounter) Send(_ context.Context, h *moderation.Held) error { return p.add(h.ID) }
+
+// TestReviewsRaceExactlyOnce: many concurrent approvals and rejections of
+// the same items, against both queues: exactly one effect per item.
+func TestReviewsRaceExactlyOnce(t *testing.T) {
+	forEachQueue(t, func(t *testing.T, q moderation.Queue) {
+		pub := &publishCounter{calls: map[string]int{}}
+		now := t0.Add(time.Minute)
+		r := &moderation.Reviews{Queue: q, Publisher: pub, Now: func() time.Time { return now }}
+		ctx := context.Background()
+		const items = 15
+		for i := range items {
+			if err := r.Hold(ctx, held(fmt.Sprint("race-", i), 0, "messaging:a", "u", "r")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var wg sync.WaitGroup
+		for i := range items {
+			for j := range 12 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					id := fmt.Sprint("race-", i)
+					var err error
+					if j%3 == 0 {
+						_, err = r.Reject(ctx, id, "bob", "")
+					} else {
+						_, err = r.Approve(ctx, id, "ann")
+					}
+					if err != nil && !errors.Is(err, moderation.ErrConflict) && !errors.Is(err, moderation.ErrNotFound) {
+						t.Error(err)
+					}
+				}()
+			}
+		}
+		wg.Wait()
+		if len(pub.calls) != items {
+			t.Fatalf("%d items reached Stream, want %d", len(pub.calls), items)
+		}
+		for id, n := range pub.calls {
+			if n != 1 {
+				t.Fatalf("%s reached Stream %d times", id, n)
+			}
+		}
+	})
+}

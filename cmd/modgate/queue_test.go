@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -159,5 +160,45 @@ func TestHeldMessagesExpire(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if code, body := adminCall(t, r.addr, "POST", "/admin/queue/"+page.Items[0].ID+"/approve", mod, ""); code != 410 || !strings.Contains(body, `"expired"`) {
 		t.Fatalf("approval past the deadline: %d %s", code, body)
+	}
+}
+
+func TestQueueCommand(t *testing.T) {
+	fake := &fakeSends{}
+	api := httptest.NewServer(fake)
+	defer api.Close()
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	os.WriteFile(path, []byte(holdRules), 0o644)
+	const mod = "mod-token-0123456789"
+	r := start(t, map[string]string{"MODGATE_RULES": path, "STREAM_API_KEY": "key", "STREAM_API_SECRET": "secret",
+		"STREAM_BASE_URL": api.URL, "MODGATE_ADMIN_TOKENS": "ann:moderator:" + mod})
+	post(t, r.addr, "secret", `{"message":{"text":"holdme now"},"user":{"id":"u1"},"channel":{"cid":"messaging:general"}}`)
+	env := envFrom(map[string]string{"MODGATE_ADMIN_URL": "http://" + r.addr, "MODGATE_ADMIN_TOKEN": mod})
+	var out, errs strings.Builder
+	if code := run(context.Background(), []string{"queue", "list", "--channel", "messaging:general"}, env, &out, &errs); code != 0 {
+		t.Fatalf("list: %d %s", code, errs.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[1], `"holdme now"`) || !strings.Contains(lines[1], "hold-me") {
+		t.Fatalf("list output:\n%s", out.String())
+	}
+	id := strings.Fields(lines[1])[0]
+	out.Reset()
+	if code := run(context.Background(), []string{"queue", "show", id}, env, &out, &errs); code != 0 || !strings.Contains(out.String(), `"text": "holdme now"`) {
+		t.Fatalf("show: %d %s %s", code, out.String(), errs.String())
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"queue", "reject", id, "--reason", "spam"}, env, &out, &errs); code != 0 || out.String() != id+": rejected\n" {
+		t.Fatalf("reject: %d %q %s", code, out.String(), errs.String())
+	}
+	errs.Reset()
+	if code := run(context.Background(), []string{"queue", "approve", id}, env, &out, &errs); code != 1 || !strings.Contains(errs.String(), "not_found (404)") {
+		t.Fatalf("approve a decided message: %d %s", code, errs.String())
+	}
+	if code := run(context.Background(), []string{"queue", "frob"}, env, &out, &errs); code != 2 {
+		t.Fatalf("unknown subcommand: %d", code)
+	}
+	if code := run(context.Background(), []string{"queue", "list"}, envFrom(nil), &out, &errs); code != 2 {
+		t.Fatalf("no token: %d", code)
 	}
 }

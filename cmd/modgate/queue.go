@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+const queueUsage = `usage:
+  modgate queue list [--channel CID] [--user ID] [--rule ID] [--limit N] [--cursor C]
+  modgate queue show ID
+  modgate queue approve ID
+  modgate queue reject ID [--reason TEXT]
+
+A client of the admin API: MODGATE_ADMIN_URL (default http://127.0.0.1:8080)
+and MODGATE_ADMIN_TOKEN (a token of MODGATE_ADMIN_TOKENS).
+`
+
+// queueCmd is `modgate queue`: the review queue for moderators at a terminal.
+func queueCmd(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, queueUsage)
+		return 2
+	}
+	sub, args := args[0], args[1:]
+	fs := flag.NewFlagSet("queue "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, queueUsage) }
+	channel := fs.String("channel", "", "only this channel (cid)")
+	user := fs.String("user", "", "only this sender")
+	rule := fs.String("rule", "", "only messages this rule held")
+	limit := fs.Int("limit", 0, "at most this many")
+	cursor := fs.String("cursor", "", "the next page")
+	reason := fs.String("reason", "", "why it is rejected")
+	var id string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return 2
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		if id != "" {
+			fs.Usage()
+			return 2
+		}
+		id, args = fs.Arg(0), fs.Args()[1:]
+	}
+	api := &adminClient{base: strings.TrimSuffix(envOr(getenv, "MODGATE_ADMIN_URL", "http://127.0.0.1:8080"), "/"),
+		token: getenv("MODGATE_ADMIN_TOKEN"), http: &http.Client{Timeout: 30 * time.Second}}
+	if api.token == "" {
+		fmt.Fprintln(stderr, "modgate queue: set MODGATE_ADMIN_TOKEN to a token of MODGATE_ADMIN_TOKENS")
+		return 2
+	}
+	switch {
+	case sub == "list" && id == "":
+		q := url.Values{}
+		for k, v := range map[string]string{"channel": *channel, "user": *user, "rule": *rule, "cursor": *cursor} {
+			if v != "" {
+				q.Set(k, v)
+			}
+		}
+		if *limit > 0 {
+			q.Set("limit", fmt.Sprint(*limit))
+		}
+		var page struct {
+			Items []struct {
+				ID, Hook, State string
+				ChannelCID      string `json:"channel_cid"`
+				UserID          string `json:"user_id"`
+				Text            string
+				Rules           []string
+				HeldAt          time.Time `json:"held_at"`
+				Deadline        time.Time
+				LastError       string `json:"last_error"`
+			}
+			Next string `json:"next_cursor"`
+		}
+		if err := api.call(http.MethodGet, "/admin/queue?"+q.Encode(), nil, &page); err != nil {
+			fmt.Fprintln(stderr, "modgate queue:", err)
+			return 1
+		}
+		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tHELD\tCHANNEL\tUSER\tRULES\tSTATE\tTEXT")
+		for _, h := range page.Items {
+			text := h.Text
+			if len([]rune(text)) > 60 {
+				text = string([]rune(text)[:57]) + "..."
+			}
+			state := h.State
+			if h.LastError != "" {
+				state += " (" + h.LastError + ")"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%q\n", h.ID, h.HeldAt.Format(time.DateTime), h.ChannelCID, h.UserID,
+				strings.Join(h.Rules, ","), state, text)
+		}
+		tw.Flush()
+		if page.Next != "" {
+			fmt.Fprintf(stdout, "more: modgate queue list --cursor %s\n", page.Next)
+		}
+		return 0
+	case sub == "show" && id != "":
+		var item json.RawMessage
+		if err := api.call(http.MethodGet, "/admin/queue/"+url.PathEscape(id), nil, &item); err != nil {
+			fmt.Fprintln(stderr, "modgate queue:", err)
+			return 1
+		}
+		var pretty bytes.Buffer
+		json.Indent(&pretty, item, "", "  ")
+		fmt.Fprintln(stdout, pretty.String())
+		return 0
+	case (sub == "approve" || sub == "reject") && id != "":
+		var body []byte
+		if sub == "reject" && *reason != "" {
+			body, _ = json.Marshal(map[string]string{"reason": *reason})
+		}
+		if err := api.call(http.MethodPost, "/admin/queue/"+url.PathEscape(id)+"/"+sub, body, nil); err != nil {
+			fmt.Fprintln(stderr, "modgate queue:", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "%s: %s\n", id, map[string]string{"approve": "approved", "reject": "rejected"}[sub])
+		return 0
+	}
+	fs.Usage()
+	return 2
+}
+
+type adminClient struct {
+	base, token string
+	http        *http.Client
+}
+
+// call makes one admin API call, decoding the answer into out and an
+// error answer into an error that names its code.
+func (a *adminClient) call(method, path string, body []byte, out any) error {
+	req, err := http.NewRequest(method, a.base+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := a.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode/100 != 2 {
+		var e struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		if json.Unmarshal(data, &e) == nil && e.Error.Code != "" {
+			return fmt.Errorf("%s (%d): %s", e.Error.Code, resp.StatusCode, e.Error.Message)
+		}
+		return fmt.Errorf("the admin API answered %d: %.200s", resp.StatusCode, data)
+	}
+	if out != nil {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
