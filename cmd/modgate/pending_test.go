@@ -205,3 +205,35 @@ func TestRestartWithRedis(t *testing.T) {
 		t.Fatalf("calls %v", got)
 	}
 }
+
+// TestDecisionsLeftUndoneAreCarriedOutAfterARestart: the rules allowed a
+// pending message, Stream failed, modgate stopped; the next run commits it.
+func TestDecisionsLeftUndoneAreCarriedOutAfterARestart(t *testing.T) {
+	fake := &streamFake{fail: 1000}
+	api := httptest.NewServer(fake)
+	defer api.Close()
+	env := pendingEnv(t, api.URL)
+	env["REDIS_URL"] = testRedisURL(t)
+	env["MODGATE_REDIS_PREFIX"] = uniquePrefix()
+	env["MODGATE_REDIS_TIMEOUT"] = "5s"
+	first := start(t, env)
+	if _, body := postTo(t, first.addr, "/hooks/pending/PassOnPendingMessage", "secret", pendingMsg("u1", "hello")); !strings.Contains(body, "approving") {
+		t.Fatalf("%s", body)
+	}
+	first.stop(t) // waits for the background decision, which Stream keeps refusing
+	if got := fake.got(); len(got) != 0 {
+		t.Fatalf("calls %v", got)
+	}
+	fake.mu.Lock()
+	fake.fail = 0
+	fake.mu.Unlock()
+	env2 := map[string]string{}
+	for k, v := range env {
+		env2[k] = v
+	}
+	env2["MODGATE_ADDR"] = ""
+	start(t, env2)
+	if got := waitCalls(t, fake, 1); got[0] != "POST /messages/u1/commit" {
+		t.Fatalf("calls %v", got)
+	}
+}
