@@ -66,6 +66,7 @@ func waitCalls(t *testing.T, f *streamFake, n int) []string {
 func postTo(t *testing.T, addr, path, secret, body string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Api-Key", "key")
 	req.Header.Set("X-Signature", stream.Sign(secret, []byte(body)))
 	resp, err := http.DefaultClient.Do(req)
@@ -82,6 +83,16 @@ func pendingEnv(t *testing.T, streamURL string) map[string]string {
 	os.WriteFile(path, []byte(pendingRules), 0o644)
 	return map[string]string{"MODGATE_RULES": path, "STREAM_API_KEY": "key", "STREAM_API_SECRET": "secret",
 		"STREAM_BASE_URL": streamURL, "MODGATE_ADMIN_TOKENS": "ann:moderator:mod-token-0123456789"}
+}
+
+// again is the environment of a second run of the same service.
+func again(env map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range env {
+		out[k] = v
+	}
+	out["MODGATE_ADDR"] = ""
+	return out
 }
 
 func pendingMsg(id, text string) string {
@@ -190,11 +201,7 @@ func TestRestartWithRedis(t *testing.T) {
 	if code := first.stop(t); code != 0 {
 		t.Fatalf("first run exited %d", code)
 	}
-	env2 := map[string]string{}
-	for k, v := range env {
-		env2[k] = v
-	}
-	env2["MODGATE_ADDR"] = ""
+	env2 := again(env)
 	second := start(t, env2)
 	for _, id := range []string{"r1", "r2", "r3"} {
 		if code, body := adminCall(t, second.addr, "POST", "/admin/queue/"+id+"/approve", "mod-token-0123456789", ""); code != 200 {
@@ -227,11 +234,7 @@ func TestDecisionsLeftUndoneAreCarriedOutAfterARestart(t *testing.T) {
 	fake.mu.Lock()
 	fake.fail = 0
 	fake.mu.Unlock()
-	env2 := map[string]string{}
-	for k, v := range env {
-		env2[k] = v
-	}
-	env2["MODGATE_ADDR"] = ""
+	env2 := again(env)
 	start(t, env2)
 	if got := waitCalls(t, fake, 1); got[0] != "POST /messages/u1/commit" {
 		t.Fatalf("calls %v", got)

@@ -103,17 +103,7 @@ func shippedRules(t *testing.T) string {
 
 func post(t *testing.T, addr, secret, body string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/hooks/before-message-send", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Api-Key", "key")
-	req.Header.Set("X-Signature", stream.Sign(secret, []byte(body)))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return postTo(t, addr, "/hooks/before-message-send", secret, body)
 }
 
 func TestServeWithShippedRules(t *testing.T) {
