@@ -78,7 +78,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the message mix")
 	fs.BoolVar(&c.skipBase, "no-baseline", false, "do not run the baseline")
 	fs.BoolVar(&c.halfRate, "half", true, "after the full-speed runs, run both at half the baseline's throughput")
-	fs.IntVar(&c.rateConns, "rate-concurrency", 16, "connections for the fixed-rate runs: at a steady rate few requests are in flight at once")
+	fs.IntVar(&c.rateConns, "rate-concurrency", 4, "connections for the fixed-rate runs: at a steady rate of some thousands a second two or three requests are in flight")
 	fs.BoolVar(&c.pin, "pin", true, "run the servers on the last CPU and the load on the others (Linux, 2+ CPUs), so they do not take each other's time")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -135,6 +135,10 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if base != nil && base.rps > 0 {
 		fmt.Fprintf(stdout, "\nthroughput ratio modgate/baseline: %.2f (p99 %.2fx)\n", mod.rps/base.rps,
 			float64(mod.percentile(0.99))/float64(max(base.percentile(0.99), 1)))
+		if mod.cpu > 0 && base.cpu > 0 {
+			fmt.Fprintf(stdout, "CPU per request ratio baseline/modgate: %.2f (the throughput each would reach on equal CPU)\n",
+				base.cpuPerRequest()/mod.cpuPerRequest())
+		}
 		if c.halfRate && c.rate == 0 {
 			half := base.rps / 2
 			fmt.Fprintf(stdout, "\nat half the baseline's throughput (%.0f requests/s, %d connections):\n", half, c.rateConns)
@@ -154,6 +158,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 type benchResult struct {
+	cpu       time.Duration // the server's CPU time during the run, when known
 	requests  int
 	errors    int
 	late      int // started more than 1 ms after their scheduled time
@@ -163,6 +168,10 @@ type benchResult struct {
 	verdicts  map[string]int
 	rssKiB    int64
 	firstErr  string
+}
+
+func (r *benchResult) cpuPerRequest() float64 {
+	return float64(r.cpu.Microseconds()) / float64(max(r.requests-r.errors, 1))
 }
 
 func (r *benchResult) percentile(p float64) time.Duration {
@@ -195,6 +204,9 @@ func (r *benchResult) print(w io.Writer, name string) {
 		}
 		fmt.Fprintf(w, "  verdicts: %s\n", strings.Join(parts, ", "))
 	}
+	if r.cpu > 0 && r.requests > 0 {
+		fmt.Fprintf(w, "  server CPU: %.1f µs per request (%.0f%% of a core)\n", r.cpuPerRequest(), 100*r.cpu.Seconds()/r.elapsed.Seconds())
+	}
 	if r.rssKiB > 0 {
 		fmt.Fprintf(w, "  resident memory of the server after the run: %.1f MiB\n", float64(r.rssKiB)/1024)
 	}
@@ -220,6 +232,15 @@ type benchRequest struct {
 // so does a load tool that wakes up late, which on a small shared machine
 // it does).
 func runLoad(ctx context.Context, c benchConfig, target string, payloads []benchRequest, rate float64) *benchResult {
+	cpu0 := cpuOf(target)
+	r := load(ctx, c, target, payloads, rate)
+	if cpu0 > 0 {
+		r.cpu = cpuOf(target) - cpu0
+	}
+	return r
+}
+
+func load(ctx context.Context, c benchConfig, target string, payloads []benchRequest, rate float64) *benchResult {
 	var next atomic.Int64
 	defer func() { offsets[target] += next.Load() }()
 	offset := offsets[target]
@@ -606,6 +627,27 @@ func rssOf(url string) int64 {
 		return rssOfPid(pid.(int))
 	}
 	return 0
+}
+
+// cpuOf returns the CPU time (user and system) a server the tool started
+// has used so far; 0 when unknown.
+func cpuOf(url string) time.Duration {
+	pid, ok := children.Load(url)
+	if !ok {
+		return 0
+	}
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid.(int)) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses and may hold spaces.
+	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
+	if len(f) < 13 {
+		return 0
+	}
+	user, _ := strconv.ParseInt(f[11], 10, 64)
+	sys, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(user+sys) * time.Second / 100 // clock ticks; 100 a second on Linux
 }
 
 // rssOfPid reads the resident set size of a process, in KiB (Linux).
