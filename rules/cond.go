@@ -350,6 +350,26 @@ func (v value) count() int {
 
 func capsRatio(s string) float64 {
 	letters, upper := 0, 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= utf8.RuneSelf:
+			return capsRatioUnicode(s)
+		case c >= 'a' && c <= 'z':
+			letters++
+		case c >= 'A' && c <= 'Z':
+			letters++
+			upper++
+		}
+	}
+	if letters == 0 {
+		return 0
+	}
+	return float64(upper) / float64(letters)
+}
+
+func capsRatioUnicode(s string) float64 {
+	letters, upper := 0, 0
 	for _, r := range s {
 		if unicode.IsLetter(r) {
 			letters++
@@ -445,7 +465,7 @@ func (in *Input) Links() []string {
 		return in.links
 	}
 	in.linksDone = true
-	if strings.ContainsAny(in.Text.Source(), "./") {
+	if mayHaveLink(in.Text.Source()) {
 		for _, u := range linkPattern.FindAllString(in.Text.Source(), 20) {
 			in.links = append(in.links, domainOf(u))
 		}
@@ -458,6 +478,23 @@ func (in *Input) Links() []string {
 		}
 	})
 	return in.links
+}
+
+// mayHaveLink is a cheap test before the link pattern: a URL has "://" or
+// a dot with a letter or digit right after it, which the ends of sentences
+// ("fine. really.") do not have.
+func mayHaveLink(s string) bool {
+	for i := strings.IndexByte(s, '.'); i >= 0 && i+1 < len(s); {
+		if c := s[i+1]; c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			return true
+		}
+		j := strings.IndexByte(s[i+1:], '.')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return strings.Contains(s, "://")
 }
 
 func domainOf(u string) string {

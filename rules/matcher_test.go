@@ -214,3 +214,18 @@ func syntheticTerms(n int) []Term {
 	}
 	return terms
 }
+
+func TestLinkPrecheckAndCaps(t *testing.T) {
+	t.Parallel()
+	for s, want := range map[string]bool{"this is fine. really.": false, "e.g. this": true, "see example.com": true, "go to https://x": true,
+		"v1.2 is out": true, "end.": false, "a. b. c.": false, "www.x.org": true, "": false} {
+		if got := mayHaveLink(s); got != want {
+			t.Errorf("mayHaveLink(%q) = %v", s, got)
+		}
+	}
+	for s, want := range map[string]float64{"ABC def": 0.5, "HELLO!!": 1, "123": 0, "ÀBc": 2.0 / 3} {
+		if got := capsRatio(s); got < want-1e-9 || got > want+1e-9 {
+			t.Errorf("capsRatio(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
