@@ -18,7 +18,7 @@ import (
 
 // ApprovalField is the custom field that marks a message a moderator
 // approved, when modgate sends it again on its sender's behalf.
-const ApprovalField = "modgate_approval"
+const ApprovalField = stream.ApprovalField
 
 // Approvals signs and checks approval markers: the queue id of the held
 // message and an HMAC over it, the sender and the text, so a marker cannot

@@ -1,6 +1,8 @@
-// Package hook is modgate's HTTP face: the hooks Stream Chat calls, health
-// and metrics. It turns wire payloads into moderation messages and verdicts
-// back into the answers Stream expects, in one place.
+// Package hook is modgate's HTTP face: the hooks Stream Chat calls
+// (before-send and pending messages), the admin API (rules, the review queue,
+// the audit log), health and metrics. It turns wire payloads into moderation
+// messages and verdicts back into the answers Stream expects, and domain
+// errors into HTTP statuses, each in one place.
 //
 // Failure policy: Stream lets a message through when the hook answers
 // anything but 200 or does not answer in time, so every moderation outcome
@@ -270,8 +272,8 @@ func (s *Server) beforeSend(c echo.Context) error {
 		m.requests[outcomeBadRequest].Inc()
 		return jsonError(c, http.StatusBadRequest, "bad_payload", err.Error())
 	}
-	if marker := stream.Field(p.Message, ApprovalField); marker != nil && s.cfg.Approvals != nil {
-		return s.approvedAgain(c, &p, marker)
+	if p.Approval != nil && s.cfg.Approvals != nil {
+		return s.approvedAgain(c, &p, p.Approval)
 	}
 	msg := moderation.Message{ID: p.ID, Text: p.Text, Hook: moderation.HookBeforeSend,
 		Object: p.Message, User: p.User, Channel: p.Channel, RequestInfo: p.RequestInfo}

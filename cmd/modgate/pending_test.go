@@ -85,6 +85,16 @@ func pendingEnv(t *testing.T, streamURL string) map[string]string {
 		"STREAM_BASE_URL": streamURL, "MODGATE_ADMIN_TOKENS": "ann:moderator:mod-token-0123456789"}
 }
 
+// redisPendingEnv is pendingEnv with state in the test Redis, under a
+// prefix of its own.
+func redisPendingEnv(t *testing.T, streamURL string) map[string]string {
+	env := pendingEnv(t, streamURL)
+	env["REDIS_URL"] = testRedisURL(t)
+	env["MODGATE_REDIS_PREFIX"] = uniquePrefix()
+	env["MODGATE_REDIS_TIMEOUT"] = "5s"
+	return env
+}
+
 // again is the environment of a second run of the same service.
 func again(env map[string]string) map[string]string {
 	out := map[string]string{}
@@ -154,6 +164,16 @@ func TestPendingMessages(t *testing.T) {
 	if code, _ := postTo(t, r.addr, "/hooks/pending", "secret", `{"message":`); code != 400 {
 		t.Fatalf("malformed: %d", code)
 	}
+	huge := pendingMsg("m7", strings.Repeat("a", 2<<20))
+	if code, _ := postTo(t, r.addr, "/hooks/pending/PassOnPendingMessage", "secret", huge); code != 413 {
+		t.Fatalf("oversized: %d", code)
+	}
+	// Bad admin queries.
+	for _, q := range []string{"?limit=0", "?limit=x", "?cursor=%21%21", "?held_after=tuesday"} {
+		if code, body := adminCall(t, r.addr, "GET", "/admin/queue"+q, "mod-token-0123456789", ""); code != 400 {
+			t.Fatalf("GET /admin/queue%s: %d %s", q, code, body)
+		}
+	}
 }
 
 func TestPendingDecisionsSurviveStreamFailures(t *testing.T) {
@@ -190,10 +210,7 @@ func TestRestartWithRedis(t *testing.T) {
 	fake := &streamFake{}
 	api := httptest.NewServer(fake)
 	defer api.Close()
-	env := pendingEnv(t, api.URL)
-	env["REDIS_URL"] = testRedisURL(t)
-	env["MODGATE_REDIS_PREFIX"] = uniquePrefix()
-	env["MODGATE_REDIS_TIMEOUT"] = "5s"
+	env := redisPendingEnv(t, api.URL)
 	first := start(t, env)
 	for _, id := range []string{"r1", "r2", "r3"} {
 		postTo(t, first.addr, "/hooks/pending/PassOnPendingMessage", "secret", pendingMsg(id, "reviewme"))
@@ -219,10 +236,7 @@ func TestDecisionsLeftUndoneAreCarriedOutAfterARestart(t *testing.T) {
 	fake := &streamFake{fail: 1000}
 	api := httptest.NewServer(fake)
 	defer api.Close()
-	env := pendingEnv(t, api.URL)
-	env["REDIS_URL"] = testRedisURL(t)
-	env["MODGATE_REDIS_PREFIX"] = uniquePrefix()
-	env["MODGATE_REDIS_TIMEOUT"] = "5s"
+	env := redisPendingEnv(t, api.URL)
 	first := start(t, env)
 	if _, body := postTo(t, first.addr, "/hooks/pending/PassOnPendingMessage", "secret", pendingMsg("u1", "hello")); !strings.Contains(body, "approving") {
 		t.Fatalf("%s", body)

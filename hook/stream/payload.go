@@ -14,6 +14,10 @@ import (
 	"github.com/modgate/modgate/rules"
 )
 
+// ApprovalField is the custom field that marks a message a moderator
+// approved, when modgate sends it again on its sender's behalf.
+const ApprovalField = "modgate_approval"
+
 // Errors for bodies that are not a hook payload. They are the sender's
 // fault: the HTTP layer answers 400.
 var (
@@ -34,6 +38,10 @@ type Payload struct {
 	Text    string // message.text; "" when absent or not a string. It may share Body's bytes
 	HasText bool
 	ID      string // message.id; "" for a new message. It may share Body's bytes
+
+	// Approval is the raw value of message.modgate_approval, the marker of
+	// a message a moderator approved and modgate sent again; nil for others.
+	Approval []byte
 
 	msgStart int
 	text     [2]int // raw text value in Body, quotes included; text[1] == 0 when absent
@@ -86,6 +94,8 @@ func (p *Payload) Parse(body []byte) error {
 			if isString {
 				p.ID = view(body[v0:v1])
 			}
+		case ApprovalField:
+			p.Approval = body[v0:v1]
 		}
 	})
 	return nil
