@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/netip"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -174,7 +175,8 @@ type value struct {
 type field struct {
 	path string
 	get  func(in *Input) value
-	text bool // the message text: contains uses its analysis
+	text bool  // the message text: contains uses its analysis
+	cost uint8 // how dear the value is to read: see condCost
 }
 
 // Roots a field path may start with, and the derived values.
@@ -193,12 +195,15 @@ func resolveField(path string) (field, bool) {
 		f.text = true
 		f.get = func(in *Input) value { return value{kind: kindString, s: in.Text.Source()} }
 	case "text.length":
+		f.cost = costScan
 		f.get = func(in *Input) value {
 			return value{kind: kindNumber, n: float64(utf8.RuneCountInString(in.Text.Source()))}
 		}
 	case "text.caps_ratio":
+		f.cost = costScan
 		f.get = func(in *Input) value { return value{kind: kindNumber, n: capsRatio(in.Text.Source())} }
 	case "links":
+		f.cost = costPattern
 		f.get = func(in *Input) value { return value{kind: kindList, items: in.Links()} }
 	case "mentions":
 		f.get = func(in *Input) value { return listOf(in.get(rootMessage, "mentioned_users"), "id") }
@@ -517,6 +522,58 @@ func domainOf(u string) string {
 // The compiled conditions.
 
 type allOf []Condition
+
+// Costs of reading a value, for ordering the conditions of an `all`.
+const (
+	costLookup  = iota // a member of the payload, or a value modgate has
+	costScan           // one pass over the text
+	costPattern        // a pattern over the text (links)
+	costWords          // the text's words against word lists
+	costRegex          // a moderator's regular expression
+)
+
+// condCost estimates what a condition costs to check. An `all` checks its
+// cheapest conditions first: a message that fails a field comparison never
+// has its text scanned for links. Conditions have no side effects, so the
+// order changes nothing but the time taken.
+func condCost(c Condition) int {
+	switch c := c.(type) {
+	case *containsCond:
+		return max(costWords, int(c.f.cost))
+	case *matchesCond:
+		return max(costRegex, int(c.f.cost))
+	case *setCond:
+		return int(c.f.cost)
+	case *compareCond:
+		return int(c.f.cost)
+	case *cidrCond:
+		return int(c.f.cost)
+	case *existsCond:
+		return int(c.f.cost)
+	case notCond:
+		return condCost(c.c)
+	case allOf:
+		n := 0
+		for _, sub := range c {
+			n = max(n, condCost(sub))
+		}
+		return n
+	case anyOf:
+		n := 0
+		for _, sub := range c {
+			n = max(n, condCost(sub))
+		}
+		return n
+	}
+	return costRegex
+}
+
+// cheapestFirst orders the conditions of an `all` by cost, keeping the
+// written order among equals.
+func cheapestFirst(conds []Condition) allOf {
+	sort.SliceStable(conds, func(i, j int) bool { return condCost(conds[i]) < condCost(conds[j]) })
+	return allOf(conds)
+}
 
 func (c allOf) Match(in *Input, found []Match) ([]Match, bool) {
 	start := len(found)

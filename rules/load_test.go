@@ -3,6 +3,7 @@ package rules
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -117,4 +118,51 @@ func toTerms(list []string) []Term {
 		out[i] = Term{Text: s}
 	}
 	return out
+}
+
+// TestAllChecksCheapestFirst: an `all` reads payload fields before it scans
+// the text for links, and scans before it matches word lists or patterns,
+// whatever order the file gives.
+func TestAllChecksCheapestFirst(t *testing.T) {
+	src := `version: 1
+lists:
+  bad: {terms: [darn]}
+rules:
+  - id: r
+    when:
+      all:
+        - text: {matches: "x+y"}
+        - text: {contains: [list.bad]}
+        - links: {count_over: 0}
+        - text.length: {over: 3}
+        - user.role: {equals: user}
+    action: reject
+`
+	set, err := Parse("rules.yaml", []byte(src), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, ok := set.Rules[0].When.(allOf)
+	if !ok {
+		t.Fatalf("when is %T", set.Rules[0].When)
+	}
+	want := []string{"user.role", "text.length", "links", "contains", "matches"}
+	var got []string
+	for _, c := range all {
+		switch c := c.(type) {
+		case *compareCond:
+			got = append(got, c.f.path)
+		case *setCond:
+			got = append(got, c.f.path)
+		case *containsCond:
+			got = append(got, "contains")
+		case *matchesCond:
+			got = append(got, "matches")
+		default:
+			got = append(got, fmt.Sprintf("%T", c))
+		}
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("order %v, want %v", got, want)
+	}
 }

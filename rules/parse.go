@@ -497,7 +497,7 @@ func (p *parser) cond(n *yaml.Node, path string, c *compiler, depth int) Conditi
 				continue
 			}
 			if key == "all" {
-				sub = allOf(subs)
+				sub = cheapestFirst(subs)
 			} else {
 				sub = anyOf(subs)
 			}
@@ -524,7 +524,7 @@ func (p *parser) cond(n *yaml.Node, path string, c *compiler, depth int) Conditi
 	case len(conds) == 1:
 		return conds[0]
 	}
-	return allOf(conds)
+	return cheapestFirst(conds)
 }
 
 var operators = []string{"contains", "except", "matches", "equals", "in", "not_in", "over", "under",
@@ -604,7 +604,7 @@ func (p *parser) fieldCond(f field, n *yaml.Node, path string, c *compiler) Cond
 	case 1:
 		return conds[0]
 	}
-	return allOf(conds)
+	return cheapestFirst(conds)
 }
 
 func (p *parser) matchesOp(f field, v *yaml.Node, path string) Condition {
