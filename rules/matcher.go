@@ -1,8 +1,10 @@
 package rules
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -34,6 +36,7 @@ type Matcher struct {
 	phrases map[string][]phraseTerm // by the key of their first word
 	bloom   keyFilter               // every key of words and phrases: most words of a text are in neither
 	partial *ahocorasick.Matcher    // prefix, suffix and infix terms
+	grams   gramFilter              // the partial terms' first bytes: most texts have none
 	parts   [][]partTerm            // by automaton index
 	size    int
 }
@@ -170,6 +173,7 @@ func (m *Matcher) add(term *Term, patterns *[]string, index map[string]int) erro
 			m.parts = append(m.parts, nil)
 		}
 		m.parts[at] = append(m.parts[at], partTerm{term: term, kind: kind, word: words[0]})
+		m.grams.add(words[0].key)
 		return nil
 	}
 	if n == 1 {
@@ -231,14 +235,14 @@ func (m *Matcher) Match(t *Text, dst []Match) []Match {
 		key := t.keys[w.k0:w.k1]
 		runs := t.runs[w.r0 : w.r0+w.n]
 		before := len(dst)
-		dst = m.matchWord(w, key, runs, dst)
+		dst = m.lookup(w, key, runs, w.hash, false, false, dst)
 		if len(dst) == before && w.steps&StepSeparators != 0 {
 			dst = m.matchJoinedParts(t, w, key, runs, dst)
 		}
 		if len(dst) == before && w.tail != 0 {
 			dst = m.matchWithTail(w, key, runs, dst)
 		}
-		if !m.bloom.mayHave(key) {
+		if !m.bloom.mayHaveHash(w.hash) {
 			continue
 		}
 		if phrases, ok := m.phrases[string(key)]; ok {
@@ -250,7 +254,7 @@ func (m *Matcher) Match(t *Text, dst []Match) []Match {
 			}
 		}
 	}
-	if m.partial == nil {
+	if m.partial == nil || !m.grams.mayMatch(t.keys) {
 		return dst
 	}
 	for _, at := range m.partial.MatchThreadSafe(t.keys) {
@@ -261,14 +265,11 @@ func (m *Matcher) Match(t *Text, dst []Match) []Match {
 	return dst
 }
 
-func (m *Matcher) matchWord(w *word, key []byte, runs []uint8, dst []Match) []Match {
-	return m.matchPartOfWord(w, key, runs, false, false, dst)
-}
-
-// matchPartOfWord looks key up; where the word goes on past the key (open
-// ends), the letter at that edge may repeat more often than in the term.
-func (m *Matcher) matchPartOfWord(w *word, key []byte, runs []uint8, openStart, openEnd bool, dst []Match) []Match {
-	if !m.bloom.mayHave(key) {
+// lookup looks key, whose keyHash is h, up; where the word goes on past the
+// key (open ends), the letter at that edge may repeat more often than in
+// the term.
+func (m *Matcher) lookup(w *word, key []byte, runs []uint8, h uint32, openStart, openEnd bool, dst []Match) []Match {
+	if !m.bloom.mayHaveHash(h) {
 		return dst
 	}
 	terms, ok := m.words[string(key)]
@@ -301,7 +302,7 @@ func (m *Matcher) matchWithTail(w *word, key []byte, runs []uint8, dst []Match) 
 		r = append(r, 1)
 	}
 	before := len(dst)
-	dst = m.matchWord(w, k, r, dst)
+	dst = m.lookup(w, k, r, keyHash(k), false, false, dst)
 	for i := before; i < len(dst); i++ {
 		dst[i].End = int(w.tailEnd)
 		dst[i].Steps |= StepLeetspeak
@@ -343,7 +344,8 @@ func (m *Matcher) matchJoinedParts(t *Text, w *word, key []byte, runs []uint8, d
 			// repeat at the edge of a part may hold a neighbour's letter
 			// ("b a s t a r d D").
 			before := len(dst)
-			dst = m.matchPartOfWord(w, key[offs[u0]:offs[u1]], runs[u0:u1], true, true, dst)
+			part := key[offs[u0]:offs[u1]]
+			dst = m.lookup(w, part, runs[u0:u1], keyHash(part), true, true, dst)
 			if len(dst) > before {
 				for i := before; i < len(dst); i++ {
 					dst[i].Start, dst[i].End = int(spans[u0][0]), int(spans[u1-1][1])
@@ -489,7 +491,73 @@ func (f *keyFilter) add(key string) {
 	f[h>>6] |= 1 << (h & 63)
 }
 
-func (f *keyFilter) mayHave(key []byte) bool {
-	h := keyHash(key) & 0xFFFF
+// mayHaveHash reports whether a key with keyHash h may have been added.
+func (f *keyFilter) mayHaveHash(h uint32) bool {
+	h &= 0xFFFF
 	return f[h>>6]&(1<<(h&63)) != 0
+}
+
+// gramFilter is a cheap "surely not" before the partial-term automaton,
+// whose nodes are large and scattered: a text holds a partial term only if
+// it holds that term's first four bytes (three for a term of three, such as
+// "jiz", the key of "jizz"). Those of every term are kept exactly, behind
+// small bit sets of their hashes that stay in cache.
+type gramFilter struct {
+	bits  [2][64]uint64 // 4096 bits each, for three and four bytes
+	grams [2][]uint32
+	off   bool // a term shorter than three bytes, or too many terms: every text goes to the automaton
+}
+
+// maxGrams is the most first-byte sequences the filter keeps; past it the
+// bit sets fill up and the automaton is as quick.
+const maxGrams = 128
+
+func gramHash(g uint32) uint32 { return (g * 2654435761) >> 20 }
+
+func (f *gramFilter) add(key string) {
+	var b [4]byte
+	n := copy(b[:], key)
+	if n < 3 {
+		f.off = true
+		return
+	}
+	g, k := binary.LittleEndian.Uint32(b[:]), n-3
+	if slices.Contains(f.grams[k], g) {
+		return
+	}
+	f.grams[k] = append(f.grams[k], g)
+	if len(f.grams[0])+len(f.grams[1]) > maxGrams {
+		f.off = true
+		return
+	}
+	h := gramHash(g)
+	f.bits[k][h>>6] |= 1 << (h & 63)
+}
+
+// mayMatch reports whether keys hold the first bytes of a partial term.
+func (f *gramFilter) mayMatch(keys []byte) bool {
+	if f.off {
+		return true
+	}
+	three, four := len(f.grams[0]) > 0, len(f.grams[1]) > 0
+	for i := 0; i+3 <= len(keys); i++ {
+		var g uint32
+		if i+4 <= len(keys) {
+			g = binary.LittleEndian.Uint32(keys[i:])
+		} else {
+			g = uint32(keys[i]) | uint32(keys[i+1])<<8 | uint32(keys[i+2])<<16
+		}
+		if four && i+4 <= len(keys) {
+			if h := gramHash(g); f.bits[1][h>>6]&(1<<(h&63)) != 0 && slices.Contains(f.grams[1], g) {
+				return true
+			}
+		}
+		if three {
+			g3 := g & 0xFFFFFF
+			if h := gramHash(g3); f.bits[0][h>>6]&(1<<(h&63)) != 0 && slices.Contains(f.grams[0], g3) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -1,6 +1,8 @@
 package rules
 
 import (
+	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -226,6 +228,78 @@ func TestLinkPrecheckAndCaps(t *testing.T) {
 	for s, want := range map[string]float64{"ABC def": 0.5, "HELLO!!": 1, "123": 0, "ÀBc": 2.0 / 3} {
 		if got := capsRatio(s); got < want-1e-9 || got > want+1e-9 {
 			t.Errorf("capsRatio(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+// TestGramFilterHidesNoPartialMatch: every text in which the automaton of
+// partial terms finds something passes the filter in front of it, over the
+// corpus with the built-in profanity list, and the filter turns most clean
+// texts away.
+func TestGramFilterHidesNoPartialMatch(t *testing.T) {
+	dir := corpusDir(t)
+	words, err := Builtin("profanity-en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	terms := make([]Term, len(words))
+	for i, w := range words {
+		terms[i] = Term{Text: w, List: "profanity-en"}
+	}
+	m, err := NewMatcher(terms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.partial == nil || m.grams.off {
+		t.Fatal("the built-in list should have partial terms, all of three letters or more")
+	}
+	var lines []corpusLine
+	lines = append(lines, readLines(t, filepath.Join(dir, "positives.jsonl"))...)
+	lines = append(lines, readLines(t, filepath.Join(dir, "negatives.jsonl"))...)
+	hits, passed, clean := 0, 0, 0
+	for _, l := range lines {
+		text := Analyze(l.Text)
+		found := len(m.partial.MatchThreadSafe(text.keys)) > 0
+		may := m.grams.mayMatch(text.keys)
+		if found && !may {
+			t.Errorf("filter hides a partial match in %q", l.Text)
+		}
+		if found {
+			hits++
+		} else {
+			clean++
+			if may {
+				passed++
+			}
+		}
+		text.Release()
+	}
+	if hits == 0 {
+		t.Fatal("no partial match in the corpus: the test shows nothing")
+	}
+	t.Logf("%d texts with partial matches; %d of %d others passed the filter", hits, passed, clean)
+	if passed*4 > clean {
+		t.Errorf("filter lets %d of %d texts without partial terms through", passed, clean)
+	}
+
+	short, err := NewMatcher([]Term{{Text: "as*"}, {Text: "*fuck*"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !short.grams.off || !short.grams.mayMatch([]byte("\x00hello\x00")) {
+		t.Error("a term shorter than three bytes must send every text to the automaton")
+	}
+	var many []string
+	for i := range 2 * maxGrams {
+		many = append(many, fmt.Sprintf("%c%cqz*", 'a'+i/26, 'a'+i%26))
+	}
+	if !mustMatcher(t, many...).grams.off {
+		t.Error("a filter holding more than maxGrams sequences should step aside")
+	}
+	three := mustMatcher(t, "jizz*", "*fuck*")
+	for text, want := range map[string]bool{"jizzed": true, "Jiiizz": true, "motherfucker": true, "jigsaw fun": false, "ji": false} {
+		if got := len(three.Match(Analyze(text), nil)) > 0; got != want {
+			t.Errorf("%q: matched %v, want %v", text, got, want)
 		}
 	}
 }

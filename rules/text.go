@@ -51,6 +51,7 @@ type word struct {
 	steps      Steps
 	tail       byte // a trimmed trailing symbol that may be a letter after all
 	tailEnd    int32
+	hash       uint32 // keyHash of the key, shared by every list's filter
 }
 
 var textPool = sync.Pool{New: func() any { return new(Text) }}
@@ -298,6 +299,7 @@ func (t *Text) addWord(a0, a1 int) {
 		}
 	}
 	w.k1 = int32(len(t.keys))
+	w.hash = keyHash(t.keys[w.k0:w.k1])
 	t.keys = append(t.keys, 0)
 	t.words = append(t.words, w)
 }
@@ -334,6 +336,7 @@ func (t *Text) plainWord(w *word, a *atom) bool {
 		prev = u
 	}
 	w.k1 = int32(len(t.keys))
+	w.hash = keyHash(t.keys[w.k0:w.k1])
 	t.keys = append(t.keys, 0)
 	t.words = append(t.words, *w)
 	return true
