@@ -372,10 +372,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		log.Error("cannot listen", "addr", c.addr, "err", err)
 		return 1
 	}
+	// Stream gives up on a call after 5 s at most, so a request that takes
+	// longer to arrive is of no use. The same value for headers and the whole
+	// request sets one read deadline per request instead of two.
 	srv := &http.Server{
 		Handler:           server,
 		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
+		ReadTimeout:       5 * time.Second,
 		WriteTimeout:      10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
