@@ -56,6 +56,7 @@ type benchConfig struct {
 	skipBase    bool
 	halfRate    bool
 	pin         bool
+	rounds      int
 }
 
 // bench is `modgate bench`.
@@ -69,7 +70,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.secret, "secret", "bench-secret", "API secret to sign with")
 	fs.StringVar(&c.rules, "rules", "rules.yaml", "rules file for the modgate the tool starts")
 	fs.StringVar(&c.redis, "redis", "", "REDIS_URL for the modgate the tool starts (default: memory state)")
-	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long each run lasts")
+	fs.DurationVar(&c.duration, "duration", 5*time.Second, "how long each run lasts (each of -rounds at full speed)")
 	fs.IntVar(&c.count, "count", 0, "requests per run instead of a duration")
 	fs.Float64Var(&c.rate, "rate", 0, "requests per second (0: as fast as possible)")
 	fs.IntVar(&c.concurrency, "concurrency", 128, "connections (keep-alive) and workers; Stream calls from many at once")
@@ -79,9 +80,13 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&c.skipBase, "no-baseline", false, "do not run the baseline")
 	fs.BoolVar(&c.halfRate, "half", true, "after the full-speed runs, run both at half the baseline's throughput")
 	fs.IntVar(&c.rateConns, "rate-concurrency", 4, "connections for the fixed-rate runs: at a steady rate of some thousands a second two or three requests are in flight")
+	fs.IntVar(&c.rounds, "rounds", 3, "full-speed runs of each server, taking turns, so that a slow spell of a shared machine falls on both")
 	fs.BoolVar(&c.pin, "pin", true, "run the servers on the last CPU and the load on the others (Linux, 2+ CPUs), so they do not take each other's time")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if c.rounds < 1 {
+		c.rounds = 1
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
@@ -112,7 +117,6 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer stopModgate()
 	}
 
-	var base *benchResult
 	var baseURL string
 	if !c.skipBase {
 		var stopBase func() int64
@@ -123,11 +127,29 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		defer stopBase()
-		base = runLoad(ctx, c, baseURL, payloads, c.rate)
+	}
+	// The servers take turns: baseline, modgate, baseline, modgate, ...
+	var base, mod *benchResult
+	for round := range c.rounds {
+		var b *benchResult
+		if baseURL != "" {
+			b = runLoad(ctx, c, baseURL, payloads, c.rate)
+			base = base.merge(b)
+		}
+		m := runLoad(ctx, c, target, payloads, c.rate)
+		mod = mod.merge(m)
+		if c.rounds > 1 {
+			fmt.Fprintf(stdout, "round %d: modgate %.0f requests/s, %.1f µs of CPU per request", round+1, m.rps, m.cpuPerRequest())
+			if b != nil {
+				fmt.Fprintf(stdout, "; baseline %.0f requests/s, %.1f µs; throughput ratio %.2f", b.rps, b.cpuPerRequest(), m.rps/b.rps)
+			}
+			fmt.Fprintln(stdout)
+		}
+	}
+	if base != nil {
 		base.rssKiB = rssOf(baseURL)
 		base.print(stdout, "baseline (echo + encoding/json)")
 	}
-	mod := runLoad(ctx, c, target, payloads, c.rate)
 	if stopModgate != nil {
 		mod.rssKiB = rssOf(target)
 	}
@@ -168,6 +190,28 @@ type benchResult struct {
 	verdicts  map[string]int
 	rssKiB    int64
 	firstErr  string
+}
+
+// merge adds the run o to r (nil for none yet) and returns the sum.
+func (r *benchResult) merge(o *benchResult) *benchResult {
+	if r == nil {
+		return o
+	}
+	r.cpu += o.cpu
+	r.requests += o.requests
+	r.errors += o.errors
+	r.late += o.late
+	r.elapsed += o.elapsed
+	r.latencies = append(r.latencies, o.latencies...)
+	sort.Slice(r.latencies, func(i, j int) bool { return r.latencies[i] < r.latencies[j] })
+	r.rps = float64(len(r.latencies)) / r.elapsed.Seconds()
+	for k, v := range o.verdicts {
+		r.verdicts[k] += v
+	}
+	if r.firstErr == "" {
+		r.firstErr = o.firstErr
+	}
+	return r
 }
 
 func (r *benchResult) cpuPerRequest() float64 {
