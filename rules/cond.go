@@ -197,11 +197,11 @@ func resolveField(path string) (field, bool) {
 	case "text.length":
 		f.cost = costScan
 		f.get = func(in *Input) value {
-			return value{kind: kindNumber, n: float64(utf8.RuneCountInString(in.Text.Source()))}
+			return value{kind: kindNumber, n: float64(in.Text.Length())}
 		}
 	case "text.caps_ratio":
 		f.cost = costScan
-		f.get = func(in *Input) value { return value{kind: kindNumber, n: capsRatio(in.Text.Source())} }
+		f.get = func(in *Input) value { return value{kind: kindNumber, n: in.Text.CapsRatio()} }
 	case "links":
 		f.cost = costPattern
 		f.get = func(in *Input) value { return value{kind: kindList, items: in.Links()} }
@@ -351,26 +351,6 @@ func (v value) count() int {
 	n := len(v.items)
 	EachElement(v.raw, func([]byte) { n++ })
 	return n
-}
-
-func capsRatio(s string) float64 {
-	letters, upper := 0, 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= utf8.RuneSelf:
-			return capsRatioUnicode(s)
-		case c >= 'a' && c <= 'z':
-			letters++
-		case c >= 'A' && c <= 'Z':
-			letters++
-			upper++
-		}
-	}
-	if letters == 0 {
-		return 0
-	}
-	return float64(upper) / float64(letters)
 }
 
 func capsRatioUnicode(s string) float64 {

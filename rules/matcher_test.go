@@ -225,9 +225,37 @@ func TestLinkPrecheckAndCaps(t *testing.T) {
 			t.Errorf("mayHaveLink(%q) = %v", s, got)
 		}
 	}
-	for s, want := range map[string]float64{"ABC def": 0.5, "HELLO!!": 1, "123": 0, "ÀBc": 2.0 / 3} {
-		if got := capsRatio(s); got < want-1e-9 || got > want+1e-9 {
-			t.Errorf("capsRatio(%q) = %v, want %v", s, got, want)
+	for s, want := range map[string]float64{"ABC def": 0.5, "HELLO!!": 1, "123": 0, "ÀBc": 2.0 / 3, "": 0, "Ωmega": 0.2} {
+		text := Analyze(s)
+		if got := text.CapsRatio(); got < want-1e-9 || got > want+1e-9 {
+			t.Errorf("CapsRatio(%q) = %v, want %v", s, got, want)
+		}
+		text.Release()
+	}
+	for _, s := range []string{"", "hello", "héllo wörld", "\xff\xfe bad", "f\u200bu\u200bck", "日本語のテキスト"} {
+		text := Analyze(s)
+		if got, want := text.Length(), utf8.RuneCountInString(s); got != want {
+			t.Errorf("Length(%q) = %d, want %d", s, got, want)
+		}
+		text.Release()
+	}
+}
+
+// TestFingerprint: near-identical texts share a fingerprint, others do not.
+func TestFingerprint(t *testing.T) {
+	fp := func(s string) uint64 {
+		text := Analyze(s)
+		defer text.Release()
+		return text.Fingerprint()
+	}
+	for _, same := range [][2]string{{"buy n0w!!!", "BUY NOOOW"}, {"call 555-1234", "call 555 0000"}, {"h.e.l.l.o there", "hello there"}, {"room 12 at 3", "room 7 at 11"}} {
+		if fp(same[0]) != fp(same[1]) {
+			t.Errorf("%q and %q should share a fingerprint", same[0], same[1])
+		}
+	}
+	for _, other := range [][2]string{{"buy now", "buy cow"}, {"call 555", "call me"}, {"a b", "ab c"}, {"hello there", "there hello"}, {"", "x"}} {
+		if fp(other[0]) == fp(other[1]) {
+			t.Errorf("%q and %q should not share a fingerprint", other[0], other[1])
 		}
 	}
 }

@@ -27,6 +27,10 @@ type Text struct {
 	keys  []byte     // every word's key, each preceded by a 0 byte, and a final 0
 	runs  []uint8    // for each unit of keys, how many times it was repeated
 	spans [][2]int32 // for each unit of keys, the bytes of src it came from
+
+	// Counted in the same pass, for text.length and text.caps_ratio.
+	runes, letters, upper int32 // letters and upper case: ASCII only
+	nonASCII              bool
 }
 
 type char struct {
@@ -52,6 +56,7 @@ type word struct {
 	tail       byte // a trimmed trailing symbol that may be a letter after all
 	tailEnd    int32
 	hash       uint32 // keyHash of the key, shared by every list's filter
+	fp         uint32 // keyHash of the key with every number the same: see Fingerprint
 }
 
 var textPool = sync.Pool{New: func() any { return new(Text) }}
@@ -122,12 +127,21 @@ func (t *Text) reset(s string) {
 	t.keys = append(t.keys[:0], 0)
 	t.runs = t.runs[:0]
 	t.spans = t.spans[:0]
+	t.runes, t.letters, t.upper, t.nonASCII = 0, 0, 0, false
 
 	open := false
 	for i := 0; i < len(s); {
 		r, size := rune(s[i]), 1
-		if r >= utf8.RuneSelf {
+		t.runes++
+		switch {
+		case r >= utf8.RuneSelf:
 			r, size = utf8.DecodeRuneInString(s[i:])
+			t.nonASCII = true
+		case r >= 'a' && r <= 'z':
+			t.letters++
+		case r >= 'A' && r <= 'Z':
+			t.letters++
+			t.upper++
 		}
 		f := lookupFold(r)
 		switch {
@@ -300,6 +314,7 @@ func (t *Text) addWord(a0, a1 int) {
 	}
 	w.k1 = int32(len(t.keys))
 	w.hash = keyHash(t.keys[w.k0:w.k1])
+	w.fp = numberFoldedHash(t.keys[w.k0:w.k1])
 	t.keys = append(t.keys, 0)
 	t.words = append(t.words, w)
 }
@@ -337,6 +352,7 @@ func (t *Text) plainWord(w *word, a *atom) bool {
 	}
 	w.k1 = int32(len(t.keys))
 	w.hash = keyHash(t.keys[w.k0:w.k1])
+	w.fp = w.hash // letters only: no number to fold
 	t.keys = append(t.keys, 0)
 	t.words = append(t.words, *w)
 	return true
@@ -414,20 +430,40 @@ func (t *Text) Fingerprint() uint64 {
 	const offset, prime = 14695981039346656037, 1099511628211
 	h := uint64(offset)
 	for i := range t.words {
-		w := &t.words[i]
-		digits := false
-		for _, c := range t.keys[w.k0:w.k1] {
-			if c >= '0' && c <= '9' {
-				if digits {
-					continue
-				}
-				c, digits = '#', true
-			} else {
-				digits = false
-			}
-			h = (h ^ uint64(c)) * prime
-		}
-		h = (h ^ 0) * prime
+		h = (h ^ uint64(t.words[i].fp)) * prime
 	}
 	return h
+}
+
+// numberFoldedHash is keyHash of key with each run of digits read as one
+// '#'.
+func numberFoldedHash(key []byte) uint32 {
+	h := uint32(2166136261)
+	digits := false
+	for _, c := range key {
+		if c >= '0' && c <= '9' {
+			if digits {
+				continue
+			}
+			c, digits = '#', true
+		} else {
+			digits = false
+		}
+		h = (h ^ uint32(c)) * 16777619
+	}
+	return h ^ h>>16
+}
+
+// Length is the number of characters (runes) of the text.
+func (t *Text) Length() int { return int(t.runes) }
+
+// CapsRatio is the share of letters in upper case, 0 without letters.
+func (t *Text) CapsRatio() float64 {
+	if t.nonASCII {
+		return capsRatioUnicode(t.src)
+	}
+	if t.letters == 0 {
+		return 0
+	}
+	return float64(t.upper) / float64(t.letters)
 }
