@@ -2,6 +2,7 @@ package rules
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"strconv"
 	"unicode/utf8"
@@ -100,6 +101,13 @@ func skipSpace(b []byte, i int) int {
 // skipString returns the index just past the string starting at b[i].
 func skipString(b []byte, i int) int {
 	for j := i + 1; j < len(b); j++ {
+		// Eight bytes at a time while none is a quote or a backslash.
+		for j+8 <= len(b) && !quoteOrBackslash(binary.LittleEndian.Uint64(b[j:])) {
+			j += 8
+		}
+		if j >= len(b) {
+			break
+		}
 		switch b[j] {
 		case '\\':
 			j++
@@ -108,6 +116,16 @@ func skipString(b []byte, i int) int {
 		}
 	}
 	return len(b)
+}
+
+// quoteOrBackslash reports whether one of the eight bytes of x is '"' or
+// '\\'. It may report true for a byte after one that is, never false for
+// one that is.
+func quoteOrBackslash(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote := x ^ (ones * '"')
+	slash := x ^ (ones * '\\')
+	return ((quote-ones)&^quote|(slash-ones)&^slash)&highs != 0
 }
 
 // SkipValue returns the index just past the JSON value starting at b[i].

@@ -160,3 +160,22 @@ func TestValidNesting(t *testing.T) {
 		}
 	}
 }
+
+// TestValidStringsEveryOffset puts each kind of byte a string scan must
+// notice at every offset of strings longer than the eight bytes read at a
+// time, and compares with encoding/json.
+func TestValidStringsEveryOffset(t *testing.T) {
+	specials := []string{`"`, `\`, "\x00", "\x01", "\x1f", " ", "\x7f", "\x80", "\xff", `\"`, `\\`, `\n`, `\u00e9`, `\u12`, `\x`, "é"}
+	for _, sp := range specials {
+		for n := 0; n < 26; n++ {
+			for at := 0; at <= n; at++ {
+				s := strings.Repeat("a", at) + sp + strings.Repeat("b", n-at)
+				for _, b := range [][]byte{[]byte(`"` + s + `"`), []byte(`{"k":"` + s + `","x":[1]}`), []byte(`"` + s)} {
+					if got, want := valid(b), json.Valid(b); got != want {
+						t.Fatalf("valid(%q) = %v, encoding/json says %v", b, got, want)
+					}
+				}
+			}
+		}
+	}
+}
