@@ -50,24 +50,39 @@ type Payload struct {
 // Parse scans body. It accepts any valid JSON object with a `message` object;
 // every other key is ignored and kept.
 func (p *Payload) Parse(body []byte) error {
-	*p = Payload{Body: body}
-	if !valid(body) {
-		return ErrMalformed
-	}
-	i := 0
-	for body[i] == ' ' || body[i] == '\t' || body[i] == '\n' || body[i] == '\r' {
-		i++
-	}
-	if body[i] != '{' {
+	*p = Payload{Body: body, msgStart: -1}
+	v := validator{b: body, p: p}
+	v.space()
+	if v.i < len(body) && body[v.i] != '{' {
+		if !valid(body) {
+			return ErrMalformed
+		}
 		return ErrNotObject
 	}
-	rules.EachMember(body, i, func(key []byte, v0, v1 int) {
+	if !v.value(0) {
+		return ErrMalformed
+	}
+	if v.space(); v.i != len(body) {
+		return ErrMalformed
+	}
+	if p.Message == nil {
+		return ErrNoMessage
+	}
+	return nil
+}
+
+// note takes one member of the top-level object (depth 1) or of the message
+// (depth 2) as the validator reads it. The last of repeated keys counts, as
+// in encoding/json.
+func (p *Payload) note(depth int, key string, v0, v1 int) {
+	body := p.Body
+	if depth == 1 {
 		if body[v0] != '{' {
 			return
 		}
-		switch string(key) {
+		switch key {
 		case "message":
-			p.Message, p.msgStart = body[v0:v1], v0
+			p.Message = body[v0:v1]
 		case "user":
 			p.User = body[v0:v1]
 		case "channel":
@@ -75,30 +90,24 @@ func (p *Payload) Parse(body []byte) error {
 		case "request_info":
 			p.RequestInfo = body[v0:v1]
 		}
-	})
-	if p.Message == nil {
-		return ErrNoMessage
+		return
 	}
-	// The last of repeated keys counts, as in encoding/json.
-	rules.EachMember(body, p.msgStart, func(key []byte, v0, v1 int) {
-		isString := body[v0] == '"'
-		switch string(key) {
-		case "text":
-			p.text, p.Text, p.HasText = [2]int{}, "", false
-			if isString {
-				p.text = [2]int{v0, v1}
-				p.Text, p.HasText = view(body[v0:v1]), true
-			}
-		case "id":
-			p.ID = ""
-			if isString {
-				p.ID = view(body[v0:v1])
-			}
-		case ApprovalField:
-			p.Approval = body[v0:v1]
+	isString := body[v0] == '"'
+	switch key {
+	case "text":
+		p.text, p.Text, p.HasText = [2]int{}, "", false
+		if isString {
+			p.text = [2]int{v0, v1}
+			p.Text, p.HasText = view(body[v0:v1]), true
 		}
-	})
-	return nil
+	case "id":
+		p.ID = ""
+		if isString {
+			p.ID = view(body[v0:v1])
+		}
+	case ApprovalField:
+		p.Approval = body[v0:v1]
+	}
 }
 
 // Field returns the raw value of a top-level key of obj, or nil.

@@ -179,3 +179,70 @@ func TestValidStringsEveryOffset(t *testing.T) {
 		}
 	}
 }
+
+// referenceParse is Parse written plainly, in separate passes: validate,
+// then walk the top-level object, then the message. FuzzParseOnePass holds
+// the single-pass Parse to it.
+func referenceParse(body []byte) (Payload, error) {
+	p := Payload{Body: body}
+	if !json.Valid(body) {
+		return p, ErrMalformed
+	}
+	i := 0
+	for body[i] == ' ' || body[i] == '\t' || body[i] == '\n' || body[i] == '\r' {
+		i++
+	}
+	if body[i] != '{' {
+		return p, ErrNotObject
+	}
+	p.msgStart = -1
+	rules.EachMember(body, i, func(key []byte, v0, v1 int) {
+		if body[v0] != '{' {
+			return
+		}
+		switch string(key) {
+		case "message":
+			p.Message, p.msgStart = body[v0:v1], v0
+		case "user":
+			p.User = body[v0:v1]
+		case "channel":
+			p.Channel = body[v0:v1]
+		case "request_info":
+			p.RequestInfo = body[v0:v1]
+		}
+	})
+	if p.Message == nil {
+		return p, ErrNoMessage
+	}
+	rules.EachMember(body, p.msgStart, func(key []byte, v0, v1 int) {
+		p.note(2, string(key), v0, v1)
+	})
+	return p, nil
+}
+
+func FuzzParseOnePass(f *testing.F) {
+	for _, s := range []string{
+		`{"message":{"text":"hi","id":"x"},"user":{"id":"u"},"channel":{"cid":"a:b"},"request_info":{"ip":"1.2.3.4"}}`,
+		`{"message":{"text":"a"},"message":{"id":"b"}}`, `{"message":{"text":"a"},"message":7}`,
+		`{"mess\u0061ge":{"t\u0065xt":"esc"}}`, `{"user":{"message":{"text":"no"}},"message":{}}`,
+		`{"message":{"modgate_approval":"m","text":null,"text":"z"}}`, ` {"message":{"x":{"text":"deep"}}} `, `[{"message":{}}]`, `"s"`, ``, `{"message":{"text":"a"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var got Payload
+		gotErr := got.Parse(body)
+		want, wantErr := referenceParse(body)
+		if gotErr != wantErr {
+			t.Fatalf("Parse(%q) error %v, reference %v", body, gotErr, wantErr)
+		}
+		if gotErr != nil {
+			return
+		}
+		if !bytes.Equal(got.Message, want.Message) || !bytes.Equal(got.User, want.User) || !bytes.Equal(got.Channel, want.Channel) ||
+			!bytes.Equal(got.RequestInfo, want.RequestInfo) || got.Text != want.Text || got.HasText != want.HasText ||
+			got.ID != want.ID || !bytes.Equal(got.Approval, want.Approval) || got.msgStart != want.msgStart || got.text != want.text {
+			t.Fatalf("Parse(%q)\n got %+v\nwant %+v", body, got, want)
+		}
+	})
+}

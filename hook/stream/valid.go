@@ -1,6 +1,11 @@
 package stream
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"unsafe"
+
+	"github.com/modgate/modgate/rules"
+)
 
 // valid reports whether b is one JSON value with nothing but whitespace
 // around it, accepting exactly what encoding/json's Valid accepts (a fuzz
@@ -22,6 +27,7 @@ const maxNesting = 10000
 type validator struct {
 	b []byte
 	i int
+	p *Payload // when set, the parts of a hook payload are noted on the way
 }
 
 func (v *validator) space() {
@@ -70,6 +76,12 @@ func (v *validator) object(depth int) bool {
 	if depth > maxNesting {
 		return false
 	}
+	// The payload's parts: members of the top-level object, and of the
+	// message object among them.
+	noting := v.p != nil && (depth == 1 || (depth == 2 && v.i == v.p.msgStart))
+	if noting && depth == 2 {
+		v.p.text, v.p.Text, v.p.HasText, v.p.ID, v.p.Approval = [2]int{}, "", false, "", nil
+	}
 	v.i++ // {
 	v.space()
 	if v.i < len(v.b) && v.b[v.i] == '}' {
@@ -77,17 +89,26 @@ func (v *validator) object(depth int) bool {
 		return true
 	}
 	for {
+		k0 := v.i
 		if v.i >= len(v.b) || v.b[v.i] != '"' || !v.string() {
 			return false
 		}
+		k1 := v.i
 		v.space()
 		if v.i >= len(v.b) || v.b[v.i] != ':' {
 			return false
 		}
 		v.i++
 		v.space()
+		v0 := v.i
+		if noting && depth == 1 && v0 < len(v.b) && v.b[v0] == '{' && memberKey(v.b[k0:k1]) == "message" {
+			v.p.msgStart = v0 // its members are noted as it is read
+		}
 		if !v.value(depth) {
 			return false
+		}
+		if noting {
+			v.p.note(depth, memberKey(v.b[k0:k1]), v0, v.i)
 		}
 		v.space()
 		if v.i >= len(v.b) {
@@ -104,6 +125,19 @@ func (v *validator) object(depth int) bool {
 			return false
 		}
 	}
+}
+
+// memberKey is a key as written, quotes removed and escapes read (rarely
+// needed, so it is a view of the body otherwise).
+func memberKey(quoted []byte) string {
+	raw := quoted[1 : len(quoted)-1]
+	for _, c := range raw {
+		if c == '\\' {
+			s, _ := rules.JSONString(quoted)
+			return s
+		}
+	}
+	return unsafe.String(unsafe.SliceData(raw), len(raw))
 }
 
 func (v *validator) array(depth int) bool {
