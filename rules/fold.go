@@ -132,7 +132,9 @@ var foldRanges = [][2]rune{
 
 func initFold() {
 	for r := rune(0); r < utf8.RuneSelf; r++ {
-		asciiFold[r] = computeFold(r)
+		f := computeFold(r)
+		asciiFold[r] = f
+		plainLetter[r] = f.cls == clsLetter && f.n == 1 && f.out[0] < utf8.RuneSelf && f.steps&^StepCase == 0
 	}
 	wideFold = make(map[rune]fold, 8192)
 	for _, rg := range foldRanges {

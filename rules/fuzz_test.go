@@ -1,6 +1,9 @@
 package rules
 
 import (
+	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
@@ -199,4 +202,60 @@ func FuzzMask(f *testing.F) {
 			t.Fatalf("bytes outside the spans changed: %q -> %q", s, masked)
 		}
 	})
+}
+
+// analysed is everything an analysis leaves for matching.
+type analysed struct {
+	words                 []word
+	keys                  []byte
+	runs                  []uint8
+	spans                 [][2]int32
+	runes, letters, upper int32
+	nonASCII              bool
+}
+
+func analyseBothWays(s string) (fast, general analysed) {
+	take := func() analysed {
+		t := Analyze(s)
+		defer t.Release()
+		return analysed{slices.Clone(t.words), slices.Clone(t.keys), slices.Clone(t.runs), slices.Clone(t.spans),
+			t.runes, t.letters, t.upper, t.nonASCII}
+	}
+	fast = take()
+	saved := plainLetter
+	plainLetter = [utf8.RuneSelf]bool{} // every word the general way
+	defer func() { plainLetter = saved }()
+	return fast, take()
+}
+
+// FuzzPlainWordsFastPath: words of plain ASCII letters, made straight from
+// the bytes, come out exactly as the general analysis makes them. It
+// changes a package table, so it must not run in parallel with other tests.
+func FuzzPlainWordsFastPath(f *testing.F) {
+	for _, s := range []string{"hello world", "f u c k you", "Hello, WORLD!!", "a b c dd e", "p@k! sh1t", "s.h.i.t and more",
+		"caf\u00e9 ok", "x", "", "  lead and trail  ", "f\u200bu\u200bck", "ab. c. d. ef", "0 b_o_o_b_s", "HELLLLLO", "w e t  d r e a m"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		fast, general := analyseBothWays(s)
+		if !reflect.DeepEqual(fast, general) {
+			t.Fatalf("%q:\n fast    %+v\n general %+v", s, fast, general)
+		}
+	})
+}
+
+// TestPlainWordsFastPathCorpus runs the comparison over the corpus.
+func TestPlainWordsFastPathCorpus(t *testing.T) {
+	dir := corpusDir(t)
+	n := 0
+	for _, file := range []string{"positives.jsonl", "negatives.jsonl"} {
+		for _, l := range readLines(t, filepath.Join(dir, file)) {
+			fast, general := analyseBothWays(l.Text)
+			if !reflect.DeepEqual(fast, general) {
+				t.Fatalf("%q:\n fast    %+v\n general %+v", l.Text, fast, general)
+			}
+			n++
+		}
+	}
+	t.Logf("%d texts analysed both ways, identical", n)
 }

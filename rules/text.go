@@ -129,7 +129,12 @@ func (t *Text) reset(s string) {
 	t.spans = t.spans[:0]
 	t.runes, t.letters, t.upper, t.nonASCII = 0, 0, 0, false
 
-	open := false
+	// Most words are ASCII letters only. Such a word does not go through
+	// chars and atoms: it becomes a word straight from the bytes, as
+	// plainWord would have made it. Its letters go into chars only when a
+	// character that is not a plain letter shows that it needs the general
+	// way, or when it is a single letter that may belong to a split word.
+	open, plain, atomStart := false, false, 0
 	for i := 0; i < len(s); {
 		r, size := rune(s[i]), 1
 		t.runes++
@@ -147,24 +152,91 @@ func (t *Text) reset(s string) {
 		switch {
 		case f.cls == clsSep:
 			if open {
-				t.closeAtom()
+				t.closeOpen(plain, atomStart, i)
 				open = false
 			}
 		case f.cls == clsDrop && !open:
 			// invisible characters between words belong to neither
 		default:
 			if !open {
-				t.atoms = append(t.atoms, atom{c0: int32(len(t.chars)), start: int32(i)})
-				open = true
+				open, plain, atomStart = true, true, i
+			}
+			if plain {
+				if r < utf8.RuneSelf && plainLetter[r] {
+					break
+				}
+				plain = false
+				t.openAtom(atomStart, i)
 			}
 			t.chars = append(t.chars, char{f: f, start: int32(i), end: int32(i + size)})
 		}
 		i += size
 	}
 	if open {
-		t.closeAtom()
+		t.closeOpen(plain, atomStart, len(s))
 	}
 	t.group()
+}
+
+// plainLetter marks the ASCII letters that fold to one ASCII letter with no
+// step but case: the letters of plainWord.
+var plainLetter [utf8.RuneSelf]bool
+
+// openAtom starts an atom at start whose plain letters up to i were not
+// stored yet.
+func (t *Text) openAtom(start, i int) {
+	t.atoms = append(t.atoms, atom{c0: int32(len(t.chars)), start: int32(start)})
+	for j := start; j < i; j++ {
+		t.chars = append(t.chars, char{f: asciiFold[t.src[j]], start: int32(j), end: int32(j + 1)})
+	}
+}
+
+// closeOpen ends the atom that is open at end.
+func (t *Text) closeOpen(plain bool, start, end int) {
+	switch {
+	case !plain:
+		t.closeAtom()
+	case end-start == 1:
+		t.openAtom(start, end) // one letter: maybe part of "f u c k"
+		t.closeAtom()
+	default:
+		// A word of two letters or more ends any run of single letters, so
+		// the atoms before it are grouped now and the word follows them.
+		t.group()
+		t.atoms, t.chars = t.atoms[:0], t.chars[:0]
+		t.plainBytes(start, end)
+	}
+}
+
+// plainBytes adds src[start:end], plain ASCII letters, as one word.
+func (t *Text) plainBytes(start, end int) {
+	w := word{start: int32(start), end: int32(end), k0: int32(len(t.keys)), r0: int32(len(t.runs))}
+	var prev byte
+	for i := start; i < end; i++ {
+		f := &asciiFold[t.src[i]]
+		w.steps |= f.steps
+		u := f.out[0]
+		if u == 'l' {
+			u = 'i' // as in unit
+		}
+		if u == prev {
+			if r := &t.runs[len(t.runs)-1]; *r < 255 {
+				*r++
+			}
+			t.spans[len(t.spans)-1][1] = int32(i + 1)
+			continue
+		}
+		t.keys = append(t.keys, u)
+		t.runs = append(t.runs, 1)
+		t.spans = append(t.spans, [2]int32{int32(i), int32(i + 1)})
+		w.n++
+		prev = u
+	}
+	w.k1 = int32(len(t.keys))
+	w.hash = keyHash(t.keys[w.k0:w.k1])
+	w.fp = w.hash
+	t.keys = append(t.keys, 0)
+	t.words = append(t.words, w)
 }
 
 // closeAtom ends the last atom, trimming punctuation-like symbols from its
