@@ -192,7 +192,16 @@ var openAPI []byte
 var (
 	bufPool    = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 	answerPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+	// payloadPool keeps payloads with their buffers; nothing of a payload is
+	// kept past its request (a held message is copied out).
+	payloadPool = sync.Pool{New: func() any { return new(stream.Payload) }}
 )
+
+func putPayload(p *stream.Payload) {
+	if p.Reset() <= 4096 {
+		payloadPool.Put(p)
+	}
+}
 
 func getBuf() *bytes.Buffer {
 	b := bufPool.Get().(*bytes.Buffer)
@@ -267,16 +276,17 @@ func (s *Server) beforeSend(c echo.Context) error {
 
 	ctx := req.Context()
 	webhookID := req.Header.Get("X-Webhook-Id")
-	var p stream.Payload
+	p := payloadPool.Get().(*stream.Payload)
+	defer putPayload(p)
 	if err := p.Parse(body); err != nil {
 		m.requests[outcomeBadRequest].Inc()
 		return jsonError(c, http.StatusBadRequest, "bad_payload", err.Error())
 	}
 	if p.Approval != nil && s.cfg.Approvals != nil {
-		return s.approvedAgain(c, &p, p.Approval)
+		return s.approvedAgain(c, p, p.Approval)
 	}
 	msg := moderation.Message{ID: p.ID, Text: p.Text, Hook: moderation.HookBeforeSend,
-		Object: p.Message, User: p.User, Channel: p.Channel, RequestInfo: p.RequestInfo}
+		Object: p.Message, User: p.User, Channel: p.Channel, RequestInfo: p.RequestInfo, Members: &p.Members}
 	v := s.cfg.Engine.Evaluate(ctx, &msg, moderation.Options{WebhookID: webhookID, Deadline: start.Add(s.cfg.Deadline)})
 	if v.StateErr != nil {
 		m.stateErrors.Inc()
@@ -292,7 +302,7 @@ func (s *Server) beforeSend(c echo.Context) error {
 	}()
 	if v.Replay != nil {
 		var err error
-		if answer, err = appendReplayed(answer, v.Replay, &p); err == nil {
+		if answer, err = appendReplayed(answer, v.Replay, p); err == nil {
 			m.requests[outcomeReplay].Inc()
 			return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, answer)
 		}
@@ -309,7 +319,7 @@ func (s *Server) beforeSend(c echo.Context) error {
 			"action", v.Action.String())
 	}
 	if v.Action == rules.ActionHold && v.Replay == nil && !v.Retry {
-		s.holdBeforeSend(ctx, &p, &v, start)
+		s.holdBeforeSend(ctx, p, &v, start)
 	}
 	switch {
 	case v.Refused():
@@ -328,7 +338,7 @@ func (s *Server) beforeSend(c echo.Context) error {
 		m.decisions.WithLabelValues(action, f.RuleID).Inc()
 	}
 	if s.log.Enabled(ctx, slog.LevelDebug) {
-		s.logDecision(ctx, webhookID, &p, &v)
+		s.logDecision(ctx, webhookID, p, &v)
 	}
 	if err := c.Blob(http.StatusOK, echo.MIMEApplicationJSON, answer); err != nil {
 		return err

@@ -13,6 +13,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/modgate/modgate/hook/stream"
+
 	"github.com/modgate/modgate/moderation"
 	"github.com/modgate/modgate/rules"
 )
@@ -66,6 +68,17 @@ func TestRuleFixtures(t *testing.T) {
 	}
 }
 
+func sameVerdict(a, b moderation.Verdict) bool {
+	ids := func(v moderation.Verdict) (out []string) {
+		for _, f := range v.Fired {
+			out = append(out, f.RuleID+"/"+f.Action.String())
+		}
+		return out
+	}
+	return a.Action == b.Action && a.RuleID == b.RuleID && a.Reply == b.Reply && a.Text == b.Text &&
+		a.TextChanged == b.TextChanged && reflect.DeepEqual(ids(a), ids(b)) && reflect.DeepEqual(a.Fields, b.Fields)
+}
+
 func runCase(t *testing.T, set *rules.Set, now time.Time, c caseSpec) {
 	if !c.Now.IsZero() {
 		now = c.Now
@@ -87,6 +100,25 @@ func runCase(t *testing.T, set *rules.Set, now time.Time, c caseSpec) {
 	msg.Text, _ = rules.JSONString(rules.Lookup(msg.Object, "text"))
 	msg.ID, _ = rules.JSONString(rules.Lookup(msg.Object, "id"))
 	v := engine.Evaluate(context.Background(), &msg, moderation.Options{})
+
+	// The before-send hook hands the engine the members its payload scan
+	// found; the verdict must not change.
+	if msg.Object != nil && msg.Object[0] == '{' {
+		body, err := json.Marshal(c.Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p stream.Payload
+		if err := p.Parse(body); err != nil {
+			t.Fatalf("payload: %v", err)
+		}
+		known := msg
+		known.Object, known.User, known.Channel, known.RequestInfo, known.Members = p.Message, p.User, p.Channel, p.RequestInfo, &p.Members
+		fresh := moderation.NewEngine(set, moderation.EngineOptions{Now: func() time.Time { return now }})
+		if w := fresh.Evaluate(context.Background(), &known, moderation.Options{}); !sameVerdict(v, w) {
+			t.Errorf("with the payload's members: %+v\nscanning the objects: %+v", w, v)
+		}
+	}
 
 	fired := map[string]bool{}
 	for _, f := range v.Fired {

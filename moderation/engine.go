@@ -107,6 +107,7 @@ func (e *Engine) Evaluate(ctx context.Context, msg *Message, opt Options) Verdic
 	in.Text = rules.Analyze(msg.Text)
 	defer in.Text.Release()
 	in.Message, in.User, in.Channel, in.RequestInfo, in.Metadata = msg.Object, msg.User, msg.Channel, msg.RequestInfo, msg.Metadata
+	in.Known = msg.Members
 	in.Hook, in.Now = msg.Hook, now
 	if in.Hook == "" {
 		in.Hook = HookBeforeSend

@@ -30,6 +30,10 @@ type Message struct {
 	Channel     []byte
 	RequestInfo []byte
 	Metadata    []byte // pending messages' metadata
+
+	// Members, when the payload's reader found them, spares the rules a
+	// second scan of the objects above. Optional.
+	Members *rules.Members
 }
 
 // The hooks a message can come from, as the `hook` field reads them.

@@ -33,18 +33,29 @@ type Input struct {
 	extDone   bool
 	fields    []cachedField  // raw fields read so far: several rules often read the same
 	index     [5]objectIndex // the members of message, user, channel, request_info, metadata
+
+	// Known are members the payload's reader found already; nil, or a
+	// nil list in it, means the object is scanned when first read.
+	Known *Members
+}
+
+// Member is one member of a JSON object: its key (unescaped) and raw value.
+type Member struct {
+	Key string
+	Val []byte
+}
+
+// Members are the members of a payload's objects, in the order written.
+type Members struct {
+	Message, User, Channel, RequestInfo []Member
 }
 
 // objectIndex lists the members of one top-level object, found in one pass
 // the first time a rule looks into it.
 type objectIndex struct {
 	done    bool
-	members []member
-}
-
-type member struct {
-	key string // a view of the payload's bytes
-	val []byte
+	members []Member // this Input's own buffer
+	known   []Member // Known's list for this object, when there is one
 }
 
 // Roots of the payload, in the order of Input.index.
@@ -61,17 +72,23 @@ func (in *Input) get(root int, key string) []byte {
 	ix := &in.index[root]
 	if !ix.done {
 		ix.done = true
-		obj := in.objectAt(root)
-		if len(obj) > 0 && obj[0] == '{' {
-			EachMember(obj, 0, func(k []byte, v0, v1 int) {
-				ix.members = append(ix.members, member{key: unsafe.String(unsafe.SliceData(k), len(k)), val: obj[v0:v1]})
-			})
+		if ix.known = in.known(root); ix.known == nil {
+			obj := in.objectAt(root)
+			if len(obj) > 0 && obj[0] == '{' {
+				EachMember(obj, 0, func(k []byte, v0, v1 int) {
+					ix.members = append(ix.members, Member{Key: unsafe.String(unsafe.SliceData(k), len(k)), Val: obj[v0:v1]})
+				})
+			}
 		}
 	}
+	members := ix.members
+	if ix.known != nil {
+		members = ix.known
+	}
 	var found []byte
-	for i := range ix.members {
-		if ix.members[i].key == key {
-			found = ix.members[i].val // the last of repeated keys counts
+	for i := range members {
+		if members[i].Key == key {
+			found = members[i].Val // the last of repeated keys counts
 		}
 	}
 	return found
@@ -84,6 +101,24 @@ func (in *Input) lookup(root int, keys []string) []byte {
 		return Lookup(v, keys[1:]...)
 	}
 	return v
+}
+
+// known returns the members Known has of a root object, or nil.
+func (in *Input) known(root int) []Member {
+	if in.Known == nil {
+		return nil
+	}
+	switch root {
+	case rootMessage:
+		return in.Known.Message
+	case rootUser:
+		return in.Known.User
+	case rootChannel:
+		return in.Known.Channel
+	case rootRequestInfo:
+		return in.Known.RequestInfo
+	}
+	return nil
 }
 
 func (in *Input) objectAt(root int) []byte {

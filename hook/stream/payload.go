@@ -43,15 +43,20 @@ type Payload struct {
 	// a message a moderator approved and modgate sent again; nil for others.
 	Approval []byte
 
+	// Members of the message, user, channel and request_info objects, for
+	// the rules (moderation.Message.Members).
+	Members rules.Members
+
 	msgStart int
-	text     [2]int // raw text value in Body, quotes included; text[1] == 0 when absent
+	text     [2]int         // raw text value in Body, quotes included; text[1] == 0 when absent
+	store    []rules.Member // backing of Members, kept by a Payload that is parsed again
 }
 
 // Parse scans body. It accepts any valid JSON object with a `message` object;
 // every other key is ignored and kept.
 func (p *Payload) Parse(body []byte) error {
-	*p = Payload{Body: body, msgStart: -1}
-	v := validator{b: body, p: p}
+	*p = Payload{Body: body, msgStart: -1, store: p.store[:0]}
+	v := validator{b: body, p: p, recAt: -1}
 	v.space()
 	if v.i < len(body) && body[v.i] != '{' {
 		if !valid(body) {
@@ -71,27 +76,46 @@ func (p *Payload) Parse(body []byte) error {
 	return nil
 }
 
-// note takes one member of the top-level object (depth 1) or of the message
-// (depth 2) as the validator reads it. The last of repeated keys counts, as
-// in encoding/json.
-func (p *Payload) note(depth int, key string, v0, v1 int) {
-	body := p.Body
-	if depth == 1 {
-		if body[v0] != '{' {
-			return
-		}
-		switch key {
-		case "message":
-			p.Message = body[v0:v1]
-		case "user":
-			p.User = body[v0:v1]
-		case "channel":
-			p.Channel = body[v0:v1]
-		case "request_info":
-			p.RequestInfo = body[v0:v1]
-		}
-		return
+// The top-level objects whose members are noted.
+const (
+	rootMessage = iota
+	rootUser
+	rootChannel
+	rootRequestInfo
+)
+
+func rootOf(key string) int {
+	switch key {
+	case "message":
+		return rootMessage
+	case "user":
+		return rootUser
+	case "channel":
+		return rootChannel
+	case "request_info":
+		return rootRequestInfo
 	}
+	return -1
+}
+
+// setMembers takes a top-level object and its members. The last of
+// repeated keys counts, as in encoding/json.
+func (p *Payload) setMembers(root int, obj []byte, members []rules.Member) {
+	switch root {
+	case rootMessage:
+		p.Message, p.Members.Message = obj, members
+	case rootUser:
+		p.User, p.Members.User = obj, members
+	case rootChannel:
+		p.Channel, p.Members.Channel = obj, members
+	case rootRequestInfo:
+		p.RequestInfo, p.Members.RequestInfo = obj, members
+	}
+}
+
+// noteMessage takes one member of the message object.
+func (p *Payload) noteMessage(key string, v0, v1 int) {
+	body := p.Body
 	isString := body[v0] == '"'
 	switch key {
 	case "text":
@@ -108,6 +132,14 @@ func (p *Payload) note(depth int, key string, v0, v1 int) {
 	case ApprovalField:
 		p.Approval = body[v0:v1]
 	}
+}
+
+// Reset empties p for another Parse, keeping its buffer, and returns how
+// many members that buffer holds, for a pool to let a large one go.
+func (p *Payload) Reset() int {
+	clear(p.store)
+	*p = Payload{store: p.store[:0]}
+	return cap(p.store)
 }
 
 // Field returns the raw value of a top-level key of obj, or nil.

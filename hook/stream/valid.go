@@ -28,6 +28,8 @@ type validator struct {
 	b []byte
 	i int
 	p *Payload // when set, the parts of a hook payload are noted on the way
+
+	recAt int // where the top-level object whose members are noted starts
 }
 
 func (v *validator) space() {
@@ -76,10 +78,12 @@ func (v *validator) object(depth int) bool {
 	if depth > maxNesting {
 		return false
 	}
-	// The payload's parts: members of the top-level object, and of the
-	// message object among them.
-	noting := v.p != nil && (depth == 1 || (depth == 2 && v.i == v.p.msgStart))
-	if noting && depth == 2 {
+	// The payload's parts: members of the top-level object, and those of
+	// the objects among them that rules read.
+	top := v.p != nil && depth == 1
+	noting := v.p != nil && depth == 2 && v.i == v.recAt
+	isMessage := noting && v.i == v.p.msgStart
+	if isMessage {
 		v.p.text, v.p.Text, v.p.HasText, v.p.ID, v.p.Approval = [2]int{}, "", false, "", nil
 	}
 	v.i++ // {
@@ -101,14 +105,30 @@ func (v *validator) object(depth int) bool {
 		v.i++
 		v.space()
 		v0 := v.i
-		if noting && depth == 1 && v0 < len(v.b) && v.b[v0] == '{' && memberKey(v.b[k0:k1]) == "message" {
-			v.p.msgStart = v0 // its members are noted as it is read
+		var key string
+		root, n0 := -1, 0
+		if top || noting {
+			key = memberKey(v.b[k0:k1])
+		}
+		if top && v0 < len(v.b) && v.b[v0] == '{' {
+			if root = rootOf(key); root >= 0 {
+				v.recAt, n0 = v0, len(v.p.store)
+				if root == rootMessage {
+					v.p.msgStart = v0
+				}
+			}
 		}
 		if !v.value(depth) {
 			return false
 		}
-		if noting {
-			v.p.note(depth, memberKey(v.b[k0:k1]), v0, v.i)
+		switch {
+		case root >= 0:
+			v.p.setMembers(root, v.b[v0:v.i], v.p.store[n0:len(v.p.store):len(v.p.store)])
+		case noting:
+			v.p.store = append(v.p.store, rules.Member{Key: key, Val: v.b[v0:v.i]})
+			if isMessage {
+				v.p.noteMessage(key, v0, v.i)
+			}
 		}
 		v.space()
 		if v.i >= len(v.b) {
