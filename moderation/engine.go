@@ -59,6 +59,14 @@ type Options struct {
 
 var zeroTime time.Time
 
+// clock is the time before rule i: now for the first, read afresh after.
+func (e *Engine) clock(i int, now time.Time) time.Time {
+	if i == 0 {
+		return now
+	}
+	return e.now()
+}
+
 // deadlineEvery is how many rules are checked between two readings of the
 // clock for Options.Deadline.
 const deadlineEvery = 4
@@ -101,11 +109,11 @@ func (e *Engine) Evaluate(ctx context.Context, msg *Message, opt Options) Verdic
 	v := Verdict{RulesVersion: set.Version}
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
-	now := e.now()
 	in := &sc.in
 	in.Reset()
 	in.Text = rules.Analyze(msg.Text)
 	defer in.Text.Release()
+	now := e.now() // after the analysis, so that the first deadline check sees its time
 	in.Message, in.User, in.Channel, in.RequestInfo, in.Metadata = msg.Object, msg.User, msg.Channel, msg.RequestInfo, msg.Metadata
 	in.Known = msg.Members
 	in.Hook, in.Now = msg.Hook, now
@@ -121,7 +129,7 @@ func (e *Engine) Evaluate(ctx context.Context, msg *Message, opt Options) Verdic
 		// The clock is read before every few rules, not each one: a rule's
 		// conditions are bounded by the file's limits, and most cost less
 		// than reading the clock.
-		if i%deadlineEvery == 0 && !opt.Deadline.IsZero() && e.now().After(opt.Deadline) {
+		if i%deadlineEvery == 0 && !opt.Deadline.IsZero() && e.clock(i, now).After(opt.Deadline) {
 			return e.onError(set, set.Rules[i:], nil)
 		}
 		if !r.Active.Contains(now) {
