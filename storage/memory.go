@@ -147,40 +147,52 @@ func (s *counterShard) hit(key uint64, h *moderation.Hit, now time.Time) {
 		}
 	}
 	c.window = window
-	var times []int64
 	if c.big {
-		times = s.more[key][:c.n]
-	} else {
-		times = c.inline[:c.n]
+		times := slide(s.more[key][:c.n], ns-window)
+		if len(times) < h.Limit {
+			times = append(times, ns)
+			c.last = ns
+			h.Allowed = true
+		} else {
+			h.RetryAfter = time.Duration(times[0] + window - ns)
+		}
+		s.more[key], c.n, h.Count = times, int32(len(times)), len(times)
+		s.entries[key] = c
+		return
 	}
+	// The times stay in c (a value, not a slice of it that could outlive
+	// this call: that would put every counter on the heap).
+	n := len(slide(c.inline[:c.n], ns-window))
+	switch {
+	case n >= h.Limit:
+		h.RetryAfter = time.Duration(c.inline[0] + window - ns)
+	case n == inlineTimes:
+		times := make([]int64, n, 2*inlineTimes)
+		copy(times, c.inline[:n])
+		s.more[key], c.big = append(times, ns), true
+		n++
+		c.last, h.Allowed = ns, true
+	default:
+		c.inline[n] = ns
+		n++
+		c.last, h.Allowed = ns, true
+	}
+	c.n, h.Count = int32(n), n
+	s.entries[key] = c
+}
+
+// slide drops the times at or before cutoff from the front of times, in
+// place, and returns what is left.
+func slide(times []int64, cutoff int64) []int64 {
 	drop := 0
-	for drop < len(times) && times[drop] <= ns-window {
+	for drop < len(times) && times[drop] <= cutoff {
 		drop++
 	}
-	if drop > 0 {
-		copy(times, times[drop:])
-		times = times[:len(times)-drop]
-		c.n = int32(len(times))
+	if drop == 0 {
+		return times
 	}
-	if len(times) < h.Limit {
-		if !c.big && len(times) == inlineTimes {
-			c.big = true
-			times = append(make([]int64, 0, 2*inlineTimes), times...)
-		}
-		if c.big {
-			times = append(times, ns)
-			s.more[key] = times
-		} else {
-			c.inline[c.n] = ns
-		}
-		c.n++
-		c.last = ns
-		h.Allowed, h.Count = true, int(c.n)
-	} else {
-		h.Count = len(times)
-		h.RetryAfter = time.Duration(times[0] + window - ns)
-	}
-	s.entries[key] = c
+	n := copy(times, times[drop:])
+	return times[:n]
 }
 
 // evict removes every expired counter and, when the shard is still full,
