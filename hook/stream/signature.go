@@ -29,7 +29,7 @@ type Keys struct {
 }
 
 type secret struct {
-	pool sync.Pool // of hash.Hash, keyed with the secret
+	pool sync.Pool // of *mac, keyed with the secret
 }
 
 // NewKeys builds Keys from API key → secret pairs. A secret under the empty
@@ -44,7 +44,7 @@ func NewKeys(secrets map[string]string) *Keys {
 	for _, name := range names {
 		key := []byte(secrets[name])
 		s := &secret{}
-		s.pool.New = func() any { return hmac.New(sha256.New, key) }
+		s.pool.New = func() any { return &mac{h: hmac.New(sha256.New, key)} }
 		k.byKey[name] = s
 		k.all = append(k.all, s)
 	}
@@ -88,13 +88,18 @@ func (k *Keys) Verify(apiKey string, body []byte, signature string) error {
 	return ErrBadSignature
 }
 
+// mac is a keyed HMAC with room for its sum, reused across requests.
+type mac struct {
+	h   hash.Hash
+	sum [sha256.Size]byte
+}
+
 func (s *secret) verify(body, want []byte) bool {
-	h := s.pool.Get().(hash.Hash)
-	h.Reset()
-	h.Write(body)
-	var sum [sha256.Size]byte
-	ok := hmac.Equal(h.Sum(sum[:0]), want)
-	s.pool.Put(h)
+	m := s.pool.Get().(*mac)
+	m.h.Reset()
+	m.h.Write(body)
+	ok := hmac.Equal(m.h.Sum(m.sum[:0]), want)
+	s.pool.Put(m)
 	return ok
 }
 
