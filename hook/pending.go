@@ -32,11 +32,11 @@ const (
 func (s *Server) pending(c echo.Context) error {
 	start := time.Now()
 	req := c.Request()
-	body, release, status, err := s.readBody(req)
+	body, buf, status, err := s.readBody(req)
 	if err != nil {
 		return jsonError(c, status, "bad_body", err.Error())
 	}
-	defer release()
+	defer putBuf(buf)
 	if s.cfg.Keys != nil {
 		if err := s.cfg.Keys.Verify(req.Header.Get("X-Api-Key"), body, req.Header.Get("X-Signature")); err != nil {
 			return jsonError(c, http.StatusUnauthorized, "bad_signature", err.Error())

@@ -3,8 +3,10 @@ package hook_test
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -535,5 +537,45 @@ rules:
 		if !strings.Contains(metrics, w) {
 			t.Errorf("metrics lack %s", w)
 		}
+	}
+}
+
+// panickingState fails in the worst way: it panics.
+type panickingState struct{}
+
+func (panickingState) Count(context.Context, string, time.Duration, time.Time, []moderation.Hit) (moderation.Replay, error) {
+	panic("state exploded")
+}
+
+func (panickingState) Remember(context.Context, string, []byte, time.Duration) error { return nil }
+
+// TestPanicIsA500: a panic while handling a request is answered 500 with a
+// JSON error (Stream lets the message through), logged, counted, and the
+// server goes on answering.
+func TestPanicIsA500(t *testing.T) {
+	var logs bytes.Buffer
+	f := newFixture(t, func(c *hook.Config) {
+		set, err := rules.Parse("test.yaml", []byte(testRules), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Engine = moderation.NewEngine(set, moderation.EngineOptions{State: panickingState{}})
+		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	req := signed([]byte(payload(`{"text":"hello"}`)), testKey, testSecret)
+	req.Header.Set("X-Webhook-Id", "wh-panic")
+	rec := f.do(req)
+	if rec.Code != http.StatusInternalServerError || !strings.Contains(rec.Body.String(), `"code":"internal"`) {
+		t.Fatalf("status %d body %s", rec.Code, rec.Body)
+	}
+	if !strings.Contains(logs.String(), "state exploded") {
+		t.Fatalf("panic not logged: %s", logs.String())
+	}
+	if rec := f.do(httptest.NewRequest(http.MethodGet, "/healthz", nil)); rec.Code != http.StatusOK {
+		t.Fatalf("after the panic /healthz answers %d", rec.Code)
+	}
+	metrics := f.do(httptest.NewRequest(http.MethodGet, "/metrics", nil)).Body.String()
+	if !strings.Contains(metrics, `outcome="error"} 1`) {
+		t.Fatalf("panic not counted:\n%s", metrics)
 	}
 }
