@@ -334,7 +334,7 @@ func (m *Matcher) matchJoinedParts(t *Text, w *word, key []byte, runs []uint8, d
 		}
 	}
 	offs[n] = int32(len(key))
-	spans := t.spans[w.r0 : w.r0+w.n]
+	spans := t.spans[w.s0 : w.s0+w.n]
 	for u0 := 0; u0 < n; u0++ {
 		for u1 := n; u1 > u0; u1-- {
 			if (u1-u0 < minJoinedPart && u0 != 0 && u1 != n) || u1-u0 < 2 {

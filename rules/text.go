@@ -26,7 +26,7 @@ type Text struct {
 	words []word
 	keys  []byte     // every word's key, each preceded by a 0 byte, and a final 0
 	runs  []uint8    // for each unit of keys, how many times it was repeated
-	spans [][2]int32 // for each unit of keys, the bytes of src it came from
+	spans [][2]int32 // for each unit of a word not made of plain letters, the bytes of src it came from
 
 	// Counted in the same pass, for text.length and text.caps_ratio.
 	runes, letters, upper int32 // letters and upper case: ASCII only
@@ -51,6 +51,7 @@ type word struct {
 	start, end int32 // bytes in src: every character that formed the word
 	k0, k1     int32 // key in keys
 	r0         int32 // runs; the key's units map one-to-one onto runs[r0:]
+	s0         int32 // spans, likewise, for a word not made of plain letters only (spans are read for joined words)
 	n          int32 // units
 	steps      Steps
 	tail       byte // a trimmed trailing symbol that may be a letter after all
@@ -208,7 +209,9 @@ func (t *Text) closeOpen(plain bool, start, end int) {
 	}
 }
 
-// plainBytes adds src[start:end], plain ASCII letters, as one word.
+// plainBytes adds src[start:end], plain ASCII letters, as one word. Its
+// units get no spans: each is a run of one letter, and nothing reads the
+// spans of a word that was not joined.
 func (t *Text) plainBytes(start, end int) {
 	w := word{start: int32(start), end: int32(end), k0: int32(len(t.keys)), r0: int32(len(t.runs))}
 	var prev byte
@@ -223,12 +226,10 @@ func (t *Text) plainBytes(start, end int) {
 			if r := &t.runs[len(t.runs)-1]; *r < 255 {
 				*r++
 			}
-			t.spans[len(t.spans)-1][1] = int32(i + 1)
 			continue
 		}
 		t.keys = append(t.keys, u)
 		t.runs = append(t.runs, 1)
-		t.spans = append(t.spans, [2]int32{int32(i), int32(i + 1)})
 		w.n++
 		prev = u
 	}
@@ -329,13 +330,13 @@ func (t *Text) runEnd(i int) int {
 // addWord folds atoms [a0, a1) into one word.
 func (t *Text) addWord(a0, a1 int) {
 	first, last := &t.atoms[a0], &t.atoms[a1-1]
-	w := word{start: first.start, end: last.end, k0: int32(len(t.keys)), r0: int32(len(t.runs))}
+	w := word{start: first.start, end: last.end, k0: int32(len(t.keys)), r0: int32(len(t.runs)), s0: int32(len(t.spans))}
 	if a1-a0 > 1 {
 		w.steps |= StepSeparators
 	} else {
 		w.tail, w.tailEnd = first.tail, first.tailEnd
 	}
-	if a1-a0 == 1 && t.plainWord(&w, first) {
+	if a1-a0 == 1 && t.plainWord(first) {
 		return
 	}
 	// Digits read as letters only in a word that has letters or leetspeak
@@ -356,7 +357,7 @@ func (t *Text) addWord(a0, a1 int) {
 			var unit []byte
 			switch c.f.cls {
 			case clsDrop:
-				if len(t.spans) > int(w.r0) {
+				if len(t.spans) > int(w.s0) {
 					t.spans[len(t.spans)-1][1] = c.end // marks belong to their letter
 				}
 				continue
@@ -394,39 +395,15 @@ func (t *Text) addWord(a0, a1 int) {
 // plainWord is the fast way for the commonest word: one atom of ASCII
 // letters that fold to themselves or their lower case. It reports false,
 // having added nothing, for any other word.
-func (t *Text) plainWord(w *word, a *atom) bool {
+func (t *Text) plainWord(a *atom) bool {
 	chars := t.chars[a.c0:a.c1]
 	for i := range chars {
 		if f := &chars[i].f; f.cls != clsLetter || f.n != 1 || f.out[0] >= utf8.RuneSelf || f.steps&^StepCase != 0 {
 			return false
 		}
 	}
-	var prev byte
-	for i := range chars {
-		c := &chars[i]
-		w.steps |= c.f.steps
-		u := c.f.out[0]
-		if u == 'l' {
-			u = 'i' // as in unit
-		}
-		if u == prev {
-			if r := &t.runs[len(t.runs)-1]; *r < 255 {
-				*r++
-			}
-			t.spans[len(t.spans)-1][1] = c.end
-			continue
-		}
-		t.keys = append(t.keys, u)
-		t.runs = append(t.runs, 1)
-		t.spans = append(t.spans, [2]int32{c.start, c.end})
-		w.n++
-		prev = u
-	}
-	w.k1 = int32(len(t.keys))
-	w.hash = keyHash(t.keys[w.k0:w.k1])
-	w.fp = w.hash // letters only: no number to fold
-	t.keys = append(t.keys, 0)
-	t.words = append(t.words, *w)
+	// One byte a character, none dropped: the atom is its bytes.
+	t.plainBytes(int(a.start), int(a.end))
 	return true
 }
 
