@@ -289,13 +289,20 @@ const maxJoinSeparator = 4
 
 // group turns atoms into words, joining runs of single characters split by
 // one and the same short separator. Where two runs with different
-// separators share a character ("0 b_o_o_b_s"), it goes to the longer run.
+// separators share a character ("0 b_o_o_b_s"), it goes to the longer run;
+// to both when they are as long and of three or more ("0 0 0 f_u_c_k" is
+// "000f" and "fuck").
 func (t *Text) group() {
 	for i := 0; i < len(t.atoms); {
 		j := t.runEnd(i)
 		if j-i >= 2 && j < len(t.atoms) {
-			if k := t.runEnd(j - 1); k-(j-1) > j-i {
+			switch k := t.runEnd(j - 1); {
+			case k-(j-1) > j-i:
 				j--
+			case k-(j-1) == j-i && j-i >= 3:
+				t.addWord(i, j)
+				i = j - 1
+				continue
 			}
 		}
 		t.addWord(i, j)
