@@ -313,3 +313,35 @@ func contains(s, sub string) bool {
 	}
 	return false
 }
+
+// TestRedisAnswersAfterScriptFlush: answers are written with EVALSHA; a
+// server that lost its scripts (restart, SCRIPT FLUSH) still gets them.
+func TestRedisAnswersAfterScriptFlush(t *testing.T) {
+	r := newTestRedis(t)
+	ctx := context.Background()
+	for i, flush := range []bool{false, true} {
+		id := fmt.Sprintf("flush-%d", i)
+		if rp, err := r.Count(ctx, id, time.Minute, time.Now(), nil); err != nil || rp.Seen {
+			t.Fatalf("claim: %+v %v", rp, err)
+		}
+		if flush {
+			if err := r.client.ScriptFlush(ctx).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := r.Remember(ctx, id, []byte("A"), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		var got []byte
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && got == nil; time.Sleep(5 * time.Millisecond) {
+			rp, err := r.Count(ctx, id, time.Minute, time.Now(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = rp.Answer
+		}
+		if string(got) != "A" {
+			t.Fatalf("flush %v: stored answer %q", flush, got)
+		}
+	}
+}

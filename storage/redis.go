@@ -302,30 +302,52 @@ func (r *Redis) run(ctx context.Context, keys []string, args []any) ([]any, erro
 	if !r.breaker.allow(time.Now()) {
 		return nil, ErrCircuitOpen
 	}
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
-	type result struct {
-		res []any
-		err error
-	}
-	done := make(chan result, 1)
+	// A pooled timer rather than context.WithTimeout: a timer made and
+	// stopped for every message showed in the profile. The call itself keeps
+	// ctx, and the client's own timeouts end it if Redis never answers.
+	done := resultPool.Get().(chan scriptResult)
 	go func() {
 		res, err := countScript.Run(ctx, r.counts, keys, args...).Slice()
-		done <- result{res, err}
+		done <- scriptResult{res, err}
 	}()
+	t := timerPool.Get().(*time.Timer)
+	t.Reset(r.timeout)
+	defer timerPool.Put(t)
 	select {
 	case out := <-done:
+		t.Stop()
+		resultPool.Put(done)
 		if out.err != nil && !errors.Is(out.err, redis.Nil) {
 			r.breaker.failure(time.Now())
 			return nil, out.err
 		}
 		r.breaker.success()
 		return out.res, out.err
-	case <-ctx.Done():
+	case <-t.C:
+		// done is left to the call still running: it is buffered.
 		r.breaker.failure(time.Now())
+		return nil, context.DeadlineExceeded
+	case <-ctx.Done():
+		t.Stop() // the caller gave up: no fault of Redis's
 		return nil, ctx.Err()
 	}
 }
+
+type scriptResult struct {
+	res []any
+	err error
+}
+
+var (
+	resultPool = sync.Pool{New: func() any { return make(chan scriptResult, 1) }}
+	// Timers are stopped or fired before they go back; since Go 1.23 a
+	// stopped timer's channel holds nothing stale.
+	timerPool = sync.Pool{New: func() any {
+		t := time.NewTimer(time.Hour)
+		t.Stop()
+		return t
+	}}
+)
 
 // breaker stops calls to a Redis that just failed, for a short while.
 type breaker struct {
@@ -396,14 +418,29 @@ func (r *Redis) writeAnswers() {
 			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, _ = r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for _, w := range batch {
-				// EVAL, not EVALSHA: a pipeline cannot fall back when the
-				// server lost its script cache.
-				answerScript.Eval(ctx, p, []string{w.key}, w.answer, w.ttl.Milliseconds())
-			}
-			return nil
+		write := func(eval func(redis.Pipeliner, answerWrite) *redis.Cmd) []redis.Cmder {
+			cmds, _ := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for _, w := range batch {
+					eval(p, w)
+				}
+				return nil
+			})
+			return cmds
+		}
+		// EVALSHA spares Redis the script's text and its hash on every
+		// answer; a server that lost its script cache gets the batch again
+		// as EVAL.
+		cmds := write(func(p redis.Pipeliner, w answerWrite) *redis.Cmd {
+			return answerScript.EvalSha(ctx, p, []string{w.key}, w.answer, w.ttl.Milliseconds())
 		})
+		for _, c := range cmds {
+			if err := c.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+				write(func(p redis.Pipeliner, w answerWrite) *redis.Cmd {
+					return answerScript.Eval(ctx, p, []string{w.key}, w.answer, w.ttl.Milliseconds())
+				})
+				break
+			}
+		}
 		cancel()
 	}
 }
