@@ -3,6 +3,7 @@ package hook
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -95,8 +96,11 @@ func (s *Server) pending(c echo.Context) error {
 			break
 		}
 	}
-	h := moderation.Held{ID: p.ID, MessageID: p.ID, Hook: moderation.HookPending, ChannelCID: cid,
-		UserID: stream.String(stream.Field(user, "id")), Text: p.Text, RulesVersion: v.RulesVersion,
+	// The queue and the decision carried out after the answer outlive the
+	// body, whose buffer goes back to the pool: they get copies.
+	id := strings.Clone(p.ID)
+	h := moderation.Held{ID: id, MessageID: id, Hook: moderation.HookPending, ChannelCID: strings.Clone(cid),
+		UserID: strings.Clone(stream.String(stream.Field(user, "id"))), Text: strings.Clone(p.Text), RulesVersion: v.RulesVersion,
 		HeldAt: start, Deadline: created.Add(s.cfg.PendingTimeout)}
 	for _, f := range v.Fired {
 		if !f.Observed {
