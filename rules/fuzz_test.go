@@ -214,11 +214,19 @@ type analysed struct {
 	nonASCII              bool
 }
 
+// cloneOrNil copies s; empty is nil, whether the pooled Text was new or not.
+func cloneOrNil[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil
+	}
+	return slices.Clone(s)
+}
+
 func analyseBothWays(s string) (fast, general analysed) {
 	take := func() analysed {
 		t := Analyze(s)
 		defer t.Release()
-		return analysed{slices.Clone(t.words), slices.Clone(t.keys), slices.Clone(t.runs), slices.Clone(t.spans),
+		return analysed{cloneOrNil(t.words), cloneOrNil(t.keys), cloneOrNil(t.runs), cloneOrNil(t.spans),
 			t.runes, t.letters, t.upper, t.nonASCII}
 	}
 	fast = take()
