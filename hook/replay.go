@@ -37,8 +37,12 @@ func appendReplay(dst []byte, v *moderation.Verdict) []byte {
 		b, _ := json.Marshal(p)
 		return append(append(dst, 'P'), b...)
 	}
-	return append(dst, 'A')
+	return append(dst, replayUnchanged...)
 }
+
+// replayUnchanged is the stored answer of a message let through unchanged,
+// which the engine may store with the claim (moderation.Options.Unchanged).
+var replayUnchanged = []byte{'A'}
 
 var errBadReplay = errors.New("stored answer is not readable")
 

@@ -297,7 +297,8 @@ func (s *Server) beforeSend(c echo.Context) error {
 	}
 	msg := moderation.Message{ID: p.ID, Text: p.Text, Hook: moderation.HookBeforeSend,
 		Object: p.Message, User: p.User, Channel: p.Channel, RequestInfo: p.RequestInfo, Members: &p.Members}
-	v := s.cfg.Engine.Evaluate(ctx, &msg, moderation.Options{WebhookID: webhookID, Deadline: start.Add(s.cfg.Deadline)})
+	v := s.cfg.Engine.Evaluate(ctx, &msg, moderation.Options{WebhookID: webhookID, Deadline: start.Add(s.cfg.Deadline),
+		Unchanged: replayUnchanged})
 	if v.StateErr != nil {
 		m.stateErrors.Inc()
 		s.stateLog.Warn("shared state failed: limit rules followed their on_error", "webhook_id", webhookID, "err", v.StateErr)
@@ -355,7 +356,7 @@ func (s *Server) beforeSend(c echo.Context) error {
 	}
 	// Keep the answer for a retry of the same call. Both stores return at
 	// once (Redis writes in the background), so Stream does not wait for it.
-	if webhookID != "" && !v.Retry && v.StateErr == nil && !v.DeadlineHit {
+	if webhookID != "" && !v.Retry && v.StateErr == nil && !v.DeadlineHit && !v.Stored {
 		compact := appendReplay(answer[len(answer):], &v)
 		if err := s.cfg.Engine.Remember(ctx, webhookID, compact); err != nil {
 			s.stateLog.Warn("storing a webhook answer failed", "webhook_id", webhookID, "err", err)

@@ -543,7 +543,7 @@ rules:
 // panickingState fails in the worst way: it panics.
 type panickingState struct{}
 
-func (panickingState) Count(context.Context, string, time.Duration, time.Time, []moderation.Hit) (moderation.Replay, error) {
+func (panickingState) Count(context.Context, string, time.Duration, []byte, time.Time, []moderation.Hit) (moderation.Replay, error) {
 	panic("state exploded")
 }
 

@@ -55,9 +55,25 @@ func (e *Engine) Swap(set *rules.Set) *rules.Set { return e.set.Swap(set) }
 type Options struct {
 	WebhookID string    // Stream's X-Webhook-Id: a retry gets the first answer; "" for none
 	Deadline  time.Time // past it, on_error decides; zero: none
+
+	// Unchanged is the stored form of the answer that lets a message
+	// through unchanged. With it, a message that only limit rules matched
+	// has that answer stored with its claim when every limit allows it
+	// (Verdict.Stored), rather than in a second write.
+	Unchanged []byte
 }
 
 var zeroTime time.Time
+
+// onlyLimits reports whether every rule that matched is a limit rule.
+func onlyLimits(steps []step) bool {
+	for _, st := range steps {
+		if st.hit < 0 {
+			return false
+		}
+	}
+	return true
+}
 
 // clock is the time before rule i: now for the first, read afresh after.
 func (e *Engine) clock(i int, now time.Time) time.Time {
@@ -182,7 +198,12 @@ func (e *Engine) Evaluate(ctx context.Context, msg *Message, opt Options) Verdic
 	// 2. One call to State: claim the webhook id, count the limits.
 	var replay Replay
 	if e.state != nil && (len(sc.hits) > 0 || opt.WebhookID != "") {
-		replay, v.StateErr = e.state.Count(ctx, opt.WebhookID, e.replayTTL, now, sc.hits)
+		var ifAllowed []byte
+		if opt.WebhookID != "" && onlyLimits(sc.steps) {
+			ifAllowed = opt.Unchanged // no rule but a limit matched: allowed means unchanged
+		}
+		replay, v.StateErr = e.state.Count(ctx, opt.WebhookID, e.replayTTL, ifAllowed, now, sc.hits)
+		v.Stored = replay.Stored && v.StateErr == nil
 		if replay.Seen && replay.Answer != nil {
 			v.Replay = replay.Answer
 			return v
@@ -271,7 +292,7 @@ func (e *Engine) ClaimOnce(ctx context.Context, key string) error {
 	if e.state == nil {
 		return nil
 	}
-	rp, err := e.state.Count(ctx, key, ApprovalTTL, e.now(), nil)
+	rp, err := e.state.Count(ctx, key, ApprovalTTL, nil, e.now(), nil)
 	switch {
 	case err != nil:
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -23,7 +24,7 @@ type countingState struct {
 	fail  error
 }
 
-func (c *countingState) Count(ctx context.Context, id string, ttl time.Duration, now time.Time, hits []moderation.Hit) (moderation.Replay, error) {
+func (c *countingState) Count(ctx context.Context, id string, ttl time.Duration, ifAllowed []byte, now time.Time, hits []moderation.Hit) (moderation.Replay, error) {
 	c.mu.Lock()
 	c.calls++
 	keys := make([]string, len(hits))
@@ -36,7 +37,7 @@ func (c *countingState) Count(ctx context.Context, id string, ttl time.Duration,
 	if fail != nil {
 		return moderation.Replay{}, fail
 	}
-	return c.State.Count(ctx, id, ttl, now, hits)
+	return c.State.Count(ctx, id, ttl, ifAllowed, now, hits)
 }
 
 const limitRules = `
@@ -190,5 +191,37 @@ func TestRetriesGetTheFirstAnswer(t *testing.T) {
 	}
 	if v := f.send("ann", "y"); v.RuleID != "flood" {
 		t.Fatalf("the flood limit counted retries: %+v", v)
+	}
+}
+
+// TestUnchangedAnswerStoredWithTheClaim: when only limit rules match and all
+// allow the message, its answer goes with the claim (Verdict.Stored) and a
+// retry gets it; a message another rule matched, or a limit refused, is
+// left for Remember.
+func TestUnchangedAnswerStoredWithTheClaim(t *testing.T) {
+	f := newLimitFixture(t)
+	send := func(id, user, text string) moderation.Verdict {
+		obj, _ := json.Marshal(map[string]string{"text": text})
+		msg := moderation.Message{Text: text, Object: obj, User: []byte(`{"id":"` + user + `"}`),
+			Channel: []byte(`{"cid":"messaging:general"}`), RequestInfo: []byte(`{"ip":"192.0.2.1","ext":"dev=phone-1"}`)}
+		return f.engine.Evaluate(context.Background(), &msg, moderation.Options{WebhookID: id, Unchanged: []byte("A")})
+	}
+	if v := send("wh-1", "ann", "hello"); !v.Stored || v.Refused() || v.Changed() {
+		t.Fatalf("clean message: %+v, want its answer stored with the claim", v)
+	}
+	if v := send("wh-1", "ann", "hello"); string(v.Replay) != "A" {
+		t.Fatalf("retry: %+v, want the stored answer", v)
+	}
+	if v := send("wh-2", "cat", "a slurword here"); v.Stored || !v.Refused() {
+		t.Fatalf("rejected by a rule: %+v, want nothing stored", v)
+	}
+	for i := range 3 {
+		send(fmt.Sprint("wh-flood-", i), "dan", fmt.Sprint("message ", i))
+	}
+	if v := send("wh-flood-3", "dan", "one more"); v.Stored || v.RuleID != "flood" {
+		t.Fatalf("refused by a limit: %+v, want nothing stored", v)
+	}
+	if v := send("wh-flood-3", "dan", "one more"); !v.Retry || v.Replay != nil {
+		t.Fatalf("retry of the refused message: %+v, want its answer pending", v)
 	}
 }

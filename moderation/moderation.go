@@ -74,6 +74,7 @@ type Verdict struct {
 
 	Replay   []byte // the answer first given for this webhook id: send it again
 	Retry    bool   // the webhook id was seen before, its first answer is not known: nothing was counted
+	Stored   bool   // the answer (Options.Unchanged) was stored with the claim: nothing to Remember
 	StateErr error  // shared state failed or was too slow; the limit rules' on_error decided
 }
 

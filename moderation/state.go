@@ -24,6 +24,10 @@ type Hit struct {
 type Replay struct {
 	Seen   bool   // the id was claimed before: this is a retry
 	Answer []byte // the answer given the first time; nil while the first attempt is still running
+
+	// Stored: the id was claimed now with the answer ifAllowed, every limit
+	// having allowed the message; nothing is left to Remember.
+	Stored bool
 }
 
 // Counter counts messages against rate limits and claims webhook ids, in
@@ -31,11 +35,15 @@ type Replay struct {
 // however many limits it meets. Hits are processed in order.
 //
 // Count claims id (unless "") for ttl; when it was claimed before it counts
-// nothing and returns what it knows of it. Otherwise it counts the hits.
+// nothing and returns what it knows of it. Otherwise it counts the hits, and
+// when ifAllowed is not nil and every hit counted was allowed, it stores
+// ifAllowed as the id's answer with the claim (Replay.Stored): the engine
+// passes it when the answer is known unless a limit refuses, which spares
+// most messages a second write.
 // Implementations bound their own time: shared state gives up quickly, and
 // the engine then applies the limit rules' on_error.
 type Counter interface {
-	Count(ctx context.Context, id string, ttl time.Duration, now time.Time, hits []Hit) (Replay, error)
+	Count(ctx context.Context, id string, ttl time.Duration, ifAllowed []byte, now time.Time, hits []Hit) (Replay, error)
 }
 
 // Answers stores the answer given for a claimed webhook id, for retries.

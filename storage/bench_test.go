@@ -51,7 +51,7 @@ func BenchmarkCount(b *testing.B) {
 			i := 0
 			for b.Loop() {
 				hits := benchHits(limits, i%1000)
-				m.Count(ctx, "", 0, time.Now(), hits)
+				m.Count(ctx, "", 0, nil, time.Now(), hits)
 				i++
 			}
 		})
@@ -64,7 +64,7 @@ func BenchmarkCount(b *testing.B) {
 			i := 0
 			for b.Loop() {
 				hits := benchHits(limits, i%1000)
-				if _, err := r.Count(ctx, fmt.Sprint("wh-", i), time.Minute, time.Now(), hits); err != nil {
+				if _, err := r.Count(ctx, fmt.Sprint("wh-", i), time.Minute, nil, time.Now(), hits); err != nil {
 					b.Fatal(err)
 				}
 				i++

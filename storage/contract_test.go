@@ -86,7 +86,7 @@ var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 func hit(s moderation.State, t *testing.T, key string, limit int, window time.Duration, at time.Time) moderation.Hit {
 	t.Helper()
 	hits := []moderation.Hit{{Key: key, Limit: limit, Window: window}}
-	if _, err := s.Count(context.Background(), "", 0, at, hits); err != nil {
+	if _, err := s.Count(context.Background(), "", 0, nil, at, hits); err != nil {
 		t.Fatal(err)
 	}
 	return hits[0]
@@ -130,7 +130,7 @@ func TestContractStopsAtARefusal(t *testing.T) {
 			{Key: "a", Limit: 1, Window: time.Minute, Stop: true},
 			{Key: "c", Limit: 5, Window: time.Minute},
 		}
-		if _, err := s.Count(context.Background(), "", 0, t0, hits); err != nil {
+		if _, err := s.Count(context.Background(), "", 0, nil, t0, hits); err != nil {
 			t.Fatal(err)
 		}
 		if !hits[0].Done || !hits[0].Allowed || !hits[1].Done || hits[1].Allowed || hits[2].Done {
@@ -154,7 +154,7 @@ func TestContractConcurrentHitsCountExactly(t *testing.T) {
 				for i := range each {
 					hits := []moderation.Hit{{Key: "hot", Limit: limit, Window: time.Hour}}
 					at := t0.Add(time.Duration(g*each+i) * time.Millisecond)
-					if _, err := s.Count(context.Background(), "", 0, at, hits); err != nil {
+					if _, err := s.Count(context.Background(), "", 0, nil, at, hits); err != nil {
 						t.Error(err)
 						return
 					}
@@ -194,7 +194,7 @@ func TestContractWebhookClaims(t *testing.T) {
 		ctx := context.Background()
 		counted := func(id string) (moderation.Replay, moderation.Hit) {
 			hits := []moderation.Hit{{Key: "wh-counter", Limit: 100, Window: time.Hour}}
-			rp, err := s.Count(ctx, id, time.Minute, t0, hits)
+			rp, err := s.Count(ctx, id, time.Minute, nil, t0, hits)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -237,14 +237,14 @@ func TestContractClaimsExpire(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s moderation.State) {
 		ctx := context.Background()
 		now := time.Now()
-		if rp, err := s.Count(ctx, "short", 100*time.Millisecond, now, nil); err != nil || rp.Seen {
+		if rp, err := s.Count(ctx, "short", 100*time.Millisecond, nil, now, nil); err != nil || rp.Seen {
 			t.Fatalf("%+v %v", rp, err)
 		}
 		// Memory keeps an id one to two TTLs, by the clock it is given;
 		// Redis by its own TTL.
 		time.Sleep(250 * time.Millisecond)
-		s.Count(ctx, "other", 100*time.Millisecond, now.Add(150*time.Millisecond), nil)
-		if rp, err := s.Count(ctx, "short", 100*time.Millisecond, now.Add(250*time.Millisecond), nil); err != nil || rp.Seen {
+		s.Count(ctx, "other", 100*time.Millisecond, nil, now.Add(150*time.Millisecond), nil)
+		if rp, err := s.Count(ctx, "short", 100*time.Millisecond, nil, now.Add(250*time.Millisecond), nil); err != nil || rp.Seen {
 			t.Fatalf("claim did not expire: %+v %v", rp, err)
 		}
 	})
@@ -255,7 +255,7 @@ func TestMemoryIsBounded(t *testing.T) {
 	ctx := context.Background()
 	for i := range 10_000 {
 		id := fmt.Sprint("id-", i)
-		m.Count(ctx, id, time.Hour, t0, []moderation.Hit{{Key: fmt.Sprint("k-", i), Limit: 5, Window: time.Hour}})
+		m.Count(ctx, id, time.Hour, nil, t0, []moderation.Hit{{Key: fmt.Sprint("k-", i), Limit: 5, Window: time.Hour}})
 		m.Remember(ctx, id, make([]byte, 50), time.Hour)
 	}
 	for i := range m.replays {
@@ -267,7 +267,7 @@ func TestMemoryIsBounded(t *testing.T) {
 			t.Fatalf("counter shard %d holds %d", i, len(c.entries))
 		}
 	}
-	if rp, _ := m.Count(ctx, "id-9999", time.Hour, t0, nil); !rp.Seen || rp.Answer == nil {
+	if rp, _ := m.Count(ctx, "id-9999", time.Hour, nil, t0, nil); !rp.Seen || rp.Answer == nil {
 		t.Fatal("the newest answer was evicted")
 	}
 }
@@ -321,7 +321,7 @@ func TestRedisAnswersAfterScriptFlush(t *testing.T) {
 	ctx := context.Background()
 	for i, flush := range []bool{false, true} {
 		id := fmt.Sprintf("flush-%d", i)
-		if rp, err := r.Count(ctx, id, time.Minute, time.Now(), nil); err != nil || rp.Seen {
+		if rp, err := r.Count(ctx, id, time.Minute, nil, time.Now(), nil); err != nil || rp.Seen {
 			t.Fatalf("claim: %+v %v", rp, err)
 		}
 		if flush {
@@ -334,7 +334,7 @@ func TestRedisAnswersAfterScriptFlush(t *testing.T) {
 		}
 		var got []byte
 		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && got == nil; time.Sleep(5 * time.Millisecond) {
-			rp, err := r.Count(ctx, id, time.Minute, time.Now(), nil)
+			rp, err := r.Count(ctx, id, time.Minute, nil, time.Now(), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -344,4 +344,49 @@ func TestRedisAnswersAfterScriptFlush(t *testing.T) {
 			t.Fatalf("flush %v: stored answer %q", flush, got)
 		}
 	}
+}
+
+// TestContractClaimWithAnswer: an answer given with the claim is kept when
+// every limit allows the message, and taken back when one refuses it, so
+// that the answer then written decides.
+func TestContractClaimWithAnswer(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s moderation.State) {
+		ctx := context.Background()
+		count := func(id string, key string, limit int) (moderation.Replay, moderation.Hit) {
+			t.Helper()
+			hits := []moderation.Hit{{Key: key, Limit: limit, Window: time.Hour, Stop: true}}
+			rp, err := s.Count(ctx, id, time.Minute, []byte("A"), t0, hits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return rp, hits[0]
+		}
+		if rp, h := count("ans-1", "ans-user", 1); !rp.Stored || rp.Seen || !h.Allowed {
+			t.Fatalf("allowed: %+v %+v, want the answer stored", rp, h)
+		}
+		if rp, h := count("ans-1", "ans-user", 1); !rp.Seen || string(rp.Answer) != "A" || h.Done {
+			t.Fatalf("retry: %+v %+v, want the stored answer and nothing counted", rp, h)
+		}
+		if rp, h := count("ans-2", "ans-user", 1); rp.Stored || rp.Seen || h.Allowed {
+			t.Fatalf("refused: %+v %+v, want no answer stored", rp, h)
+		}
+		if rp, _ := count("ans-2", "ans-user", 1); !rp.Seen || rp.Answer != nil {
+			t.Fatalf("retry of a refused message: %+v, want pending", rp)
+		}
+		if err := s.Remember(ctx, "ans-2", []byte("Rslow down"), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		var got []byte
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && got == nil; time.Sleep(5 * time.Millisecond) {
+			rp, _ := count("ans-2", "ans-user", 1)
+			got = rp.Answer
+		}
+		if string(got) != "Rslow down" {
+			t.Fatalf("answer of the refused message %q", got)
+		}
+		// Without an id there is nothing to claim or store.
+		if rp, err := s.Count(ctx, "", 0, []byte("A"), t0, []moderation.Hit{{Key: "ans-other", Limit: 5, Window: time.Hour}}); err != nil || rp.Stored {
+			t.Fatalf("no id: %+v %v", rp, err)
+		}
+	})
 }

@@ -82,22 +82,36 @@ func (m *Memory) hashOf(key string) (h uint64, shard uint64) {
 }
 
 // Count implements moderation.Counter.
-func (m *Memory) Count(_ context.Context, id string, ttl time.Duration, now time.Time, hits []moderation.Hit) (moderation.Replay, error) {
+func (m *Memory) Count(_ context.Context, id string, ttl time.Duration, ifAllowed []byte, now time.Time, hits []moderation.Hit) (moderation.Replay, error) {
+	var idHash, idShard uint64
+	mark := byte(markPending)
 	if id != "" {
-		h, shard := m.hashOf(id)
-		if r := m.replays[shard].claim(h, ttl, now); r.Seen {
+		idHash, idShard = m.hashOf(id)
+		if len(ifAllowed) == 1 && ifAllowed[0] != markPending && ifAllowed[0] != markLong {
+			mark = ifAllowed[0] // the answer, unless a limit refuses below
+		}
+		if r := m.replays[idShard].claim(idHash, ttl, now, mark); r.Seen {
 			return r, nil
 		}
 	}
+	allowed := true
 	for i := range hits {
 		h := &hits[i]
 		key, shard := m.hashOf(h.Key)
 		m.counters[shard].hit(key, h, now)
+		allowed = allowed && h.Allowed
 		if h.Stop && !h.Allowed {
 			break
 		}
 	}
-	return moderation.Replay{}, nil
+	if mark == markPending {
+		return moderation.Replay{}, nil
+	}
+	if !allowed {
+		m.replays[idShard].pending(idHash)
+		return moderation.Replay{}, nil
+	}
+	return moderation.Replay{Stored: true}, nil
 }
 
 // Remember implements moderation.Answers: it stores the answer of an id
@@ -261,8 +275,9 @@ func (g *generation) find(id uint64) (moderation.Replay, bool) {
 	return moderation.Replay{Seen: true, Answer: []byte{m}}, true
 }
 
-// claim marks id as seen, or returns what was stored for it.
-func (s *replayShard) claim(id uint64, ttl time.Duration, now time.Time) moderation.Replay {
+// claim marks id as seen with mark (markPending, or a one-byte answer), or
+// returns what was stored for it.
+func (s *replayShard) claim(id uint64, ttl time.Duration, now time.Time, mark byte) moderation.Replay {
 	ns := now.UnixNano()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -273,8 +288,21 @@ func (s *replayShard) claim(id uint64, ttl time.Duration, now time.Time) moderat
 	if r, ok := s.prev.find(id); ok {
 		return r
 	}
-	s.cur.marks[id] = markPending
+	s.cur.marks[id] = mark
 	return moderation.Replay{}
+}
+
+// pending takes back the answer a claim was made with: the id's answer is
+// not known yet after all.
+func (s *replayShard) pending(id uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, g := range [2]*generation{&s.cur, &s.prev} { // the claim may have aged into prev
+		if _, ok := g.marks[id]; ok {
+			g.marks[id] = markPending
+			return
+		}
+	}
 }
 
 // rotate starts a new generation when the current one is older than ttl or full.

@@ -158,13 +158,21 @@ func NewRedis(client redis.UniversalClient, opts RedisOptions) *Redis {
 	if c, ok := client.(*redis.Client); ok && opts.AutoPipeline {
 		// Concurrent messages share pipelines: fewer writes and reads for
 		// both modgate and Redis under load, still one script per message.
-		if ap, err := c.AutoPipeline(); err == nil {
+		// Messages do not depend on each other's order (each script is
+		// atomic), so batches may overlap: Redis runs one while modgate
+		// reads the answers of the last and fills the next.
+		if ap, err := c.AutoPipelineWithOptions(&redis.AutoPipelineOptions{
+			MaxBatchSize: 300, MaxBatchBytes: 128 << 10, MaxConcurrentBatches: pipelineBatches, Unordered: true,
+		}); err == nil {
 			r.counts = ap
 		}
 	}
 	go r.writeAnswers()
 	return r
 }
+
+// pipelineBatches is how many auto-pipelined batches may be in flight.
+const pipelineBatches = 4
 
 // Client is the underlying client.
 func (r *Redis) Client() redis.UniversalClient { return r.client }
@@ -193,7 +201,9 @@ func (r *Redis) key(kind, name string) string {
 //
 //	KEYS[1]    the webhook id's key (any key of the slot when there is no id)
 //	KEYS[2..]  one sorted set per limit
-//	ARGV       now (ms), claim ttl (ms, 0: no claim), a nonce,
+//	ARGV       now (ms), claim ttl (ms, 0: no claim), a nonce, the answer
+//	           to claim with ("" for none: it is kept only when every limit
+//	           allows, and the reply's second element is then "stored"),
 //	           then per limit: count, window (ms), stop (1: later limits are
 //	           not counted when this one is refused)
 //
@@ -203,12 +213,14 @@ func (r *Redis) key(kind, name string) string {
 var countScript = redis.NewScript(`
 local now = tonumber(ARGV[1])
 local ttl = tonumber(ARGV[2])
-if ttl > 0 and not redis.call('SET', KEYS[1], '', 'NX', 'PX', ttl) then
+local answer = ARGV[4]
+if ttl > 0 and not redis.call('SET', KEYS[1], answer, 'NX', 'PX', ttl) then
   return {1, redis.call('GET', KEYS[1]) or ''}
 end
 local out = {0, ''}
+local allowed = true
 for i = 2, #KEYS do
-  local a = 4 + (i - 2) * 3
+  local a = 5 + (i - 2) * 3
   local limit, window, stop = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), ARGV[a + 2] == '1'
   local key = KEYS[i]
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
@@ -220,13 +232,21 @@ for i = 2, #KEYS do
     out[#out + 1] = n + 1
     out[#out + 1] = 0
   else
+    allowed = false
     local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
     local retry = window
     if oldest[2] then retry = tonumber(oldest[2]) + window - now end
     out[#out + 1] = 0
     out[#out + 1] = n
     out[#out + 1] = retry
-    if stop then return out end
+    if stop then break end
+  end
+end
+if ttl > 0 and answer ~= '' then
+  if allowed then
+    out[2] = 'stored'
+  else
+    redis.call('SET', KEYS[1], '', 'XX', 'KEEPTTL')
   end
 end
 return out
@@ -242,7 +262,7 @@ return 1
 `)
 
 // Count implements moderation.Counter with one script call.
-func (r *Redis) Count(ctx context.Context, id string, ttl time.Duration, now time.Time, hits []moderation.Hit) (moderation.Replay, error) {
+func (r *Redis) Count(ctx context.Context, id string, ttl time.Duration, ifAllowed []byte, now time.Time, hits []moderation.Hit) (moderation.Replay, error) {
 	if id == "" && len(hits) == 0 {
 		return moderation.Replay{}, nil
 	}
@@ -254,8 +274,12 @@ func (r *Redis) Count(ctx context.Context, id string, ttl time.Duration, now tim
 	}
 	var nonce [8]byte
 	rand.Read(nonce[:])
-	args := make([]any, 0, 3+3*len(hits))
-	args = append(args, now.UnixMilli(), claimTTL, hex.EncodeToString(nonce[:]))
+	args := make([]any, 0, 4+3*len(hits))
+	answer := ""
+	if id != "" {
+		answer = string(ifAllowed)
+	}
+	args = append(args, now.UnixMilli(), claimTTL, hex.EncodeToString(nonce[:]), answer)
 	for i := range hits {
 		h := &hits[i]
 		keys = append(keys, r.key("rl", h.Key))
@@ -280,6 +304,7 @@ func (r *Redis) Count(ctx context.Context, id string, ttl time.Duration, now tim
 		}
 		return rp, nil
 	}
+	stored, _ := res[1].(string)
 	for i, j := 0, 2; i < len(hits) && j+2 < len(res); i, j = i+1, j+3 {
 		allowed, _ := res[j].(int64)
 		count, _ := res[j+1].(int64)
@@ -288,7 +313,7 @@ func (r *Redis) Count(ctx context.Context, id string, ttl time.Duration, now tim
 		h.Done, h.Allowed, h.Count = true, allowed == 1, int(count)
 		h.RetryAfter = time.Duration(retry) * time.Millisecond
 	}
-	return moderation.Replay{}, nil
+	return moderation.Replay{Stored: stored == "stored"}, nil
 }
 
 // ErrCircuitOpen is returned without asking Redis while it recently failed.
