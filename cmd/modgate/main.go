@@ -11,14 +11,54 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
 func main() {
+	if len(os.Args) < 2 || os.Args[1] == "serve" {
+		limit, err := memoryLimit(os.Getenv)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "modgate:", err)
+			os.Exit(2)
+		}
+		if limit > 0 {
+			debug.SetMemoryLimit(limit)
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// defaultMemoryLimit is the Go runtime's soft memory limit for serve: the
+// collector runs before the heap reaches it rather than at twice the live
+// heap, which for modgate (tens of MiB of counters and webhook ids, and
+// short-lived garbage from every request) keeps the resident size near the
+// live size. It is soft: past it the process still serves, and the collector
+// takes at most half the CPU.
+const defaultMemoryLimit = 128 << 20
+
+// memoryLimit reads MODGATE_MEMORY_LIMIT ("128MiB" by default, "0" for
+// none). GOMEMLIMIT, when set, is Go's own setting and wins: 0 is returned.
+func memoryLimit(getenv func(string) string) (int64, error) {
+	if getenv("GOMEMLIMIT") != "" {
+		return 0, nil
+	}
+	switch v := getenv("MODGATE_MEMORY_LIMIT"); v {
+	case "":
+		return defaultMemoryLimit, nil
+	case "0":
+		return 0, nil
+	default:
+		n, err := parseBytes(v)
+		if err != nil {
+			return 0, fmt.Errorf("MODGATE_MEMORY_LIMIT: %w", err)
+		}
+		return n, nil
+	}
 }

@@ -378,3 +378,23 @@ func TestSIGHUPReloads(t *testing.T) {
 	}
 	t.Fatal("SIGHUP did not reload the rules")
 }
+
+func TestMemoryLimit(t *testing.T) {
+	for _, c := range []struct {
+		env  map[string]string
+		want int64
+		err  bool
+	}{
+		{env: nil, want: 128 << 20},
+		{env: map[string]string{"MODGATE_MEMORY_LIMIT": "256MiB"}, want: 256 << 20},
+		{env: map[string]string{"MODGATE_MEMORY_LIMIT": "0"}, want: 0},
+		{env: map[string]string{"MODGATE_MEMORY_LIMIT": "lots"}, err: true},
+		{env: map[string]string{"MODGATE_MEMORY_LIMIT": "-5MiB"}, err: true},
+		{env: map[string]string{"GOMEMLIMIT": "1GiB", "MODGATE_MEMORY_LIMIT": "64MiB"}, want: 0},
+	} {
+		got, err := memoryLimit(func(k string) string { return c.env[k] })
+		if (err != nil) != c.err || got != c.want {
+			t.Errorf("%v: %d, %v; want %d (error %v)", c.env, got, err, c.want, c.err)
+		}
+	}
+}
