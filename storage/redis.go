@@ -160,9 +160,12 @@ func NewRedis(client redis.UniversalClient, opts RedisOptions) *Redis {
 		// both modgate and Redis under load, still one script per message.
 		// Messages do not depend on each other's order (each script is
 		// atomic), so batches may overlap: Redis runs one while modgate
-		// reads the answers of the last and fills the next.
+		// reads the answers of the last and fills the next. Batches are
+		// small because Redis answers a batch only once it has run all of
+		// it: with large ones, modgate waits idle for Redis and then Redis
+		// for modgate.
 		if ap, err := c.AutoPipelineWithOptions(&redis.AutoPipelineOptions{
-			MaxBatchSize: 300, MaxBatchBytes: 128 << 10, MaxConcurrentBatches: pipelineBatches, Unordered: true,
+			MaxBatchSize: 32, MaxBatchBytes: 128 << 10, MaxConcurrentBatches: pipelineBatches, Unordered: true,
 		}); err == nil {
 			r.counts = ap
 		}
