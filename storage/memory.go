@@ -136,15 +136,69 @@ type counterShard struct {
 // most limits are small.
 const inlineTimes = 6
 
+// maxInlineWindow is the longest window whose times a counter keeps inline,
+// as milliseconds in a uint32 (the times of a window span at most it).
+const maxInlineWindow = int64(30 * 24 * time.Hour)
+
+// counter is one sliding-window log, 48 bytes. Inline, its times are kept
+// to the millisecond after the oldest (as Redis keeps them); past
+// inlineTimes or maxInlineWindow they move to counterShard.more.
 type counter struct {
-	n      int32
-	big    bool  // the times are in counterShard.more
+	base   int64 // inline: the oldest time kept (unix ns), origin of offs; big: the newest time
 	window int64 // nanoseconds
-	last   int64 // the newest time
-	inline [inlineTimes]int64
+	offs   [inlineTimes]uint32
+	n      uint8 // inline: how many offs are in use
+	big    bool  // the times are in counterShard.more
 }
 
-func (c *counter) expired(now int64) bool { return c.n == 0 || c.last <= now-c.window }
+// at is the time of the i-th inline entry.
+func (c *counter) at(i int) int64 { return c.base + int64(c.offs[i])*int64(time.Millisecond) }
+
+func (c *counter) last() int64 {
+	if c.big || c.n == 0 {
+		return c.base
+	}
+	return c.at(int(c.n) - 1)
+}
+
+func (c *counter) expired(now int64, more map[uint64][]int64, key uint64) bool {
+	if c.big {
+		return len(more[key]) == 0 || c.base <= now-c.window
+	}
+	return c.n == 0 || c.last() <= now-c.window
+}
+
+// slideInline drops the inline times at or before cutoff and makes the
+// oldest one left the origin.
+func (c *counter) slideInline(cutoff int64) {
+	drop := 0
+	for drop < int(c.n) && c.at(drop) <= cutoff {
+		drop++
+	}
+	if drop == 0 {
+		return
+	}
+	if drop == int(c.n) {
+		c.n = 0
+		return
+	}
+	origin := c.offs[drop]
+	c.base = c.at(drop)
+	for i := drop; i < int(c.n); i++ {
+		c.offs[i-drop] = c.offs[i] - origin
+	}
+	c.n -= uint8(drop)
+}
+
+// addInline appends ns, which is not before the times kept.
+func (c *counter) addInline(ns int64) {
+	if c.n == 0 {
+		c.base, c.offs[0], c.n = ns, 0, 1
+		return
+	}
+	c.offs[c.n] = uint32(max(ns-c.base, 0) / int64(time.Millisecond))
+	c.n++
+}
 
 func (s *counterShard) hit(key uint64, h *moderation.Hit, now time.Time) {
 	s.mu.Lock()
@@ -161,38 +215,49 @@ func (s *counterShard) hit(key uint64, h *moderation.Hit, now time.Time) {
 		}
 	}
 	c.window = window
-	if c.big {
-		times := slide(s.more[key][:c.n], ns-window)
+	if !c.big && c.n > 0 && window > maxInlineWindow {
+		s.moveOut(key, &c)
+	}
+	if c.big || window > maxInlineWindow {
+		var times []int64
+		if c.big {
+			times = slide(s.more[key], ns-window)
+		}
 		if len(times) < h.Limit {
 			times = append(times, ns)
-			c.last = ns
+			c.base = ns
 			h.Allowed = true
 		} else {
 			h.RetryAfter = time.Duration(times[0] + window - ns)
 		}
-		s.more[key], c.n, h.Count = times, int32(len(times)), len(times)
+		s.more[key], c.big, h.Count = times, true, len(times)
 		s.entries[key] = c
 		return
 	}
-	// The times stay in c (a value, not a slice of it that could outlive
-	// this call: that would put every counter on the heap).
-	n := len(slide(c.inline[:c.n], ns-window))
-	switch {
+	c.slideInline(ns - window)
+	switch n := int(c.n); {
 	case n >= h.Limit:
-		h.RetryAfter = time.Duration(c.inline[0] + window - ns)
+		h.RetryAfter = time.Duration(c.base + window - ns)
+		h.Count = n
 	case n == inlineTimes:
-		times := make([]int64, n, 2*inlineTimes)
-		copy(times, c.inline[:n])
-		s.more[key], c.big = append(times, ns), true
-		n++
-		c.last, h.Allowed = ns, true
+		s.moveOut(key, &c)
+		s.more[key] = append(s.more[key], ns)
+		c.base, h.Allowed, h.Count = ns, true, n+1
 	default:
-		c.inline[n] = ns
-		n++
-		c.last, h.Allowed = ns, true
+		c.addInline(ns)
+		h.Allowed, h.Count = true, n+1
 	}
-	c.n, h.Count = int32(n), n
 	s.entries[key] = c
+}
+
+// moveOut moves a counter's inline times to s.more.
+func (s *counterShard) moveOut(key uint64, c *counter) {
+	times := make([]int64, c.n, 2*inlineTimes)
+	for i := range times {
+		times[i] = c.at(i)
+	}
+	s.more[key] = times
+	c.base, c.big, c.n = c.last(), true, 0
 }
 
 // slide drops the times at or before cutoff from the front of times, in
@@ -215,7 +280,7 @@ func slide(times []int64, cutoff int64) []int64 {
 // is swept (the same counters are dropped over time either way).
 func (s *counterShard) evict(now int64) {
 	for k, c := range s.entries {
-		if c.expired(now) {
+		if c.expired(now, s.more, k) {
 			s.remove(k, c)
 		}
 	}
