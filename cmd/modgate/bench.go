@@ -276,10 +276,10 @@ type benchRequest struct {
 // so does a load tool that wakes up late, which on a small shared machine
 // it does).
 func runLoad(ctx context.Context, c benchConfig, target string, payloads []benchRequest, rate float64) *benchResult {
-	cpu0 := cpuOf(target)
+	cpu0, known := cpuOf(target)
 	r := load(ctx, c, target, payloads, rate)
-	if cpu0 > 0 {
-		r.cpu = cpuOf(target) - cpu0
+	if cpu1, ok := cpuOf(target); known && ok {
+		r.cpu = cpu1 - cpu0
 	}
 	return r
 }
@@ -528,7 +528,7 @@ func benchPayloads(seed uint64, n, users int, secret string) []benchRequest {
 		var words []string
 		target := 20 + rng.IntN(280)
 		size := 0
-		for size < target {
+		for size <= target { // the words joined: size-1 bytes
 			w := benchWords[rng.IntN(len(benchWords))]
 			words = append(words, w)
 			size += len(w) + 1
@@ -674,24 +674,25 @@ func rssOf(url string) int64 {
 }
 
 // cpuOf returns the CPU time (user and system) a server the tool started
-// has used so far; 0 when unknown.
-func cpuOf(url string) time.Duration {
+// has used so far, and whether it is known (a server that has not used a
+// clock tick yet has used 0).
+func cpuOf(url string) (time.Duration, bool) {
 	pid, ok := children.Load(url)
 	if !ok {
-		return 0
+		return 0, false
 	}
 	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid.(int)) + "/stat")
 	if err != nil {
-		return 0
+		return 0, false
 	}
 	// Fields after the command name, which is in parentheses and may hold spaces.
 	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
 	if len(f) < 13 {
-		return 0
+		return 0, false
 	}
 	user, _ := strconv.ParseInt(f[11], 10, 64)
 	sys, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(user+sys) * time.Second / 100 // clock ticks; 100 a second on Linux
+	return time.Duration(user+sys) * time.Second / 100, true // clock ticks; 100 a second on Linux
 }
 
 // rssOfPid reads the resident set size of a process, in KiB (Linux).
