@@ -28,7 +28,8 @@ func appendReplay(dst []byte, v *moderation.Verdict) []byte {
 	case v.Changed():
 		var p replayPatch
 		if v.TextChanged {
-			p.Text = &v.Text
+			text := v.Text // a copy: a pointer into v would put every verdict on the heap
+			p.Text = &text
 		}
 		for _, f := range v.Fields {
 			key, _ := json.Marshal(f.Key)
