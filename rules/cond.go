@@ -50,6 +50,36 @@ type Members struct {
 	Message, User, Channel, RequestInfo []Member
 }
 
+// RootOf tells which of Members' objects a top-level key of a hook payload
+// names: 0 message, 1 user, 2 channel, 3 request_info; -1 for any other key.
+func RootOf(key string) int {
+	switch key {
+	case "message":
+		return rootMessage
+	case "user":
+		return rootUser
+	case "channel":
+		return rootChannel
+	case "request_info":
+		return rootRequestInfo
+	}
+	return -1
+}
+
+// Set takes the members of the object RootOf named root.
+func (m *Members) Set(root int, list []Member) {
+	switch root {
+	case rootMessage:
+		m.Message = list
+	case rootUser:
+		m.User = list
+	case rootChannel:
+		m.Channel = list
+	case rootRequestInfo:
+		m.RequestInfo = list
+	}
+}
+
 // objectIndex lists the members of one top-level object, found in one pass
 // the first time a rule looks into it.
 type objectIndex struct {
@@ -136,15 +166,8 @@ func (in *Input) objectAt(root int) []byte {
 }
 
 func rootIndex(root string) int {
-	switch root {
-	case "message":
-		return rootMessage
-	case "user":
-		return rootUser
-	case "channel":
-		return rootChannel
-	case "request_info":
-		return rootRequestInfo
+	if r := RootOf(root); r >= 0 {
+		return r
 	}
 	return rootMetadata
 }

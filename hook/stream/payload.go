@@ -76,41 +76,20 @@ func (p *Payload) Parse(body []byte) error {
 	return nil
 }
 
-// The top-level objects whose members are noted.
-const (
-	rootMessage = iota
-	rootUser
-	rootChannel
-	rootRequestInfo
-)
-
-func rootOf(key string) int {
+// setMembers takes a top-level object (root by rules.RootOf) and its
+// members. The last of repeated keys counts, as in encoding/json.
+func (p *Payload) setMembers(root int, key string, obj []byte, members []rules.Member) {
 	switch key {
 	case "message":
-		return rootMessage
+		p.Message = obj
 	case "user":
-		return rootUser
+		p.User = obj
 	case "channel":
-		return rootChannel
+		p.Channel = obj
 	case "request_info":
-		return rootRequestInfo
+		p.RequestInfo = obj
 	}
-	return -1
-}
-
-// setMembers takes a top-level object and its members. The last of
-// repeated keys counts, as in encoding/json.
-func (p *Payload) setMembers(root int, obj []byte, members []rules.Member) {
-	switch root {
-	case rootMessage:
-		p.Message, p.Members.Message = obj, members
-	case rootUser:
-		p.User, p.Members.User = obj, members
-	case rootChannel:
-		p.Channel, p.Members.Channel = obj, members
-	case rootRequestInfo:
-		p.RequestInfo, p.Members.RequestInfo = obj, members
-	}
+	p.Members.Set(root, members)
 }
 
 // noteMessage takes one member of the message object.

@@ -111,9 +111,9 @@ func (v *validator) object(depth int) bool {
 			key = memberKey(v.b[k0:k1])
 		}
 		if top && v0 < len(v.b) && v.b[v0] == '{' {
-			if root = rootOf(key); root >= 0 {
+			if root = rules.RootOf(key); root >= 0 {
 				v.recAt, n0 = v0, len(v.p.store)
-				if root == rootMessage {
+				if key == "message" {
 					v.p.msgStart = v0
 				}
 			}
@@ -123,7 +123,7 @@ func (v *validator) object(depth int) bool {
 		}
 		switch {
 		case root >= 0:
-			v.p.setMembers(root, v.b[v0:v.i], v.p.store[n0:len(v.p.store):len(v.p.store)])
+			v.p.setMembers(root, key, v.b[v0:v.i], v.p.store[n0:len(v.p.store):len(v.p.store)])
 		case noting:
 			v.p.store = append(v.p.store, rules.Member{Key: key, Val: v.b[v0:v.i]})
 			if isMessage {
