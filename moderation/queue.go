@@ -53,6 +53,7 @@ type QueueFilter struct {
 	HeldBefore time.Time // held before
 	Cursor     string    // from the previous page; "" for the first
 	Limit      int       // at most this many; 0 for the store's default
+	Decided    bool      // only items with a decision of the rules to carry out (stores keep an index of them)
 }
 
 // Queue keeps held messages, oldest first. Items past their deadline are
@@ -89,6 +90,9 @@ func PageSize(limit int) int {
 
 // Matches reports whether h is selected by f (cursor and limit aside).
 func (f *QueueFilter) Matches(h *Held) bool {
+	if f.Decided && h.Decision == "" {
+		return false
+	}
 	if f.ChannelCID != "" && h.ChannelCID != f.ChannelCID {
 		return false
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 )
 
@@ -52,6 +53,8 @@ type Reviews struct {
 	Publisher Publisher
 	Audit     AuditLog
 	Now       func() time.Time // nil: time.Now
+
+	carried atomic.Bool // Carry has made its first, whole pass
 }
 
 func (r *Reviews) now() time.Time {
@@ -133,11 +136,14 @@ func (r *Reviews) decide(ctx context.Context, id, actor, action, reason string, 
 // Carry carries out the decisions the rules made for pending messages
 // that are still queued (waiting, or failed when Stream did not confirm):
 // after a restart, and now and then to retry. It returns how many it
-// carried out and the last error.
+// carried out and the last error. Until a pass of this process has gone
+// through cleanly, passes read the whole queue (items queued by an older
+// modgate may be in no index of decisions); later ones only the items with
+// a decision.
 func (r *Reviews) Carry(ctx context.Context) (int, error) {
 	var lastErr error
 	done := 0
-	f := QueueFilter{Limit: MaxQueuePage}
+	f := QueueFilter{Limit: MaxQueuePage, Decided: r.carried.Load()}
 	for {
 		page, next, err := r.Queue.List(ctx, f, r.now())
 		if err != nil {
@@ -160,6 +166,9 @@ func (r *Reviews) Carry(ctx context.Context) (int, error) {
 			done++
 		}
 		if next == "" {
+			if lastErr == nil {
+				r.carried.Store(true) // whole passes until one went through cleanly
+			}
 			return done, lastErr
 		}
 		f.Cursor = next

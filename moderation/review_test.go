@@ -152,3 +152,51 @@ func TestReviewDeadlinesAndKinds(t *testing.T) {
 		t.Fatalf("calls %q, want %q", got, want)
 	}
 }
+
+// listingQueue records the filters Carry lists with.
+type listingQueue struct {
+	moderation.Queue
+	mu      sync.Mutex
+	decided []bool
+}
+
+func (q *listingQueue) List(ctx context.Context, f moderation.QueueFilter, now time.Time) ([]moderation.Held, string, error) {
+	q.mu.Lock()
+	q.decided = append(q.decided, f.Decided)
+	q.mu.Unlock()
+	return q.Queue.List(ctx, f, now)
+}
+
+// TestCarryReadsTheWholeQueueUntilACleanPass: passes read the whole queue
+// until one carries out everything it found, then only the items with a
+// decision; a failed decision is retried by the later passes.
+func TestCarryReadsTheWholeQueueUntilACleanPass(t *testing.T) {
+	r, pub, now := newReviews(t)
+	q := &listingQueue{Queue: r.Queue}
+	r.Queue = q
+	ctx := context.Background()
+	for i, decision := range []string{"approve", "", "reject"} {
+		h := pendingHeld(fmt.Sprint("c", i), *now)
+		h.Decision = decision
+		if err := q.Put(ctx, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pub.fail = errors.New("stream is down")
+	if n, err := r.Carry(ctx); n != 0 || err == nil {
+		t.Fatalf("first pass with Stream down: %d, %v", n, err)
+	}
+	pub.fail = nil
+	if n, err := r.Carry(ctx); n != 2 || err != nil {
+		t.Fatalf("second pass: %d, %v", n, err)
+	}
+	if n, err := r.Carry(ctx); n != 0 || err != nil {
+		t.Fatalf("third pass: %d, %v", n, err)
+	}
+	if fmt.Sprint(q.decided) != "[false false true]" {
+		t.Fatalf("passes listed with Decided %v, want whole, whole, then decided only", q.decided)
+	}
+	if len(pub.calls) != 2 {
+		t.Fatalf("calls to Stream %v", pub.calls)
+	}
+}

@@ -17,7 +17,9 @@ import (
 // and is shared by every process. Each item is a hash (the held message as
 // JSON, and its state, error, attempts and deadline as fields a script
 // changes atomically) kept until a day past its deadline; an index orders
-// the items by the time they were held.
+// the items by the time they were held, and a second one those that carry a
+// decision of the rules to be carried out (QueueFilter.Decided), so that
+// retrying them does not read the whole queue.
 type RedisQueue struct {
 	client redis.UniversalClient
 	prefix string
@@ -36,12 +38,14 @@ const expiredGrace = 24 * time.Hour
 
 func (q *RedisQueue) itemKey(id string) string { return q.prefix + "q:item:" + id }
 func (q *RedisQueue) indexKey() string         { return q.prefix + "q:index" }
+func (q *RedisQueue) decidedKey() string       { return q.prefix + "q:decided" }
 
 var queuePut = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'data', ARGV[1], 'state', 'waiting', 'error', '', 'attempts', 0, 'deadline', ARGV[3])
 redis.call('PEXPIREAT', KEYS[1], ARGV[4])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[5])
+if ARGV[6] == '1' then redis.call('ZADD', KEYS[3], ARGV[2], ARGV[5]) end
 return 1
 `)
 
@@ -53,8 +57,12 @@ func (q *RedisQueue) Put(ctx context.Context, h moderation.Held) error {
 		return fmt.Errorf("queueing %s: %w", h.ID, err)
 	}
 	deadline := h.Deadline.UnixMilli()
-	err = queuePut.Run(ctx, q.client, []string{q.itemKey(h.ID), q.indexKey()},
-		data, h.HeldAt.UnixMilli(), deadline, h.Deadline.Add(expiredGrace).UnixMilli(), h.ID).Err()
+	decided := "0"
+	if h.Decision != "" {
+		decided = "1"
+	}
+	err = queuePut.Run(ctx, q.client, []string{q.itemKey(h.ID), q.indexKey(), q.decidedKey()},
+		data, h.HeldAt.UnixMilli(), deadline, h.Deadline.Add(expiredGrace).UnixMilli(), h.ID, decided).Err()
 	if err != nil {
 		return fmt.Errorf("queueing %s: %w", h.ID, err)
 	}
@@ -105,10 +113,14 @@ func (q *RedisQueue) List(ctx context.Context, f moderation.QueueFilter, now tim
 		min = strconv.FormatInt(at, 10)
 	}
 	limit := moderation.PageSize(f.Limit)
+	index := q.indexKey()
+	if f.Decided {
+		index = q.decidedKey()
+	}
 	var page []moderation.Held
 	const batch = 200
 	for offset := int64(0); ; offset += batch {
-		ids, err := q.client.ZRangeArgs(ctx, redis.ZRangeArgs{Key: q.indexKey(), Start: min, Stop: "+inf",
+		ids, err := q.client.ZRangeArgs(ctx, redis.ZRangeArgs{Key: index, Start: min, Stop: "+inf",
 			ByScore: true, Offset: offset, Count: batch}).Result()
 		if err != nil {
 			return nil, "", fmt.Errorf("listing the queue: %w", err)
@@ -144,7 +156,7 @@ func (q *RedisQueue) List(ctx context.Context, f moderation.QueueFilter, now tim
 			page = append(page, h)
 		}
 		if len(gone) > 0 {
-			q.client.ZRem(ctx, q.indexKey(), gone...)
+			q.client.ZRem(ctx, index, gone...)
 			offset -= int64(len(gone))
 		}
 		if len(ids) < batch {
@@ -208,6 +220,7 @@ func (q *RedisQueue) Remove(ctx context.Context, id string) error {
 	_, err := q.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		del = p.Del(ctx, q.itemKey(id))
 		p.ZRem(ctx, q.indexKey(), id)
+		p.ZRem(ctx, q.decidedKey(), id)
 		return nil
 	})
 	if err != nil {

@@ -257,3 +257,52 @@ func TestReviewsRaceExactlyOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestQueueDecidedIndex: the items that carry a decision of the rules can
+// be listed on their own, in order and in pages, and leave that list when
+// removed.
+func TestQueueDecidedIndex(t *testing.T) {
+	forEachQueue(t, func(t *testing.T, q moderation.Queue) {
+		ctx := context.Background()
+		for i, decision := range []string{"", "approve", "", "reject", "approve", ""} {
+			h := held(fmt.Sprintf("d%d", i), time.Duration(i)*time.Second, "messaging:a", "u")
+			h.Decision = decision
+			if err := q.Put(ctx, h); err != nil {
+				t.Fatal(err)
+			}
+		}
+		now := t0.Add(30 * time.Second)
+		list := func(f moderation.QueueFilter) string {
+			t.Helper()
+			all := ""
+			for {
+				page, next, err := q.List(ctx, f, now)
+				if err != nil {
+					t.Fatal(err)
+				}
+				all += ids(page) + "| "
+				if next == "" {
+					return all
+				}
+				f.Cursor = next
+			}
+		}
+		if got := list(moderation.QueueFilter{Decided: true, Limit: 2}); got != "d1 d3 | d4 | " {
+			t.Fatalf("decided, in pages of 2: %q", got)
+		}
+		if err := q.Remove(ctx, "d3"); err != nil {
+			t.Fatal(err)
+		}
+		if got := list(moderation.QueueFilter{Decided: true}); got != "d1 d4 | " {
+			t.Fatalf("decided after a removal: %q", got)
+		}
+		if rq, ok := q.(*RedisQueue); ok {
+			if n := rq.client.ZCard(ctx, rq.decidedKey()).Val(); n != 2 {
+				t.Fatalf("the index of decisions holds %d ids, want 2", n)
+			}
+		}
+		if got := list(moderation.QueueFilter{}); got != "d0 d1 d2 d4 d5 | " {
+			t.Fatalf("whole queue: %q", got)
+		}
+	})
+}
