@@ -79,7 +79,7 @@ type limitFixture struct {
 }
 
 func newLimitFixture(t *testing.T) *limitFixture {
-	f := &limitFixture{now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+	f := &limitFixture{now: time.Now().UTC().Truncate(time.Second)}
 	f.state = &countingState{State: storage.NewMemory(storage.MemoryOptions{})}
 	f.engine = moderation.NewEngine(mustSet(t, limitRules), moderation.EngineOptions{
 		Now: func() time.Time { return f.now }, State: f.state,

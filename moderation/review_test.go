@@ -36,7 +36,7 @@ func (p *fakePublisher) Send(_ context.Context, h *moderation.Held) error {
 }
 
 func newReviews(t *testing.T) (*moderation.Reviews, *fakePublisher, *time.Time) {
-	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	now := time.Now().UTC().Truncate(time.Second)
 	pub := &fakePublisher{}
 	return &moderation.Reviews{Queue: storage.NewMemoryQueue(0), Publisher: pub, Audit: storage.NewMemoryAudit(0),
 		Now: func() time.Time { return now }}, pub, &now
