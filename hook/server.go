@@ -288,7 +288,9 @@ func (s *Server) beforeSend(c echo.Context) error {
 	webhookID := req.Header.Get("X-Webhook-Id")
 	p := payloadPool.Get().(*stream.Payload)
 	defer putPayload(p)
-	if err := p.Parse(body); err != nil {
+	// The flag field is modgate's: whatever a client put there is not
+	// passed on (see stream.Payload.ParseOwning).
+	if err := p.ParseOwning(body, s.cfg.Engine.Rules().Settings.FlagField); err != nil {
 		m.requests[outcomeBadRequest].Inc()
 		return jsonError(c, http.StatusBadRequest, "bad_payload", err.Error())
 	}

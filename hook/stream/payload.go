@@ -27,6 +27,11 @@ var (
 )
 
 // Payload is a hook request body, scanned once. Fields point into Body.
+//
+// The answers built from a Payload return the received message byte for
+// byte except what a verdict changes, and except two kinds of member that a
+// client must not be able to pass on as they came: the member modgate owns
+// (see ParseOwning), and a text repeated under the same key.
 type Payload struct {
 	Body []byte
 
@@ -48,14 +53,25 @@ type Payload struct {
 	Members rules.Members
 
 	msgStart int
-	text     [2]int         // raw text value in Body, quotes included; text[1] == 0 when absent
+	text     [2]int         // the raw value of the last text member in Body, of any type; text[1] == 0 when absent
+	owned    string         // the member of the message that belongs to modgate; "" for none
+	recast   bool           // the message has the owned member, or more than one text: answers rewrite them
 	store    []rules.Member // backing of Members, kept by a Payload that is parsed again
 }
 
 // Parse scans body. It accepts any valid JSON object with a `message` object;
 // every other key is ignored and kept.
-func (p *Payload) Parse(body []byte) error {
-	*p = Payload{Body: body, msgStart: -1, store: p.store[:0]}
+func (p *Payload) Parse(body []byte) error { return p.ParseOwning(body, "") }
+
+// ParseOwning is Parse for a message with a member that belongs to modgate,
+// named owned (the rule set's flag field; "" for none): whatever a client put
+// there, every answer built from p replaces it with [] unless the verdict
+// sets it. An empty list rather than no member: whether Stream keeps a member
+// an answer leaves out is not documented, and [] reads as "no flags" either
+// way. The scan finds the member on its way, so a message without it costs
+// nothing more.
+func (p *Payload) ParseOwning(body []byte, owned string) error {
+	*p = Payload{Body: body, msgStart: -1, owned: owned, store: p.store[:0]}
 	v := validator{b: body, p: p, recAt: -1}
 	v.space()
 	if v.i < len(body) && body[v.i] != '{' {
@@ -92,15 +108,20 @@ func (p *Payload) setMembers(root int, key string, obj []byte, members []rules.M
 	p.Members.Set(root, members)
 }
 
-// noteMessage takes one member of the message object.
+// noteMessage takes one member of the message object. Of repeated keys the
+// last counts, as in encoding/json.
 func (p *Payload) noteMessage(key string, v0, v1 int) {
 	body := p.Body
 	isString := body[v0] == '"'
 	switch key {
 	case "text":
-		p.text, p.Text, p.HasText = [2]int{}, "", false
+		if p.text[1] != 0 {
+			// A reader of the answer that took the first text would see one
+			// the rules never read: every answer repeats the last.
+			p.recast = true
+		}
+		p.text, p.Text, p.HasText = [2]int{v0, v1}, "", false
 		if isString {
-			p.text = [2]int{v0, v1}
 			p.Text, p.HasText = view(body[v0:v1]), true
 		}
 	case "id":
@@ -110,6 +131,10 @@ func (p *Payload) noteMessage(key string, v0, v1 int) {
 		}
 	case ApprovalField:
 		p.Approval = body[v0:v1]
+	default:
+		if key == p.owned && key != "" {
+			p.recast = true
+		}
 	}
 }
 
@@ -135,8 +160,13 @@ func String(raw []byte) string {
 	return s
 }
 
-// AppendAllow appends the answer that lets the message through unchanged.
+// AppendAllow appends the answer that lets the message through unchanged:
+// the received message byte for byte (see Payload for the members it
+// rewrites).
 func (p *Payload) AppendAllow(dst []byte) []byte {
+	if p.recast {
+		return p.appendMessage(dst, "", false, nil, "")
+	}
 	dst = append(dst, `{"message":`...)
 	dst = append(dst, p.Message...)
 	return append(dst, '}')
@@ -145,14 +175,7 @@ func (p *Payload) AppendAllow(dst []byte) []byte {
 // AppendText appends the answer that lets the message through with its text
 // replaced; every other byte of the message is kept.
 func (p *Payload) AppendText(dst []byte, text string) []byte {
-	if !p.HasText {
-		return p.AppendAllow(dst) // never invent a field the message did not have
-	}
-	dst = append(dst, `{"message":`...)
-	dst = append(dst, p.Body[p.msgStart:p.text[0]]...)
-	dst = AppendString(dst, text)
-	dst = append(dst, p.Body[p.text[1]:p.msgStart+len(p.Message)]...)
-	return append(dst, '}')
+	return p.AppendPatched(dst, text, true, nil)
 }
 
 // AppendPatched appends the answer that lets the message through with
@@ -160,54 +183,86 @@ func (p *Payload) AppendText(dst []byte, text string) []byte {
 // their place and every untouched byte; fields the message lacked are added
 // at its end.
 func (p *Payload) AppendPatched(dst []byte, text string, textChanged bool, fields []rules.FieldValue) []byte {
-	if !textChanged && len(fields) == 0 {
-		return p.AppendAllow(dst)
-	}
 	if !p.HasText {
 		textChanged = false // never invent a text the message did not have
 	}
+	if !textChanged && len(fields) == 0 {
+		return p.AppendAllow(dst)
+	}
+	return p.appendMessage(dst, text, textChanged, fields, "")
+}
+
+// AppendWithout appends the answer that lets the message through without
+// one of its members; the others keep their bytes.
+func (p *Payload) AppendWithout(dst []byte, key string) []byte {
+	return p.appendMessage(dst, "", false, nil, key)
+}
+
+// emptyList is what the member modgate owns holds when no rule set it.
+var emptyList = []byte("[]")
+
+// appendMessage appends {"message": ...}: the received message with every
+// text member holding the new text (when textChanged) or else the last
+// text's value, fields set, the owned member [] unless a field sets it, and
+// the members named drop left out. Every other byte is kept; fields the
+// message lacked are added at its end.
+func (p *Payload) appendMessage(dst []byte, text string, textChanged bool, fields []rules.FieldValue, drop string) []byte {
 	msg := p.Body[p.msgStart : p.msgStart+len(p.Message)]
-	dst = append(dst, `{"message":`...)
+	dst = append(dst, `{"message":{`...)
 	var done [16]bool
 	if len(fields) > len(done) {
 		fields = fields[:len(done)]
 	}
-	pos := 0
+	pos := 1      // msg[:pos] is written
+	kept := false // a member is written
 	rules.EachMember(msg, 0, func(key []byte, v0, v1 int) {
 		var value []byte
-		isText := false
+		newText := false
 		switch {
-		case textChanged && string(key) == "text" && p.msgStart+v0 == p.text[0]:
-			isText = true
+		case drop != "" && string(key) == drop:
+			pos = v1 // with the comma before it, if any
+			return
+		case string(key) == "text":
+			switch {
+			case textChanged:
+				newText = true
+			case p.msgStart+v0 != p.text[0]:
+				value = p.Body[p.text[0]:p.text[1]] // an earlier text repeats the last
+			}
 		default:
 			for i, f := range fields {
 				if f.Key == string(key) {
 					value, done[i] = f.JSON, true
 				}
 			}
-			if value == nil {
-				return
+			if value == nil && p.owned != "" && string(key) == p.owned {
+				value = emptyList
 			}
 		}
-		dst = append(dst, msg[pos:v0]...)
-		if isText {
-			dst = AppendString(dst, text)
-		} else {
-			dst = append(dst, value...)
+		between := msg[pos:v0] // [whitespace, comma] key colon
+		if !kept {
+			between = trimComma(between) // what came before was left out
 		}
-		pos = v1
+		dst = append(dst, between...)
+		switch {
+		case newText:
+			dst = AppendString(dst, text)
+		case value != nil:
+			dst = append(dst, value...)
+		default:
+			dst = append(dst, msg[v0:v1]...)
+		}
+		pos, kept = v1, true
 	})
-	end := len(msg) - 1 // the closing brace
-	dst = append(dst, msg[pos:end]...)
-	empty := isEmptyObject(msg)
+	dst = append(dst, msg[pos:len(msg)-1]...) // whitespace before the closing brace
 	for i, f := range fields {
 		if done[i] {
 			continue
 		}
-		if !empty {
+		if kept {
 			dst = append(dst, ',')
 		}
-		empty = false
+		kept = true
 		dst = AppendString(dst, f.Key)
 		dst = append(dst, ':')
 		dst = append(dst, f.JSON...)
@@ -215,34 +270,18 @@ func (p *Payload) AppendPatched(dst []byte, text string, textChanged bool, field
 	return append(dst, "}}"...)
 }
 
-func isEmptyObject(obj []byte) bool {
-	for _, c := range obj[1 : len(obj)-1] {
-		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
-			return false
+// trimComma drops the comma that separates a member from the one before.
+func trimComma(b []byte) []byte {
+	for i, c := range b {
+		switch c {
+		case ' ', '\t', '\n', '\r':
+		case ',':
+			return b[i+1:]
+		default:
+			return b
 		}
 	}
-	return true
-}
-
-// AppendWithout appends the answer that lets the message through without
-// one of its members; the others keep their bytes.
-func (p *Payload) AppendWithout(dst []byte, key string) []byte {
-	msg := p.Body[p.msgStart : p.msgStart+len(p.Message)]
-	dst = append(dst, `{"message":{`...)
-	first := true
-	rules.EachMember(msg, 0, func(k []byte, v0, v1 int) {
-		if string(k) == key {
-			return
-		}
-		if !first {
-			dst = append(dst, ',')
-		}
-		first = false
-		dst = AppendString(dst, string(k))
-		dst = append(dst, ':')
-		dst = append(dst, msg[v0:v1]...)
-	})
-	return append(dst, "}}"...)
+	return b
 }
 
 // AppendReject appends the answer that refuses the message: the sender sees

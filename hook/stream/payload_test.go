@@ -46,8 +46,10 @@ func TestAppendString(t *testing.T) {
 }
 
 // FuzzPayload: decoding never panics; an accepted payload's allow answer is
-// valid JSON holding the received message byte for byte, and a rewritten
-// text decodes back to what was written.
+// valid JSON holding the received message byte for byte but for the members
+// a client may not pass on (the owned one becomes [], an earlier text
+// repeats the last), and a rewritten text decodes back to what was written
+// in every text member.
 func FuzzPayload(f *testing.F) {
 	for _, s := range []string{
 		`{"message":{"text":"hi"}}`,
@@ -55,37 +57,52 @@ func FuzzPayload(f *testing.F) {
 		`{"message":{"text":"\u00e9\ud83d\ude00","text":"dup"}}`,
 		`{"message":{"text":42}}`, `{"message":null}`, `[]`, `{`, `{"message":{"text":"a\"b"}}  `,
 		"{\"message\":{\"text\":\"\xff\"}}",
+		`{"message":{"modgate_flags":["x"],"text":"hi","modgate\u005fflags":null}}`,
+		`{"message":{ "text" : 1 , "text":"b" }}`,
 	} {
 		f.Add([]byte(s), "replacement")
 	}
 	f.Fuzz(func(t *testing.T, body []byte, text string) {
 		var p Payload
-		if err := p.Parse(body); err != nil {
+		if err := p.ParseOwning(body, "modgate_flags"); err != nil {
 			return
-		}
-		allow := p.AppendAllow(nil)
-		var ans struct {
-			Message json.RawMessage `json:"message"`
-		}
-		if err := json.Unmarshal(allow, &ans); err != nil {
-			t.Fatalf("allow answer is not JSON: %v: %q", err, allow)
-		}
-		if !bytes.Equal(allow, append(append([]byte(`{"message":`), p.Message...), '}')) {
-			t.Fatalf("allow answer changed the message: %q", allow)
 		}
 		if !json.Valid(p.Message) || p.Message[0] != '{' {
 			t.Fatalf("message %q is not an object", p.Message)
 		}
-		rewritten := p.AppendText(nil, text)
-		var back struct {
-			Message map[string]json.RawMessage `json:"message"`
+		in := objectMembers(p.Message)
+		lastText := []byte(nil)
+		for _, m := range in {
+			if m.Key == "text" {
+				lastText = m.Val
+			}
 		}
-		if err := json.Unmarshal(rewritten, &back); err != nil {
-			t.Fatalf("rewritten answer is not JSON: %v: %q", err, rewritten)
+		allow := answerMembers(t, p.AppendAllow(nil))
+		if len(allow) != len(in) {
+			t.Fatalf("allow answer has %d members, the message %d: %q", len(allow), len(in), p.AppendAllow(nil))
 		}
-		if p.HasText {
+		for i, m := range in {
+			want := m.Val
+			switch m.Key {
+			case "text":
+				want = lastText
+			case "modgate_flags":
+				want = []byte("[]")
+			}
+			if allow[i].Key != m.Key || !bytes.Equal(allow[i].Val, want) {
+				t.Fatalf("allow answer member %d is %s:%s, want %s:%s", i, allow[i].Key, allow[i].Val, m.Key, want)
+			}
+		}
+		if !p.recast && !bytes.Equal(p.AppendAllow(nil), append(append([]byte(`{"message":`), p.Message...), '}')) {
+			t.Fatalf("allow answer changed the message: %q", p.AppendAllow(nil))
+		}
+		rewritten := answerMembers(t, p.AppendText(nil, text))
+		for _, m := range rewritten {
+			if m.Key != "text" || !p.HasText {
+				continue
+			}
 			var got string
-			if err := json.Unmarshal(back.Message["text"], &got); err != nil {
+			if err := json.Unmarshal(m.Val, &got); err != nil {
 				t.Fatal(err)
 			}
 			want := text
@@ -96,11 +113,36 @@ func FuzzPayload(f *testing.F) {
 				t.Fatalf("text %q, want %q", got, want)
 			}
 		}
+		for _, m := range answerMembers(t, p.AppendWithout(nil, "id")) {
+			if m.Key == "id" {
+				t.Fatalf("AppendWithout kept the member it leaves out")
+			}
+		}
 		reject := AppendReject(nil, text)
 		if !json.Valid(reject) {
 			t.Fatalf("reject answer is not JSON: %q", reject)
 		}
 	})
+}
+
+// objectMembers lists the members of a JSON object, repeated keys included.
+func objectMembers(obj []byte) []rules.Member {
+	var out []rules.Member
+	rules.EachMember(obj, 0, func(key []byte, v0, v1 int) {
+		out = append(out, rules.Member{Key: string(key), Val: obj[v0:v1]})
+	})
+	return out
+}
+
+// answerMembers checks that an answer is {"message": {...}} and lists the
+// message's members.
+func answerMembers(t *testing.T, answer []byte) []rules.Member {
+	t.Helper()
+	var ans map[string]json.RawMessage
+	if err := json.Unmarshal(answer, &ans); err != nil || len(ans) != 1 || len(ans["message"]) == 0 || ans["message"][0] != '{' {
+		t.Fatalf("answer is not {\"message\": {...}}: %v: %q", err, answer)
+	}
+	return objectMembers(ans["message"])
 }
 
 func TestAppendPatched(t *testing.T) {
@@ -133,6 +175,75 @@ func TestAppendPatched(t *testing.T) {
 				t.Fatalf("\n got %s\nwant %s", got, want)
 			}
 			if !json.Valid([]byte(got)) {
+				t.Fatal("not JSON")
+			}
+		})
+	}
+}
+
+// TestAnswersRecastWhatClientsMayNotPassOn: the member modgate owns (the
+// flag field) comes back [] unless the verdict sets it, whatever the
+// client put there and however it wrote the key; a repeated text comes back
+// as the text the rules read in every place; AppendWithout leaves a member
+// out wherever it stands. Everything else keeps its bytes.
+func TestAnswersRecastWhatClientsMayNotPassOn(t *testing.T) {
+	fv := func(k, js string) rules.FieldValue { return rules.FieldValue{Key: k, JSON: []byte(js)} }
+	const allow, patch, without = "allow", "patch", "without"
+	cases := []struct {
+		name, owned, message string
+		op                   string
+		text                 string // patch: the new text ("" keeps it)
+		fields               []rules.FieldValue
+		want                 string
+	}{
+		{"owned member emptied", "modgate_flags", `{"text":"hi","modgate_flags":["admin-approved"],"x":1}`, allow, "", nil,
+			`{"text":"hi","modgate_flags":[],"x":1}`},
+		{"owned key written with an escape", "modgate_flags", `{"modgate\u005fflags":"x","text":"hi"}`, allow, "", nil,
+			`{"modgate\u005fflags":[],"text":"hi"}`},
+		{"owned member repeated, odd spacing", "modgate_flags", `{ "modgate_flags" : 1 , "text":"hi","modgate_flags":{"a":[]} }`, allow, "", nil,
+			`{ "modgate_flags" : [] , "text":"hi","modgate_flags":[] }`},
+		{"owned member of another name", "review", `{"text":"hi","review":true,"modgate_flags":["x"]}`, allow, "", nil,
+			`{"text":"hi","review":[],"modgate_flags":["x"]}`},
+		{"no owned member configured", "", `{"text":"hi","modgate_flags":["x"],"":1}`, allow, "", nil,
+			`{"text":"hi","modgate_flags":["x"],"":1}`},
+		{"flags set by the verdict", "modgate_flags", `{"modgate_flags":["forged"],"text":"why"}`, patch, "", []rules.FieldValue{fv("modgate_flags", `["question"]`)},
+			`{"modgate_flags":["question"],"text":"why"}`},
+		{"text masked, owned member emptied", "modgate_flags", `{"text":"what the fuck","modgate_flags":["x"]}`, patch, "what the ****", nil,
+			`{"text":"what the ****","modgate_flags":[]}`},
+		{"rewrite, owned member emptied", "modgate_flags", `{"silent":false,"modgate_flags":["x"]}`, patch, "", []rules.FieldValue{fv("silent", "true")},
+			`{"silent":true,"modgate_flags":[]}`},
+		{"repeated text: the last in every place", "", `{"text":"you slurword","id":"1","text":"hello"}`, allow, "", nil,
+			`{"text":"hello","id":"1","text":"hello"}`},
+		{"repeated text masked in every place", "", `{"text":"hello","t\u0065xt":"what the fuck"}`, patch, "what the ****", nil,
+			`{"text":"what the ****","t\u0065xt":"what the ****"}`},
+		{"repeated text, the last not a string", "", `{"text":"slurword","text":null}`, allow, "", nil,
+			`{"text":null,"text":null}`},
+		{"without the first member", "", `{"modgate_approval":"m","text":"hi"}`, without, "", nil, `{"text":"hi"}`},
+		{"without a middle member", "", `{"a":1, "modgate_approval":"m" ,"b":2}`, without, "", nil, `{"a":1 ,"b":2}`},
+		{"without the last member", "", `{"a":1,"modgate_approval":"m"}`, without, "", nil, `{"a":1}`},
+		{"without the only member", "", `{ "modgate_approval":"m" }`, without, "", nil, `{ }`},
+		{"without, repeated, with the owned member", "modgate_flags", `{"modgate_approval":1,"modgate_approval":2,"modgate_flags":["x"],"text":"a,b"}`,
+			without, "", nil, `{"modgate_flags":[],"text":"a,b"}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var p Payload
+			if err := p.ParseOwning([]byte(`{"message":`+tc.message+`,"user":{}}`), tc.owned); err != nil {
+				t.Fatal(err)
+			}
+			var got []byte
+			switch tc.op {
+			case allow:
+				got = p.AppendAllow(nil)
+			case patch:
+				got = p.AppendPatched(nil, tc.text, tc.text != "", tc.fields)
+			case without:
+				got = p.AppendWithout(nil, ApprovalField)
+			}
+			if want := `{"message":` + tc.want + `}`; string(got) != want {
+				t.Fatalf("\n got %s\nwant %s", got, want)
+			}
+			if !json.Valid(got) {
 				t.Fatal("not JSON")
 			}
 		})
@@ -183,8 +294,8 @@ func TestValidStringsEveryOffset(t *testing.T) {
 // referenceParse is Parse written plainly, in separate passes: validate,
 // then walk the top-level object, then the message. FuzzParseOnePass holds
 // the single-pass Parse to it.
-func referenceParse(body []byte) (Payload, error) {
-	p := Payload{Body: body}
+func referenceParse(body []byte, owned string) (Payload, error) {
+	p := Payload{Body: body, owned: owned}
 	if !json.Valid(body) {
 		return p, ErrMalformed
 	}
@@ -249,15 +360,15 @@ func FuzzParseOnePass(f *testing.F) {
 		`{"message":{"text":"hi","id":"x"},"user":{"id":"u"},"channel":{"cid":"a:b"},"request_info":{"ip":"1.2.3.4"}}`,
 		`{"message":{"text":"a"},"message":{"id":"b"}}`, `{"message":{"text":"a"},"message":7}`,
 		`{"mess\u0061ge":{"t\u0065xt":"esc"}}`, `{"user":{"message":{"text":"no"}},"message":{}}`,
-		`{"message":{"modgate_approval":"m","text":null,"text":"z"}}`, ` {"message":{"x":{"text":"deep"}}} `, `[{"message":{}}]`, `"s"`, ``, `{"message":{"text":"a"}`,
+		`{"message":{"modgate_approval":"m","text":null,"text":"z"}}`, `{"message":{"modgate_flags":1},"message":{"text":"a"}}`, ` {"message":{"x":{"text":"deep"}}} `, `[{"message":{}}]`, `"s"`, ``, `{"message":{"text":"a"}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var got Payload
 		got.Parse([]byte(`{"message":{"a":1,"b":2,"c":3},"user":{"id":"reused"}}`)) // a Payload parsed again keeps its buffers
-		gotErr := got.Parse(body)
-		want, wantErr := referenceParse(body)
+		gotErr := got.ParseOwning(body, "modgate_flags")
+		want, wantErr := referenceParse(body, "modgate_flags")
 		if gotErr != wantErr {
 			t.Fatalf("Parse(%q) error %v, reference %v", body, gotErr, wantErr)
 		}
@@ -266,7 +377,7 @@ func FuzzParseOnePass(f *testing.F) {
 		}
 		if !bytes.Equal(got.Message, want.Message) || !bytes.Equal(got.User, want.User) || !bytes.Equal(got.Channel, want.Channel) ||
 			!bytes.Equal(got.RequestInfo, want.RequestInfo) || got.Text != want.Text || got.HasText != want.HasText ||
-			got.ID != want.ID || !bytes.Equal(got.Approval, want.Approval) || got.msgStart != want.msgStart || got.text != want.text ||
+			got.ID != want.ID || !bytes.Equal(got.Approval, want.Approval) || got.msgStart != want.msgStart || got.text != want.text || got.recast != want.recast ||
 			!sameMembers(got.Members.Message, want.Members.Message) || !sameMembers(got.Members.User, want.Members.User) ||
 			!sameMembers(got.Members.Channel, want.Members.Channel) || !sameMembers(got.Members.RequestInfo, want.Members.RequestInfo) {
 			t.Fatalf("Parse(%q)\n got %+v\nwant %+v", body, got, want)

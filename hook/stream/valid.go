@@ -84,7 +84,7 @@ func (v *validator) object(depth int) bool {
 	noting := v.p != nil && depth == 2 && v.i == v.recAt
 	isMessage := noting && v.i == v.p.msgStart
 	if isMessage {
-		v.p.text, v.p.Text, v.p.HasText, v.p.ID, v.p.Approval = [2]int{}, "", false, "", nil
+		v.p.text, v.p.Text, v.p.HasText, v.p.ID, v.p.Approval, v.p.recast = [2]int{}, "", false, "", nil, false
 	}
 	v.i++ // {
 	v.space()
