@@ -43,6 +43,7 @@ func (s *Server) pending(c echo.Context) error {
 			return jsonError(c, http.StatusUnauthorized, "bad_signature", err.Error())
 		}
 	}
+	deadline := time.Now().Add(s.cfg.Deadline) // from the moment the body is read, as on the before-send hook
 	var p stream.Payload
 	if err := p.Parse(body); err != nil {
 		return jsonError(c, http.StatusBadRequest, "bad_payload", err.Error())
@@ -85,7 +86,7 @@ func (s *Server) pending(c echo.Context) error {
 	if msg.Channel == nil && cid != "" {
 		msg.Channel = append(stream.AppendString([]byte(`{"cid":`), cid), '}')
 	}
-	v := s.cfg.Engine.Evaluate(ctx, &msg, moderation.Options{WebhookID: req.Header.Get("X-Webhook-Id"), Deadline: start.Add(s.cfg.Deadline)})
+	v := s.cfg.Engine.Evaluate(ctx, &msg, moderation.Options{WebhookID: req.Header.Get("X-Webhook-Id"), Deadline: deadline})
 	if v.Replay != nil || v.Retry {
 		return c.JSON(http.StatusOK, map[string]string{"result": "seen"})
 	}

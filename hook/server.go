@@ -43,7 +43,7 @@ type Config struct {
 	Engine   *moderation.Engine
 	Logger   *slog.Logger
 	MaxBody  int64         // bytes of a request body, before and after gunzip
-	Deadline time.Duration // for evaluating one message
+	Deadline time.Duration // for evaluating one message, from the moment its whole body has been read
 
 	// StateCheck tells /readyz whether shared state answers; nil: no shared state.
 	StateCheck func(context.Context) error
@@ -283,6 +283,9 @@ func (s *Server) beforeSend(c echo.Context) error {
 			return jsonError(c, http.StatusUnauthorized, "bad_signature", err.Error())
 		}
 	}
+	// The deadline counts from here: how long a body took to arrive (a
+	// congested network, a proxy) is not time the rules may lose.
+	deadline := time.Now().Add(s.cfg.Deadline)
 
 	ctx := req.Context()
 	webhookID := req.Header.Get("X-Webhook-Id")
@@ -299,7 +302,7 @@ func (s *Server) beforeSend(c echo.Context) error {
 	}
 	msg := moderation.Message{ID: p.ID, Text: p.Text, Hook: moderation.HookBeforeSend,
 		Object: p.Message, User: p.User, Channel: p.Channel, RequestInfo: p.RequestInfo, Members: &p.Members}
-	v := s.cfg.Engine.Evaluate(ctx, &msg, moderation.Options{WebhookID: webhookID, Deadline: start.Add(s.cfg.Deadline),
+	v := s.cfg.Engine.Evaluate(ctx, &msg, moderation.Options{WebhookID: webhookID, Deadline: deadline,
 		Unchanged: replayUnchanged})
 	if v.StateErr != nil {
 		m.stateErrors.Inc()
@@ -321,7 +324,7 @@ func (s *Server) beforeSend(c echo.Context) error {
 		}
 		// Unreadable (written by another version of modgate): evaluate afresh.
 		s.log.Warn("stored answer unreadable; evaluating again", "webhook_id", webhookID)
-		v = s.cfg.Engine.Evaluate(ctx, &msg, moderation.Options{Deadline: start.Add(s.cfg.Deadline)})
+		v = s.cfg.Engine.Evaluate(ctx, &msg, moderation.Options{Deadline: deadline})
 		v.Retry = true
 		answer = answer[:0]
 	}
