@@ -61,7 +61,7 @@ func (a *Approvals) check(marker, userID, text string) (string, error) {
 // valid marker seen for the first time lets it through (without the marker);
 // a forged or replayed one refuses it.
 func (s *Server) approvedAgain(c echo.Context, p *stream.Payload, raw []byte) error {
-	m := s.metrics
+	m := &s.metrics.beforeSend
 	userID := stream.String(stream.Field(p.User, "id"))
 	id, err := s.cfg.Approvals.check(stream.String(raw), userID, p.Text)
 	if err == nil {

@@ -1,10 +1,14 @@
 package hook
 
 import (
+	"net/http"
+	"slices"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/modgate/modgate/moderation"
+	"github.com/modgate/modgate/rules"
 )
 
 // Outcomes of a hook request, the values of the `outcome` label.
@@ -21,20 +25,33 @@ const (
 	outcomeUnauth     = "unauthorized"
 	outcomeTooLarge   = "too_large"
 	outcomeError      = "error"
+	outcomeDropped    = "dropped" // pending: the sender deleted it, or Stream's timeout ran out
 )
 
 var outcomes = []string{outcomeAllow, outcomeMask, outcomeRewrite, outcomeFlag, outcomeHold, outcomeReject, outcomeReplay, outcomeDeadline,
 	outcomeBadRequest, outcomeUnauth, outcomeTooLarge, outcomeError}
 
+// The hooks, the values of the `hook` label.
+const (
+	hookBeforeSend = "before_send"
+	hookPending    = "pending"
+)
+
 // metrics are modgate's Prometheus series. Labels are bounded: hooks,
 // outcomes, actions and rule ids, never a user or channel.
 type metrics struct {
 	registry    *prometheus.Registry
-	requests    map[string]prometheus.Counter // before-send outcomes, resolved once
+	beforeSend  hookMetrics
+	pending     hookMetrics
 	decisions   *prometheus.CounterVec
-	latency     prometheus.Observer
 	deadline    prometheus.Counter
 	stateErrors prometheus.Counter
+}
+
+// hookMetrics are the series of one hook, resolved once.
+type hookMetrics struct {
+	requests map[string]prometheus.Counter // by outcome
+	latency  prometheus.Observer
 }
 
 func newMetrics(rules *moderation.RulesFile) *metrics {
@@ -88,16 +105,58 @@ func newMetrics(rules *moderation.RulesFile) *metrics {
 			}, func() float64 { return float64(rules.Status().LoadedAt.Unix()) }),
 		)
 	}
-	m := &metrics{
+	forHook := func(hook string, outcomes ...string) hookMetrics {
+		h := hookMetrics{requests: map[string]prometheus.Counter{}, latency: latency.WithLabelValues(hook)}
+		for _, o := range outcomes {
+			h.requests[o] = requests.WithLabelValues(hook, o)
+		}
+		return h
+	}
+	return &metrics{
 		registry:    reg,
-		requests:    map[string]prometheus.Counter{},
+		beforeSend:  forHook(hookBeforeSend, outcomes...),
+		pending:     forHook(hookPending, slices.Concat(outcomes, []string{outcomeDropped})...),
 		decisions:   decisions,
-		latency:     latency.WithLabelValues("before_send"),
 		deadline:    deadline,
 		stateErrors: stateErrors,
 	}
-	for _, o := range outcomes {
-		m.requests[o] = requests.WithLabelValues("before_send", o)
+}
+
+// countFired counts the rules that fired for a verdict.
+func (m *metrics) countFired(v *moderation.Verdict) {
+	for _, f := range v.Fired {
+		action := f.Action.String()
+		if f.Observed {
+			action = "would_" + action
+		}
+		m.decisions.WithLabelValues(action, f.RuleID).Inc()
 	}
-	return m
+}
+
+// pendingOutcome names what the pending hook does with a message: an allow,
+// mask, rewrite or flag verdict commits it as Stream holds it.
+func pendingOutcome(v *moderation.Verdict) string {
+	switch {
+	case v.DeadlineHit && !v.Refused():
+		return outcomeDeadline
+	case v.Action == rules.ActionReject:
+		return outcomeReject
+	case v.Action == rules.ActionHold:
+		return outcomeHold
+	}
+	return outcomeAllow
+}
+
+// outcomeOfStatus names the outcome of a request answered with an error
+// status.
+func outcomeOfStatus(status int) string {
+	switch {
+	case status == http.StatusUnauthorized:
+		return outcomeUnauth
+	case status == http.StatusRequestEntityTooLarge:
+		return outcomeTooLarge
+	case status >= 400 && status < 500:
+		return outcomeBadRequest
+	}
+	return outcomeError
 }

@@ -33,16 +33,13 @@ const (
 func (s *Server) pending(c echo.Context) error {
 	start := time.Now()
 	req := c.Request()
-	body, buf, status, err := s.readBody(req)
-	if err != nil {
-		return jsonError(c, status, "bad_body", err.Error())
+	outcome := "" // set on the way for a 200; named after the status otherwise
+	defer func() { s.countPending(c, start, outcome) }()
+	body, buf, outcome, err := s.readSigned(c)
+	if outcome != "" {
+		return err
 	}
 	defer putBuf(buf)
-	if s.cfg.Keys != nil {
-		if err := s.cfg.Keys.Verify(req.Header.Get("X-Api-Key"), body, req.Header.Get("X-Signature")); err != nil {
-			return jsonError(c, http.StatusUnauthorized, "bad_signature", err.Error())
-		}
-	}
 	deadline := time.Now().Add(s.cfg.Deadline) // from the moment the body is read, as on the before-send hook
 	var p stream.Payload
 	if err := p.Parse(body); err != nil {
@@ -67,6 +64,7 @@ func (s *Server) pending(c echo.Context) error {
 		if err := s.cfg.Reviews.Drop(ctx, p.ID); err != nil && !isNotFound(err) {
 			return s.domainError(c, err)
 		}
+		outcome = outcomeDropped
 		return c.JSON(http.StatusOK, map[string]string{"result": "dropped"})
 	case pendingPass:
 	default:
@@ -87,7 +85,17 @@ func (s *Server) pending(c echo.Context) error {
 		msg.Channel = append(stream.AppendString([]byte(`{"cid":`), cid), '}')
 	}
 	v := s.cfg.Engine.Evaluate(ctx, &msg, moderation.Options{WebhookID: req.Header.Get("X-Webhook-Id"), Deadline: deadline})
+	if v.StateErr != nil {
+		s.metrics.stateErrors.Inc()
+		s.stateLog.Warn("shared state failed: limit rules followed their on_error", "hook", hookPending, "message_id", p.ID, "err", v.StateErr)
+	}
+	if v.DeadlineHit {
+		s.metrics.deadline.Inc()
+		s.deadlineLog.Warn("deadline passed: on_error decided", "hook", hookPending, "message_id", p.ID, "deadline", s.cfg.Deadline,
+			"action", v.Action.String())
+	}
 	if v.Replay != nil || v.Retry {
+		outcome = outcomeReplay
 		return c.JSON(http.StatusOK, map[string]string{"result": "seen"})
 	}
 	created := start
@@ -125,7 +133,22 @@ func (s *Server) pending(c echo.Context) error {
 	if h.Decision != "" {
 		s.carry(h.ID, h.Decision)
 	}
+	outcome = pendingOutcome(&v)
+	s.metrics.countFired(&v)
 	return c.JSON(http.StatusOK, map[string]string{"result": result})
+}
+
+// countPending counts a pending call and how long it took.
+func (s *Server) countPending(c echo.Context, start time.Time, outcome string) {
+	m := &s.metrics.pending
+	if outcome == "" {
+		outcome = outcomeError // a panic, or a handler that did not answer
+		if c.Response().Committed {
+			outcome = outcomeOfStatus(c.Response().Status)
+		}
+	}
+	m.requests[outcome].Inc()
+	m.latency.Observe(time.Since(start).Seconds())
 }
 
 func isNotFound(err error) bool {

@@ -150,9 +150,98 @@ func TestSlowBodyIsStillModerated(t *testing.T) {
 			if n := metricValue(t, f, `modgate_deadline_exceeded_total`); n != 0 {
 				t.Fatalf("%v deadlines counted", n)
 			}
-			if sum := metricValue(t, f, `modgate_hook_duration_seconds_sum{hook="`+tc.hook+`"}`); tc.hook == "before_send" && sum < deadline.Seconds() {
+			if sum := metricValue(t, f, `modgate_hook_duration_seconds_sum{hook="`+tc.hook+`"}`); sum < deadline.Seconds() {
 				t.Fatalf("latency %vs: the histogram must measure from the request's arrival", sum)
 			}
 		})
 	}
+}
+
+// TestPendingFailsLikeBeforeSend: a request that fails gets the same status
+// and code on both hooks, and pending calls are in the request metrics
+// (hook "pending", by outcome) and the latency histogram.
+func TestPendingFailsLikeBeforeSend(t *testing.T) {
+	t.Parallel()
+	pub := &decisionRecorder{}
+	f := newFixture(t, func(c *hook.Config) {
+		c.MaxBody = 4 << 10
+		withReviews(pub)(c)
+	})
+	big := strings.Repeat("a", 5<<10)
+	bomb := gzipped(t, []byte(`{"message":{"id":"p","text":"`+strings.Repeat(" ", 1<<20)+`"}}`))
+	corrupt := gzipped(t, []byte(pendingBody("p-gz", "hello")))
+	corrupt = corrupt[:len(corrupt)/2]
+	cases := []struct {
+		name         string
+		req          func(path string) *http.Request
+		status       int
+		code, metric string
+	}{
+		{"too large", func(path string) *http.Request { return signedTo(path, []byte(pendingBody("p-big", big))) }, 413, "too_large", "too_large"},
+		{"too large, no length", func(path string) *http.Request {
+			r := signedTo(path, []byte(pendingBody("p-big", big)))
+			r.ContentLength = -1
+			r.Body = io.NopCloser(struct{ io.Reader }{strings.NewReader(pendingBody("p-big", big))})
+			return r
+		}, 413, "too_large", "too_large"},
+		{"gzip bomb", func(path string) *http.Request { return signedTo(path, bomb) }, 413, "too_large", "too_large"},
+		{"corrupt gzip", func(path string) *http.Request { return signedTo(path, corrupt) }, 400, "bad_body", "bad_request"},
+		{"wrong signature", func(path string) *http.Request {
+			r := signedTo(path, []byte(pendingBody("p-sig", "hello")))
+			r.Header.Set("X-Signature", stream.Sign("guess", []byte(pendingBody("p-sig", "hello"))))
+			return r
+		}, 401, "bad_signature", "unauthorized"},
+		{"not JSON", func(path string) *http.Request { return signedTo(path, []byte(`{"message":`)) }, 400, "bad_payload", "bad_request"},
+	}
+	for _, tc := range cases {
+		for _, path := range []string{beforeSendPath, pendingPath} {
+			t.Run(tc.name+" "+path, func(t *testing.T) {
+				wantError(t, f.do(tc.req(path)), tc.status, tc.code)
+			})
+		}
+	}
+	for _, hook := range []string{"before_send", "pending"} {
+		for outcome, want := range map[string]float64{"too_large": 3, "bad_request": 2, "unauthorized": 1} {
+			series := `modgate_hook_requests_total{hook="` + hook + `",outcome="` + outcome + `"}`
+			if got := metricValue(t, f, series); got != want {
+				t.Errorf("%s = %v, want %v", series, got, want)
+			}
+		}
+	}
+
+	calls := []struct{ path, body, webhookID, result string }{
+		{pendingPath, pendingBody("p-1", "you slurword"), "", "rejecting"},
+		{pendingPath, pendingBody("p-2", "hello"), "wh-p2", "approving"},
+		{pendingPath, pendingBody("p-2", "hello"), "wh-p2", "seen"},
+		{"/hooks/pending/DeletedPendingMessage", pendingBody("p-3", "gone"), "", "dropped"},
+	}
+	for _, call := range calls {
+		req := signedTo(call.path, []byte(call.body))
+		req.Header.Set("X-Webhook-Id", call.webhookID)
+		rec := f.do(req)
+		if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"result":"`+call.result+`"`) {
+			t.Fatalf("%s: %d %s, want %s", call.path, rec.Code, rec.Body, call.result)
+		}
+	}
+	f.server.Wait()
+	for series, want := range map[string]float64{
+		`modgate_hook_requests_total{hook="pending",outcome="reject"}`:  1,
+		`modgate_hook_requests_total{hook="pending",outcome="allow"}`:   1,
+		`modgate_hook_requests_total{hook="pending",outcome="replay"}`:  1,
+		`modgate_hook_requests_total{hook="pending",outcome="dropped"}`: 1,
+		`modgate_rule_decisions_total{action="reject",rule="slurs"}`:    1,
+		`modgate_hook_duration_seconds_count{hook="pending"}`:           float64(len(cases) + len(calls)),
+		`modgate_hook_duration_seconds_count{hook="before_send"}`:       float64(len(cases)),
+	} {
+		if got := metricValue(t, f, series); got != want {
+			t.Errorf("%s = %v, want %v", series, got, want)
+		}
+	}
+}
+
+// signedTo is a call to a hook's path signed as Stream signs it.
+func signedTo(path string, body []byte) *http.Request {
+	req := signed(body, testKey, testSecret)
+	req.URL.Path, req.RequestURI = path, path
+	return req
 }

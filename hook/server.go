@@ -90,7 +90,7 @@ func New(cfg Config) *Server {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.httpError
-	e.POST("/hooks/before-message-send", s.beforeSend)
+	e.POST(beforeSendPath, s.beforeSend)
 	e.POST("/hooks/pending", s.pending)
 	e.POST("/hooks/pending/:method", s.pending)
 	e.GET("/healthz", s.healthz)
@@ -108,6 +108,8 @@ func New(cfg Config) *Server {
 	s.echo = e
 	return s
 }
+
+const beforeSendPath = "/hooks/before-message-send"
 
 // Route is one registered route.
 type Route struct{ Method, Path string }
@@ -132,7 +134,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				panic(p)
 			}
 			s.log.Error("panic while handling a request", "path", r.URL.Path, "panic", p)
-			s.metrics.requests[outcomeError].Inc()
+			if r.URL.Path == beforeSendPath { // the pending hook counts its own
+				s.metrics.beforeSend.requests[outcomeError].Inc()
+			}
 			w.Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
 			w.WriteHeader(http.StatusInternalServerError)
 			w.Write(internalError)
@@ -259,30 +263,41 @@ func (s *Server) readBody(r *http.Request) (body []byte, buf *bytes.Buffer, stat
 	return inflated.Bytes(), inflated, 0, nil
 }
 
+// readSigned reads a hook's body and checks its signature. It answers the
+// requests that fail, the same way on every hook (413 too_large, 400
+// bad_body, 401 bad_signature), and returns their outcome for the metrics;
+// failed is "" when the body is ready. buf goes back to the pool with putBuf.
+func (s *Server) readSigned(c echo.Context) (body []byte, buf *bytes.Buffer, failed string, err error) {
+	req := c.Request()
+	body, buf, status, err := s.readBody(req)
+	if err != nil {
+		if status == http.StatusRequestEntityTooLarge {
+			return nil, nil, outcomeTooLarge, jsonError(c, status, "too_large", err.Error())
+		}
+		return nil, nil, outcomeBadRequest, jsonError(c, status, "bad_body", "reading the body: "+err.Error())
+	}
+	if s.cfg.Keys != nil {
+		if err := s.cfg.Keys.Verify(req.Header.Get("X-Api-Key"), body, req.Header.Get("X-Signature")); err != nil {
+			putBuf(buf)
+			return nil, nil, outcomeUnauth, jsonError(c, http.StatusUnauthorized, "bad_signature", err.Error())
+		}
+	}
+	return body, buf, "", nil
+}
+
 // beforeSend is Stream's before-message-send hook.
 func (s *Server) beforeSend(c echo.Context) error {
 	start := time.Now()
 	req := c.Request()
-	m := s.metrics
+	m := &s.metrics.beforeSend
 	defer func() { m.latency.Observe(time.Since(start).Seconds()) }()
 
-	body, buf, status, err := s.readBody(req)
-	if err != nil {
-		if status == http.StatusRequestEntityTooLarge {
-			m.requests[outcomeTooLarge].Inc()
-			return jsonError(c, status, "too_large", err.Error())
-		}
-		m.requests[outcomeBadRequest].Inc()
-		return jsonError(c, status, "bad_body", "reading the body: "+err.Error())
+	body, buf, failed, err := s.readSigned(c)
+	if failed != "" {
+		m.requests[failed].Inc()
+		return err
 	}
 	defer putBuf(buf)
-
-	if s.cfg.Keys != nil {
-		if err := s.cfg.Keys.Verify(req.Header.Get("X-Api-Key"), body, req.Header.Get("X-Signature")); err != nil {
-			m.requests[outcomeUnauth].Inc()
-			return jsonError(c, http.StatusUnauthorized, "bad_signature", err.Error())
-		}
-	}
 	// The deadline counts from here: how long a body took to arrive (a
 	// congested network, a proxy) is not time the rules may lose.
 	deadline := time.Now().Add(s.cfg.Deadline)
@@ -305,7 +320,7 @@ func (s *Server) beforeSend(c echo.Context) error {
 	v := s.cfg.Engine.Evaluate(ctx, &msg, moderation.Options{WebhookID: webhookID, Deadline: deadline,
 		Unchanged: replayUnchanged})
 	if v.StateErr != nil {
-		m.stateErrors.Inc()
+		s.metrics.stateErrors.Inc()
 		s.stateLog.Warn("shared state failed: limit rules followed their on_error", "webhook_id", webhookID, "err", v.StateErr)
 	}
 	ap := answerPool.Get().(*[]byte)
@@ -330,7 +345,7 @@ func (s *Server) beforeSend(c echo.Context) error {
 	}
 	outcome := outcomeOf(&v)
 	if v.DeadlineHit {
-		m.deadline.Inc()
+		s.metrics.deadline.Inc()
 		s.deadlineLog.Warn("deadline passed: on_error decided", "webhook_id", webhookID, "deadline", s.cfg.Deadline,
 			"action", v.Action.String())
 	}
@@ -346,13 +361,7 @@ func (s *Server) beforeSend(c echo.Context) error {
 		answer = p.AppendAllow(answer)
 	}
 	m.requests[outcome].Inc()
-	for _, f := range v.Fired {
-		action := f.Action.String()
-		if f.Observed {
-			action = "would_" + action
-		}
-		m.decisions.WithLabelValues(action, f.RuleID).Inc()
-	}
+	s.metrics.countFired(&v)
 	if s.log.Enabled(ctx, slog.LevelDebug) {
 		s.logDecision(ctx, webhookID, p, &v)
 	}
