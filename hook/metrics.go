@@ -46,7 +46,18 @@ type metrics struct {
 	decisions   *prometheus.CounterVec
 	deadline    prometheus.Counter
 	stateErrors prometheus.Counter
+	signatures  *prometheus.CounterVec // refused signatures by hook and reason
 }
+
+// Reasons a signature is refused, the values of the `reason` label.
+const (
+	signatureMissing    = "missing"     // no X-Signature
+	signatureMalformed  = "malformed"   // not 64 hex digits
+	signatureMismatch   = "mismatch"    // made with another secret, or over other bytes
+	signatureUnknownKey = "unknown_key" // an X-Api-Key that has no secret
+)
+
+var signatureReasons = []string{signatureMissing, signatureMalformed, signatureMismatch, signatureUnknownKey}
 
 // hookMetrics are the series of one hook, resolved once.
 type hookMetrics struct {
@@ -78,7 +89,16 @@ func newMetrics(rules *moderation.RulesFile) *metrics {
 		Namespace: "modgate", Name: "state_errors_total",
 		Help: "Messages for which shared state (Redis) failed or was too slow; their limit rules followed on_error.",
 	})
-	reg.MustRegister(requests, decisions, latency, deadline, stateErrors)
+	signatures := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "modgate", Name: "signature_failures_total",
+		Help: "Hook calls refused (401) for their signature, by hook and reason; Stream lets such a message through unmoderated.",
+	}, []string{"hook", "reason"})
+	for _, hook := range []string{hookBeforeSend, hookPending} {
+		for _, reason := range signatureReasons {
+			signatures.WithLabelValues(hook, reason)
+		}
+	}
+	reg.MustRegister(requests, decisions, latency, deadline, stateErrors, signatures)
 	if rules != nil {
 		reloads := func(result string, get func(moderation.ReloadStatus) uint64) prometheus.Collector {
 			return prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -119,6 +139,7 @@ func newMetrics(rules *moderation.RulesFile) *metrics {
 		decisions:   decisions,
 		deadline:    deadline,
 		stateErrors: stateErrors,
+		signatures:  signatures,
 	}
 }
 

@@ -35,7 +35,7 @@ func (s *Server) pending(c echo.Context) error {
 	req := c.Request()
 	outcome := "" // set on the way for a 200; named after the status otherwise
 	defer func() { s.countPending(c, start, outcome) }()
-	body, buf, outcome, err := s.readSigned(c)
+	body, buf, outcome, err := s.readSigned(c, hookPending)
 	if outcome != "" {
 		return err
 	}

@@ -11,18 +11,19 @@ import (
 type rateLimitedLog struct {
 	log      *slog.Logger
 	interval time.Duration
+	now      func() time.Time
 	mu       sync.Mutex
 	last     time.Time
 	held     int
 }
 
 func newRateLimitedLog(log *slog.Logger, interval time.Duration) *rateLimitedLog {
-	return &rateLimitedLog{log: log, interval: interval}
+	return &rateLimitedLog{log: log, interval: interval, now: time.Now}
 }
 
 func (l *rateLimitedLog) Warn(msg string, args ...any) {
 	l.mu.Lock()
-	now := time.Now()
+	now := l.now()
 	if now.Sub(l.last) < l.interval {
 		l.held++
 		l.mu.Unlock()

@@ -59,13 +59,14 @@ type Config struct {
 
 // Server handles Stream's hooks.
 type Server struct {
-	cfg         Config
-	echo        *echo.Echo
-	log         *slog.Logger
-	metrics     *metrics
-	stateLog    *rateLimitedLog
-	deadlineLog *rateLimitedLog
-	background  sync.WaitGroup
+	cfg          Config
+	echo         *echo.Echo
+	log          *slog.Logger
+	metrics      *metrics
+	stateLog     *rateLimitedLog
+	deadlineLog  *rateLimitedLog
+	signatureLog *rateLimitedLog
+	background   sync.WaitGroup
 }
 
 // New builds the server and its routes.
@@ -86,7 +87,7 @@ func New(cfg Config) *Server {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Rules), stateLog: newRateLimitedLog(cfg.Logger, 10*time.Second),
-		deadlineLog: newRateLimitedLog(cfg.Logger, 10*time.Second)}
+		deadlineLog: newRateLimitedLog(cfg.Logger, 10*time.Second), signatureLog: newRateLimitedLog(cfg.Logger, 10*time.Second)}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.httpError
@@ -267,7 +268,7 @@ func (s *Server) readBody(r *http.Request) (body []byte, buf *bytes.Buffer, stat
 // requests that fail, the same way on every hook (413 too_large, 400
 // bad_body, 401 bad_signature), and returns their outcome for the metrics;
 // failed is "" when the body is ready. buf goes back to the pool with putBuf.
-func (s *Server) readSigned(c echo.Context) (body []byte, buf *bytes.Buffer, failed string, err error) {
+func (s *Server) readSigned(c echo.Context, hook string) (body []byte, buf *bytes.Buffer, failed string, err error) {
 	req := c.Request()
 	body, buf, status, err := s.readBody(req)
 	if err != nil {
@@ -277,12 +278,38 @@ func (s *Server) readSigned(c echo.Context) (body []byte, buf *bytes.Buffer, fai
 		return nil, nil, outcomeBadRequest, jsonError(c, status, "bad_body", "reading the body: "+err.Error())
 	}
 	if s.cfg.Keys != nil {
-		if err := s.cfg.Keys.Verify(req.Header.Get("X-Api-Key"), body, req.Header.Get("X-Signature")); err != nil {
+		apiKey := req.Header.Get("X-Api-Key")
+		if err := s.cfg.Keys.Verify(apiKey, body, req.Header.Get("X-Signature")); err != nil {
 			putBuf(buf)
+			s.signatureFailed(req, hook, apiKey, err)
 			return nil, nil, outcomeUnauth, jsonError(c, http.StatusUnauthorized, "bad_signature", err.Error())
 		}
 	}
 	return body, buf, "", nil
+}
+
+// signatureFailed logs and counts a refused signature. Stream lets such a
+// message through unmoderated, so a wrong secret must not go unseen; the
+// log names a configured key, never what a caller sent otherwise, and never
+// a secret or a signature.
+func (s *Server) signatureFailed(req *http.Request, hook, apiKey string, err error) {
+	reason := signatureMismatch
+	switch {
+	case errors.Is(err, stream.ErrNoSignature):
+		reason = signatureMissing
+	case errors.Is(err, stream.ErrMalformedSignature):
+		reason = signatureMalformed
+	case errors.Is(err, stream.ErrUnknownKey):
+		reason = signatureUnknownKey
+	}
+	s.metrics.signatures.WithLabelValues(hook, reason).Inc()
+	key := "unknown key"
+	if s.cfg.Keys.Has(apiKey) {
+		key = apiKey
+	}
+	s.signatureLog.Warn("hook call refused for its signature: if it came from Stream, check the API secret, "+
+		"or Stream lets every message through unmoderated", "hook", hook, "reason", reason, "api_key", key,
+		"remote_addr", req.RemoteAddr)
 }
 
 // beforeSend is Stream's before-message-send hook.
@@ -292,7 +319,7 @@ func (s *Server) beforeSend(c echo.Context) error {
 	m := &s.metrics.beforeSend
 	defer func() { m.latency.Observe(time.Since(start).Seconds()) }()
 
-	body, buf, failed, err := s.readSigned(c)
+	body, buf, failed, err := s.readSigned(c, hookBeforeSend)
 	if failed != "" {
 		m.requests[failed].Inc()
 		return err

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"hash"
 	"io"
 	"sort"
@@ -18,6 +19,9 @@ var (
 	ErrNoSignature  = errors.New("missing X-Signature header")
 	ErrBadSignature = errors.New("signature does not match the body")
 	ErrUnknownKey   = errors.New("unknown X-Api-Key")
+	// ErrMalformedSignature is an ErrBadSignature that is not even the
+	// shape of one: not 64 hex digits.
+	ErrMalformedSignature = fmt.Errorf("%w: X-Signature is not 64 hex digits", ErrBadSignature)
 )
 
 // Keys holds the API secrets modgate accepts, by API key. An app may have
@@ -54,6 +58,13 @@ func NewKeys(secrets map[string]string) *Keys {
 // Len is the number of keys.
 func (k *Keys) Len() int { return len(k.all) }
 
+// Has reports whether apiKey is configured by name (not merely signed for
+// by a secret without a key name).
+func (k *Keys) Has(apiKey string) bool {
+	_, ok := k.byKey[apiKey]
+	return ok && apiKey != ""
+}
+
 // Verify checks that signature (lowercase hex of HMAC-SHA256 over body) was
 // made with the secret of apiKey. Without an API key every secret is tried.
 func (k *Keys) Verify(apiKey string, body []byte, signature string) error {
@@ -62,10 +73,10 @@ func (k *Keys) Verify(apiKey string, body []byte, signature string) error {
 	}
 	var want [sha256.Size]byte
 	if len(signature) != 2*sha256.Size {
-		return ErrBadSignature
+		return ErrMalformedSignature
 	}
 	if _, err := hex.Decode(want[:], []byte(signature)); err != nil {
-		return ErrBadSignature
+		return ErrMalformedSignature
 	}
 	if apiKey != "" {
 		s, ok := k.byKey[apiKey]
