@@ -50,12 +50,12 @@ rules:
 `
 
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	server *hook.Server
 	engine *moderation.Engine
 }
 
-func newFixture(t *testing.T, mutate func(*hook.Config)) *fixture {
+func newFixture(t testing.TB, mutate func(*hook.Config)) *fixture {
 	t.Helper()
 	set, err := rules.Parse("test.yaml", []byte(testRules), nil)
 	if err != nil {

@@ -8,6 +8,7 @@
 package stream
 
 import (
+	"bytes"
 	"errors"
 	"unicode/utf8"
 
@@ -146,8 +147,11 @@ func (p *Payload) Reset() int {
 	return cap(p.store)
 }
 
-// Field returns the raw value of a top-level key of obj, or nil.
-func Field(obj []byte, name string) []byte { return rules.Lookup(obj, name) }
+// Field returns the raw value of a top-level key of obj, or nil. obj may
+// be a whole body, with whitespace before the object.
+func Field(obj []byte, name string) []byte {
+	return rules.Lookup(bytes.TrimLeft(obj, " \t\r\n"), name)
+}
 
 // view reads message.text and message.id without copying: the hot path
 // reads the text of every message, and the body outlives every use of it
