@@ -52,7 +52,7 @@ func benchBodies(n int) [][]byte {
 	return out
 }
 
-func shippedServer(b *testing.B) *hook.Server {
+func shippedServer(b testing.TB) *hook.Server {
 	set, err := rules.Load(filepath.Join("..", "rules.yaml"))
 	if err != nil {
 		b.Fatal(err)
