@@ -80,22 +80,22 @@ func (s *Server) requireRole(role string) echo.MiddlewareFunc {
 			q := c.Request().URL.Query()
 			for _, k := range []string{"token", "access_token", "auth", "bearer"} {
 				if q.Has(k) {
-					return jsonError(c, http.StatusBadRequest, "token_in_query", "send the token in the Authorization header, never in the URL")
+					return tokenInQuery.err("send the token in the Authorization header, never in the URL")
 				}
 			}
 			h := c.Request().Header.Get("Authorization")
 			token, ok := strings.CutPrefix(h, "Bearer ")
 			if !ok || token == "" {
 				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="modgate"`)
-				return jsonError(c, http.StatusUnauthorized, "unauthorized", "an admin bearer token is required")
+				return unauthorized.err("an admin bearer token is required")
 			}
 			t := s.adminToken(token)
 			if t == nil {
 				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="modgate", error="invalid_token"`)
-				return jsonError(c, http.StatusUnauthorized, "unauthorized", "the token is not valid")
+				return unauthorized.err("the token is not valid")
 			}
 			if role == RoleModerator && t.Role != RoleModerator {
-				return jsonError(c, http.StatusForbidden, "forbidden", "this token may only read")
+				return forbidden.err("this token may only read")
 			}
 			c.Set(contextAdmin, t)
 			return next(c)
@@ -141,7 +141,7 @@ func (s *Server) getRules(c echo.Context) error {
 
 func (s *Server) reloadRules(c echo.Context) error {
 	if s.cfg.Rules == nil {
-		return jsonError(c, http.StatusServiceUnavailable, "no_rules_file", "these rules were not loaded from a file")
+		return noRulesFile.err("these rules were not loaded from a file")
 	}
 	err := s.cfg.Rules.Reload()
 	st := s.cfg.Rules.Status()
@@ -150,8 +150,9 @@ func (s *Server) reloadRules(c echo.Context) error {
 	case errors.Is(err, moderation.ErrUnchanged):
 		return c.JSON(http.StatusOK, map[string]any{"result": "unchanged", "status": st})
 	case err != nil:
-		return c.JSON(http.StatusUnprocessableEntity, map[string]any{
-			"error":  map[string]string{"code": "rules_refused", "message": err.Error()},
+		// The error answer, with the status of the rules still in force.
+		return c.JSON(rulesRefused.status, map[string]any{
+			"error":  errorDetail{rulesRefused.code, err.Error()},
 			"status": st,
 		})
 	}

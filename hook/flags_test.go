@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/modgate/modgate/hook"
+	"github.com/modgate/modgate/hook/stream"
 	"github.com/modgate/modgate/moderation"
 	"github.com/modgate/modgate/rules"
 	"github.com/modgate/modgate/storage"
@@ -42,7 +43,7 @@ func flagFixture(t *testing.T, flagField string) *fixture {
 	}
 	return newFixture(t, func(c *hook.Config) {
 		c.Engine = moderation.NewEngine(set, moderation.EngineOptions{State: storage.NewMemory(storage.MemoryOptions{})})
-		c.Approvals = hook.NewApprovals(testSecret)
+		c.Approvals = stream.NewApprovals(testSecret)
 	})
 }
 
@@ -93,7 +94,7 @@ func TestClientCannotForgeFlags(t *testing.T) {
 	})
 
 	t.Run("an approved message sent again", func(t *testing.T) {
-		marker := hook.NewApprovals(testSecret).Marker(&moderation.Held{ID: "bs-flags", UserID: "u-17", Text: "hello"})
+		marker := stream.NewApprovals(testSecret).Marker(&moderation.Held{ID: "bs-flags", UserID: "u-17", Text: "hello"})
 		msg := `{"text":"hello","modgate_flags":["trusted"],"modgate_approval":"` + marker + `"}`
 		if got := answerMessage(t, f.send(payload(msg))); string(got) != `{"text":"hello","modgate_flags":[]}` {
 			t.Fatalf("answer %s", got)

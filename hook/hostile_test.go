@@ -131,7 +131,7 @@ func TestHostileBodies(t *testing.T) {
 			}
 		})
 	}
-	f.server.Wait()
+	f.reviews.Wait()
 }
 
 // TestHostileGzip: compressed bodies are inflated once, within the size
@@ -188,7 +188,7 @@ func TestPendingBodyWithLeadingWhitespace(t *testing.T) {
 	if rec := f.do(req); rec.Code != 200 || !strings.Contains(rec.Body.String(), `"result":"dropped"`) {
 		t.Fatalf("%d %s", rec.Code, rec.Body)
 	}
-	f.server.Wait()
+	f.reviews.Wait()
 	if got := pub.got(); len(got) != 0 {
 		t.Fatalf("a deleted message reached Stream: %v", got)
 	}

@@ -1,16 +1,14 @@
 package hook
 
 import (
-	"context"
+	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/modgate/modgate/hook/stream"
 	"github.com/modgate/modgate/moderation"
-	"github.com/modgate/modgate/rules"
 )
 
 // DefaultPendingTimeout is Stream's default for pending messages: after it
@@ -30,11 +28,17 @@ const (
 // after: what the rules allow is committed, what they reject is deleted,
 // what they hold waits for a moderator. Every message is queued first, so a
 // decision survives a restart (with Redis).
-func (s *Server) pending(c echo.Context) error {
+func (s *Server) pending(c echo.Context) (err error) {
 	start := time.Now()
 	req := c.Request()
 	outcome := "" // set on the way for a 200; named after the status otherwise
-	defer func() { s.countPending(c, start, outcome) }()
+	defer func() {
+		if err != nil {
+			s.answerError(err, c) // now, so that the count sees the status
+			err = nil
+		}
+		s.countPending(c, start, outcome)
+	}()
 	body, buf, outcome, err := s.readSigned(c, hookPending)
 	if outcome != "" {
 		return err
@@ -43,7 +47,7 @@ func (s *Server) pending(c echo.Context) error {
 	deadline := time.Now().Add(s.cfg.Deadline) // from the moment the body is read, as on the before-send hook
 	var p stream.Payload
 	if err := p.Parse(body); err != nil {
-		return jsonError(c, http.StatusBadRequest, "bad_payload", err.Error())
+		return badPayload.wrap(err)
 	}
 	method := c.Param("method")
 	if method == "" {
@@ -53,22 +57,23 @@ func (s *Server) pending(c echo.Context) error {
 		method = pendingPass
 	}
 	if p.ID == "" {
-		return jsonError(c, http.StatusBadRequest, "bad_payload", "a pending message has an id")
+		return badPayload.err("a pending message has an id")
 	}
-	if s.cfg.Reviews == nil {
-		return jsonError(c, http.StatusServiceUnavailable, "no_queue", "this modgate keeps no review queue")
+	reviews, err := s.reviews()
+	if err != nil {
+		return err
 	}
 	ctx := req.Context()
 	switch method {
 	case pendingDeleted:
-		if err := s.cfg.Reviews.Drop(ctx, p.ID); err != nil && !isNotFound(err) {
-			return s.domainError(c, err)
+		if err := reviews.Drop(ctx, p.ID); err != nil && !errors.Is(err, moderation.ErrNotFound) {
+			return err
 		}
 		outcome = outcomeDropped
 		return c.JSON(http.StatusOK, map[string]string{"result": "dropped"})
 	case pendingPass:
 	default:
-		return jsonError(c, http.StatusNotFound, "not_found", "unknown pending-message callback "+method)
+		return notFound.err("unknown pending-message callback " + method)
 	}
 
 	user, channel := p.User, p.Channel
@@ -105,38 +110,20 @@ func (s *Server) pending(c echo.Context) error {
 			break
 		}
 	}
-	// The queue and the decision carried out after the answer outlive the
-	// body, whose buffer goes back to the pool: they get copies.
-	id := strings.Clone(p.ID)
-	h := moderation.Held{ID: id, MessageID: id, Hook: moderation.HookPending, ChannelCID: strings.Clone(cid),
-		UserID: strings.Clone(stream.String(stream.Field(user, "id"))), Text: strings.Clone(p.Text), RulesVersion: v.RulesVersion,
-		HeldAt: start, Deadline: created.Add(s.cfg.PendingTimeout)}
-	for _, f := range v.Fired {
-		if !f.Observed {
-			h.Rules = append(h.Rules, f.RuleID)
-			for _, m := range f.Matches {
-				h.Terms = append(h.Terms, termName(m))
-			}
-		}
+	h, err := moderation.NewHeld(&msg, &v, moderation.HoldOptions{At: start, Deadline: created.Add(s.cfg.PendingTimeout)})
+	if err != nil {
+		return badPayload.wrap(err)
 	}
-	result := "held"
-	switch v.Action {
-	case rules.ActionHold:
-	case rules.ActionReject:
-		h.Decision, result = "reject", "rejecting"
-	default:
-		h.Decision, result = "approve", "approving"
-	}
-	if err := s.cfg.Reviews.Hold(ctx, h); err != nil {
-		return s.domainError(c, err)
-	}
-	if h.Decision != "" {
-		s.carry(h.ID, h.Decision)
+	if err := reviews.Hold(ctx, h); err != nil {
+		return err
 	}
 	outcome = pendingOutcome(&v)
 	s.metrics.countFired(&v)
-	return c.JSON(http.StatusOK, map[string]string{"result": result})
+	return c.JSON(http.StatusOK, map[string]string{"result": pendingResults[h.Decision]})
 }
+
+// pendingResults answer the pending hook: what modgate does with the message.
+var pendingResults = map[moderation.Decision]string{"": "held", moderation.Approve: "approving", moderation.Reject: "rejecting"}
 
 // countPending counts a pending call and how long it took.
 func (s *Server) countPending(c echo.Context, start time.Time, outcome string) {
@@ -150,32 +137,3 @@ func (s *Server) countPending(c echo.Context, start time.Time, outcome string) {
 	m.requests[outcome].Inc()
 	m.latency.Observe(time.Since(start).Seconds())
 }
-
-func isNotFound(err error) bool {
-	status, _ := errorStatus(err)
-	return status == http.StatusNotFound
-}
-
-// carry carries out a decision the rules made, after the answer. If
-// modgate stops first, the queue still holds it and Carry does it later.
-func (s *Server) carry(id, decision string) {
-	s.background.Add(1)
-	go func() {
-		defer s.background.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		var err error
-		if decision == "approve" {
-			_, err = s.cfg.Reviews.Approve(ctx, id, "modgate")
-		} else {
-			_, err = s.cfg.Reviews.Reject(ctx, id, "modgate", "rules")
-		}
-		if err != nil && !isNotFound(err) {
-			s.stateLog.Warn("a pending message's decision did not reach Stream; it stays queued and is tried again",
-				"message_id", id, "decision", decision, "err", err)
-		}
-	}()
-}
-
-// Wait waits for the decisions started in the background to finish.
-func (s *Server) Wait() { s.background.Wait() }

@@ -143,7 +143,7 @@ func TestSlowBodyIsStillModerated(t *testing.T) {
 				t.Fatalf("status %d, answer %s, want %s", resp.StatusCode, answer, tc.want)
 			}
 			if tc.decision != "" {
-				f.server.Wait()
+				f.reviews.Wait()
 				if got := pub.got(); !slices.Equal(got, []string{tc.decision}) {
 					t.Fatalf("Stream got %v, want %s", got, tc.decision)
 				}
@@ -224,7 +224,7 @@ func TestPendingFailsLikeBeforeSend(t *testing.T) {
 			t.Fatalf("%s: %d %s, want %s", call.path, rec.Code, rec.Body, call.result)
 		}
 	}
-	f.server.Wait()
+	f.reviews.Wait()
 	for series, want := range map[string]float64{
 		`modgate_hook_requests_total{hook="pending",outcome="reject"}`:  1,
 		`modgate_hook_requests_total{hook="pending",outcome="allow"}`:   1,

@@ -16,6 +16,7 @@ import (
 	"context"
 	_ "embed"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -54,7 +55,7 @@ type Config struct {
 	Reviews        *moderation.Reviews // the review queue; nil: held messages are refused and not kept
 	HoldTTL        time.Duration       // how long a before-send hold waits for a moderator
 	PendingTimeout time.Duration       // the pending hook's timeout_ms: a pending message's deadline after its creation
-	Approvals      *Approvals          // signs and checks the marker of approved messages sent again
+	Approvals      *stream.Approvals   // signs and checks the marker of approved messages sent again
 }
 
 // Server handles Stream's hooks.
@@ -66,7 +67,6 @@ type Server struct {
 	stateLog     *rateLimitedLog
 	deadlineLog  *rateLimitedLog
 	signatureLog *rateLimitedLog
-	background   sync.WaitGroup
 }
 
 // New builds the server and its routes.
@@ -90,7 +90,7 @@ func New(cfg Config) *Server {
 		deadlineLog: newRateLimitedLog(cfg.Logger, 10*time.Second), signatureLog: newRateLimitedLog(cfg.Logger, 10*time.Second)}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	e.HTTPErrorHandler = s.httpError
+	e.HTTPErrorHandler = s.answerError
 	e.POST(beforeSendPath, s.beforeSend)
 	e.POST("/hooks/pending", s.pending)
 	e.POST("/hooks/pending/:method", s.pending)
@@ -148,50 +148,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 var internalError = []byte(`{"error":{"code":"internal","message":"internal error"}}` + "\n")
 
-// errorBody is every error answer: a stable code and a sentence.
-type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-func jsonError(c echo.Context, status int, code, msg string) error {
-	var b errorBody
-	b.Error.Code, b.Error.Message = code, msg
-	return c.JSON(status, b)
-}
-
-// httpError answers Echo's own errors (unknown route, wrong method) in the
-// same JSON shape, and hides the detail of anything unexpected.
-func (s *Server) httpError(err error, c echo.Context) {
-	if c.Response().Committed {
-		return
-	}
-	var he *echo.HTTPError
-	if errors.As(err, &he) {
-		msg := http.StatusText(he.Code)
-		_ = jsonError(c, he.Code, codeForStatus(he.Code), msg)
-		return
-	}
-	s.log.Error("request failed", "path", c.Path(), "err", err)
-	_ = jsonError(c, http.StatusInternalServerError, "internal", "internal error")
-}
-
-func codeForStatus(status int) string {
-	switch status {
-	case http.StatusNotFound:
-		return "not_found"
-	case http.StatusMethodNotAllowed:
-		return "method_not_allowed"
-	case http.StatusRequestEntityTooLarge:
-		return "too_large"
-	case http.StatusUnauthorized:
-		return "unauthorized"
-	}
-	return "bad_request"
-}
-
 // openAPI describes the admin API.
 //
 //go:embed openapi.json
@@ -225,11 +181,12 @@ func putBuf(b *bytes.Buffer) {
 
 // readBody reads the request body up to the limit and inflates it when it is
 // gzip, whatever Content-Encoding says. The body lives in buf, which goes
-// back to the pool with putBuf once the body is no longer used.
-func (s *Server) readBody(r *http.Request) (body []byte, buf *bytes.Buffer, status int, err error) {
+// back to the pool with putBuf once the body is no longer used. Errors are
+// of class tooLarge or badBody.
+func (s *Server) readBody(r *http.Request) (body []byte, buf *bytes.Buffer, err error) {
 	limit := s.cfg.MaxBody
 	if r.ContentLength > limit {
-		return nil, nil, http.StatusRequestEntityTooLarge, stream.ErrTooLarge
+		return nil, nil, tooLarge.wrap(stream.ErrTooLarge)
 	}
 	raw := getBuf()
 	var n int64
@@ -242,14 +199,14 @@ func (s *Server) readBody(r *http.Request) (body []byte, buf *bytes.Buffer, stat
 	}
 	if err != nil {
 		putBuf(raw)
-		return nil, nil, http.StatusBadRequest, err
+		return nil, nil, badBody.wrap(fmt.Errorf("reading the body: %w", err))
 	}
 	if n > limit {
 		putBuf(raw)
-		return nil, nil, http.StatusRequestEntityTooLarge, stream.ErrTooLarge
+		return nil, nil, tooLarge.wrap(stream.ErrTooLarge)
 	}
 	if !stream.IsGzip(raw.Bytes()) {
-		return raw.Bytes(), raw, 0, nil
+		return raw.Bytes(), raw, nil
 	}
 	inflated := getBuf()
 	err = stream.Gunzip(inflated, raw.Bytes(), limit)
@@ -257,32 +214,33 @@ func (s *Server) readBody(r *http.Request) (body []byte, buf *bytes.Buffer, stat
 	if err != nil {
 		putBuf(inflated)
 		if errors.Is(err, stream.ErrTooLarge) {
-			return nil, nil, http.StatusRequestEntityTooLarge, err
+			return nil, nil, tooLarge.wrap(err)
 		}
-		return nil, nil, http.StatusBadRequest, err
+		return nil, nil, badBody.wrap(fmt.Errorf("reading the body: %w", err))
 	}
-	return inflated.Bytes(), inflated, 0, nil
+	return inflated.Bytes(), inflated, nil
 }
 
-// readSigned reads a hook's body and checks its signature. It answers the
-// requests that fail, the same way on every hook (413 too_large, 400
-// bad_body, 401 bad_signature), and returns their outcome for the metrics;
-// failed is "" when the body is ready. buf goes back to the pool with putBuf.
+// readSigned reads a hook's body and checks its signature. A request that
+// fails gets an error of class tooLarge, badBody or badSignature (answered
+// the same way on every hook: 413, 400, 401) and its outcome for the
+// metrics; failed is "" when the body is ready. buf goes back to the pool
+// with putBuf.
 func (s *Server) readSigned(c echo.Context, hook string) (body []byte, buf *bytes.Buffer, failed string, err error) {
 	req := c.Request()
-	body, buf, status, err := s.readBody(req)
+	body, buf, err = s.readBody(req)
 	if err != nil {
-		if status == http.StatusRequestEntityTooLarge {
-			return nil, nil, outcomeTooLarge, jsonError(c, status, "too_large", err.Error())
+		if errors.Is(err, stream.ErrTooLarge) {
+			return nil, nil, outcomeTooLarge, err
 		}
-		return nil, nil, outcomeBadRequest, jsonError(c, status, "bad_body", "reading the body: "+err.Error())
+		return nil, nil, outcomeBadRequest, err
 	}
 	if s.cfg.Keys != nil {
 		apiKey := req.Header.Get("X-Api-Key")
 		if err := s.cfg.Keys.Verify(apiKey, body, req.Header.Get("X-Signature")); err != nil {
 			putBuf(buf)
 			s.signatureFailed(req, hook, apiKey, err)
-			return nil, nil, outcomeUnauth, jsonError(c, http.StatusUnauthorized, "bad_signature", err.Error())
+			return nil, nil, outcomeUnauth, badSignature.wrap(err)
 		}
 	}
 	return body, buf, "", nil
@@ -337,7 +295,7 @@ func (s *Server) beforeSend(c echo.Context) error {
 	// passed on (see stream.Payload.ParseOwning).
 	if err := p.ParseOwning(body, s.cfg.Engine.Rules().Settings.FlagField); err != nil {
 		m.requests[outcomeBadRequest].Inc()
-		return jsonError(c, http.StatusBadRequest, "bad_payload", err.Error())
+		return badPayload.wrap(err)
 	}
 	if p.Approval != nil && s.cfg.Approvals != nil {
 		return s.approvedAgain(c, p, p.Approval)
@@ -377,7 +335,7 @@ func (s *Server) beforeSend(c echo.Context) error {
 			"action", v.Action.String())
 	}
 	if v.Action == rules.ActionHold && v.Replay == nil && !v.Retry {
-		s.holdBeforeSend(ctx, p, &v, start)
+		s.holdBeforeSend(ctx, &msg, &v, start)
 	}
 	switch {
 	case v.Refused():

@@ -50,9 +50,10 @@ rules:
 `
 
 type fixture struct {
-	t      testing.TB
-	server *hook.Server
-	engine *moderation.Engine
+	t       testing.TB
+	server  *hook.Server
+	engine  *moderation.Engine
+	reviews *moderation.Reviews
 }
 
 func newFixture(t testing.TB, mutate func(*hook.Config)) *fixture {
@@ -68,7 +69,7 @@ func newFixture(t testing.TB, mutate func(*hook.Config)) *fixture {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	return &fixture{t: t, server: hook.New(cfg), engine: cfg.Engine}
+	return &fixture{t: t, server: hook.New(cfg), engine: cfg.Engine, reviews: cfg.Reviews}
 }
 
 // request builds a before-send call signed exactly as Stream signs it.

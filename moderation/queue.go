@@ -24,7 +24,7 @@ type Held struct {
 	// Decision is set for a pending message the rules decided at once:
 	// "approve" or "reject", carried out by modgate (and again after a
 	// restart, from the queue) rather than by a moderator.
-	Decision string `json:"decision,omitempty"`
+	Decision Decision `json:"decision,omitempty"`
 
 	State     HeldState `json:"state"`
 	LastError string    `json:"last_error,omitempty"` // why the last decision did not reach Stream

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -53,8 +55,17 @@ type Reviews struct {
 	Publisher Publisher
 	Audit     AuditLog
 	Now       func() time.Time // nil: time.Now
+	Log       *slog.Logger     // nil: no log
 
-	carried atomic.Bool // Carry has made its first, whole pass
+	carried    atomic.Bool    // Pass has made its first, whole pass
+	background sync.WaitGroup // decisions carried out after the answer
+}
+
+func (r *Reviews) log() *slog.Logger {
+	if r.Log != nil {
+		return r.Log
+	}
+	return slog.New(slog.DiscardHandler)
 }
 
 func (r *Reviews) now() time.Time {
@@ -73,7 +84,9 @@ func (r *Reviews) record(ctx context.Context, actor, action string, h *Held, rea
 		Reason: reason, Error: errText})
 }
 
-// Hold puts a message in the review queue.
+// Hold puts a message in the review queue. A decision the rules made for
+// it (Held.Decision) is then carried out in the background: if modgate
+// stops first, the queue keeps it and a later Pass carries it out.
 func (r *Reviews) Hold(ctx context.Context, h Held) error {
 	if h.State == "" {
 		h.State = HeldWaiting
@@ -82,97 +95,58 @@ func (r *Reviews) Hold(ctx context.Context, h Held) error {
 		return err
 	}
 	r.record(ctx, "modgate", "held", &h, "", "")
+	if h.Decision != "" {
+		r.carryLater(h.ID, h.Decision)
+	}
 	return nil
 }
 
-// Approve lets a held message through: a pending message is committed, a
-// message held on the before-send hook is sent again on its sender's behalf.
-// Concurrent approvals and rejections of one message make one decision; the
-// others get ErrConflict. An item past its deadline gets ErrExpired. When
-// Stream fails, the item stays in the queue, marked with the error, and the
+// Decide carries out a moderator's decision, or the rules' one (actor
+// "modgate"): approved, a pending message is committed and a message held
+// on the before-send hook is sent again on its sender's behalf; rejected, a
+// pending message is hard-deleted and one held on the before-send hook
+// (which Stream never stored) is only taken off the queue.
+//
+// Concurrent decisions about one message make one; the others get
+// ErrConflict. An item past its deadline gets ErrExpired. When Stream
+// fails, the item stays in the queue, marked with the error, and the
 // decision can be tried again; the error wraps ErrUnavailable.
-func (r *Reviews) Approve(ctx context.Context, id, actor string) (Held, error) {
-	return r.decide(ctx, id, actor, "approved", "", func(h *Held) error {
-		if h.Hook == HookPending {
-			return r.Publisher.Commit(ctx, h.MessageID)
-		}
-		return r.Publisher.Send(ctx, h)
-	})
-}
-
-// Reject refuses a held message: a pending message is hard-deleted; one held
-// on the before-send hook was never stored, and is only taken off the queue.
-func (r *Reviews) Reject(ctx context.Context, id, actor, reason string) (Held, error) {
-	return r.decide(ctx, id, actor, "rejected", reason, func(h *Held) error {
-		if h.Hook == HookPending {
-			return r.Publisher.Delete(ctx, h.MessageID)
-		}
-		return nil
-	})
-}
-
-func (r *Reviews) decide(ctx context.Context, id, actor, action, reason string, publish func(h *Held) error) (Held, error) {
+func (r *Reviews) Decide(ctx context.Context, id string, d Decision, actor, reason string) (Held, error) {
+	if !d.Valid() {
+		return Held{}, fmt.Errorf("decision %q is not approve or reject: %w", d, ErrInvalid)
+	}
 	h, err := r.Queue.Claim(ctx, id, r.now())
 	if err != nil {
 		return h, err
 	}
-	if err := publish(&h); err != nil {
+	if err := r.publish(ctx, &h, d); err != nil {
 		if ferr := r.Queue.Fail(ctx, id, err.Error()); ferr != nil {
 			err = errors.Join(err, ferr)
 		}
 		h.State, h.LastError = HeldFailed, err.Error()
-		r.record(ctx, actor, "failed", &h, action, err.Error())
-		return h, fmt.Errorf("%s %s: stream did not confirm: %w: %w", action, id, ErrUnavailable, err)
+		r.record(ctx, actor, "failed", &h, d.past(), err.Error())
+		return h, fmt.Errorf("%s %s: stream did not confirm: %w: %w", d.past(), id, ErrUnavailable, err)
 	}
 	if err := r.Queue.Remove(ctx, id); err != nil && !errors.Is(err, ErrNotFound) {
 		// Stream has the decision; the item stays as deciding and is
 		// refused to others, so the decision cannot happen twice.
-		return h, fmt.Errorf("%s %s: removing it from the queue: %w", action, id, err)
+		return h, fmt.Errorf("%s %s: removing it from the queue: %w", d.past(), id, err)
 	}
-	r.record(ctx, actor, action, &h, reason, "")
+	r.record(ctx, actor, d.past(), &h, reason, "")
 	return h, nil
 }
 
-// Carry carries out the decisions the rules made for pending messages
-// that are still queued (waiting, or failed when Stream did not confirm):
-// after a restart, and now and then to retry. It returns how many it
-// carried out and the last error. Until a pass of this process has gone
-// through cleanly, passes read the whole queue (items queued by an older
-// modgate may be in no index of decisions); later ones only the items with
-// a decision.
-func (r *Reviews) Carry(ctx context.Context) (int, error) {
-	var lastErr error
-	done := 0
-	f := QueueFilter{Limit: MaxQueuePage, Decided: r.carried.Load()}
-	for {
-		page, next, err := r.Queue.List(ctx, f, r.now())
-		if err != nil {
-			return done, err
-		}
-		for _, h := range page {
-			if h.Decision == "" || h.State == HeldDeciding {
-				continue
-			}
-			var err error
-			if h.Decision == "approve" {
-				_, err = r.Approve(ctx, h.ID, "modgate")
-			} else {
-				_, err = r.Reject(ctx, h.ID, "modgate", "rules")
-			}
-			if err != nil && !errors.Is(err, ErrConflict) && !errors.Is(err, ErrNotFound) {
-				lastErr = err
-				continue
-			}
-			done++
-		}
-		if next == "" {
-			if lastErr == nil {
-				r.carried.Store(true) // whole passes until one went through cleanly
-			}
-			return done, lastErr
-		}
-		f.Cursor = next
+// publish carries decision d about h to Stream.
+func (r *Reviews) publish(ctx context.Context, h *Held, d Decision) error {
+	switch {
+	case d == Approve && h.Hook == HookPending:
+		return r.Publisher.Commit(ctx, h.MessageID)
+	case d == Approve:
+		return r.Publisher.Send(ctx, h)
+	case h.Hook == HookPending:
+		return r.Publisher.Delete(ctx, h.MessageID)
 	}
+	return nil
 }
 
 // Drop takes a message off the queue because its sender deleted it or its

@@ -64,9 +64,9 @@ func TestReviewDecisionsReachStreamOnce(t *testing.T) {
 				id := fmt.Sprint("p", i)
 				var err error
 				if j%2 == 0 {
-					_, err = r.Approve(ctx, id, "ann")
+					_, err = r.Decide(ctx, id, moderation.Approve, "ann", "")
 				} else {
-					_, err = r.Reject(ctx, id, "bob", "spam")
+					_, err = r.Decide(ctx, id, moderation.Reject, "bob", "spam")
 				}
 				if err != nil && !errors.Is(err, moderation.ErrConflict) && !errors.Is(err, moderation.ErrNotFound) {
 					t.Error(err)
@@ -97,7 +97,7 @@ func TestReviewStreamFailureKeepsTheItem(t *testing.T) {
 	ctx := context.Background()
 	r.Hold(ctx, pendingHeld("p1", *now))
 	pub.fail = errors.New("stream answered 503")
-	_, err := r.Approve(ctx, "p1", "ann")
+	_, err := r.Decide(ctx, "p1", moderation.Approve, "ann", "")
 	if !errors.Is(err, moderation.ErrUnavailable) {
 		t.Fatalf("err %v", err)
 	}
@@ -106,7 +106,7 @@ func TestReviewStreamFailureKeepsTheItem(t *testing.T) {
 		t.Fatalf("%+v %v", h, err)
 	}
 	pub.fail = nil
-	if _, err := r.Approve(ctx, "p1", "ann"); err != nil {
+	if _, err := r.Decide(ctx, "p1", moderation.Approve, "ann", ""); err != nil {
 		t.Fatal(err)
 	}
 	if len(pub.calls) != 1 || pub.calls[0] != "commit p1" {
@@ -127,17 +127,17 @@ func TestReviewDeadlinesAndKinds(t *testing.T) {
 	r.Hold(ctx, pendingHeld("gone", *now))
 	r.Hold(ctx, pendingHeld("rej", *now))
 
-	if _, err := r.Approve(ctx, "bs-1", "ann"); err != nil {
+	if _, err := r.Decide(ctx, "bs-1", moderation.Approve, "ann", ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Reject(ctx, "rej", "ann", "spam"); err != nil {
+	if _, err := r.Decide(ctx, "rej", moderation.Reject, "ann", "spam"); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Drop(ctx, "gone"); err != nil {
 		t.Fatal(err)
 	}
 	*now = now.Add(2 * time.Hour)
-	if _, err := r.Approve(ctx, "late", "ann"); !errors.Is(err, moderation.ErrExpired) {
+	if _, err := r.Decide(ctx, "late", moderation.Approve, "ann", ""); !errors.Is(err, moderation.ErrExpired) {
 		t.Fatalf("approval past the deadline: %v", err)
 	}
 	want := "send messaging:a hi bs-1|delete rej"
@@ -177,20 +177,20 @@ func TestCarryReadsTheWholeQueueUntilACleanPass(t *testing.T) {
 	ctx := context.Background()
 	for i, decision := range []string{"approve", "", "reject"} {
 		h := pendingHeld(fmt.Sprint("c", i), *now)
-		h.Decision = decision
+		h.Decision = moderation.Decision(decision)
 		if err := q.Put(ctx, h); err != nil {
 			t.Fatal(err)
 		}
 	}
 	pub.fail = errors.New("stream is down")
-	if n, err := r.Carry(ctx); n != 0 || err == nil {
+	if n, err := r.Pass(ctx); n != 0 || err == nil {
 		t.Fatalf("first pass with Stream down: %d, %v", n, err)
 	}
 	pub.fail = nil
-	if n, err := r.Carry(ctx); n != 2 || err != nil {
+	if n, err := r.Pass(ctx); n != 2 || err != nil {
 		t.Fatalf("second pass: %d, %v", n, err)
 	}
-	if n, err := r.Carry(ctx); n != 0 || err != nil {
+	if n, err := r.Pass(ctx); n != 0 || err != nil {
 		t.Fatalf("third pass: %d, %v", n, err)
 	}
 	if fmt.Sprint(q.decided) != "[false false true]" {

@@ -236,9 +236,9 @@ func TestReviewsRaceExactlyOnce(t *testing.T) {
 					id := fmt.Sprint("race-", i)
 					var err error
 					if j%3 == 0 {
-						_, err = r.Reject(ctx, id, "bob", "")
+						_, err = r.Decide(ctx, id, moderation.Reject, "bob", "")
 					} else {
-						_, err = r.Approve(ctx, id, "ann")
+						_, err = r.Decide(ctx, id, moderation.Approve, "ann", "")
 					}
 					if err != nil && !errors.Is(err, moderation.ErrConflict) && !errors.Is(err, moderation.ErrNotFound) {
 						t.Error(err)
@@ -266,7 +266,7 @@ func TestQueueDecidedIndex(t *testing.T) {
 		ctx := context.Background()
 		for i, decision := range []string{"", "approve", "", "reject", "approve", ""} {
 			h := held(fmt.Sprintf("d%d", i), time.Duration(i)*time.Second, "messaging:a", "u")
-			h.Decision = decision
+			h.Decision = moderation.Decision(decision)
 			if err := q.Put(ctx, h); err != nil {
 				t.Fatal(err)
 			}

@@ -164,7 +164,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 // publisher builds what carries moderators' decisions to Stream: a REST
 // client with the first configured key that has a name. Without one,
 // decisions fail with a clear error and the held messages stay queued.
-func (c config) publisher() (moderation.Publisher, *hook.Approvals, error) {
+func (c config) publisher() (moderation.Publisher, *stream.Approvals, error) {
 	keys := make([]string, 0, len(c.keys))
 	for k := range c.keys {
 		if k != "" {
@@ -173,14 +173,14 @@ func (c config) publisher() (moderation.Publisher, *hook.Approvals, error) {
 	}
 	sort.Strings(keys)
 	if len(keys) == 0 {
-		return noPublisher{}, hook.NewApprovals(c.keys[""] + "modgate"), nil
+		return noPublisher{}, stream.NewApprovals(c.keys[""] + "modgate"), nil
 	}
-	approvals := hook.NewApprovals(c.keys[keys[0]])
+	approvals := stream.NewApprovals(c.keys[keys[0]])
 	client, err := stream.NewClient(keys[0], c.keys[keys[0]], stream.ClientOptions{BaseURL: c.streamBase})
 	if err != nil {
 		return nil, nil, err
 	}
-	return &hook.StreamPublisher{Client: client, Approvals: approvals}, approvals, nil
+	return &stream.Publisher{Client: client, Approvals: approvals}, approvals, nil
 }
 
 // noPublisher refuses decisions when no Stream API key is configured.
@@ -308,7 +308,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		log.Error("stream client", "err", err)
 		return 2
 	}
-	reviews := &moderation.Reviews{Queue: queue, Publisher: publisher, Audit: audit}
+	reviews := &moderation.Reviews{Queue: queue, Publisher: publisher, Audit: audit, Log: log}
 	rulesFile := moderation.NewRulesFile(c.rulesPath, engine, log)
 	server := hook.New(hook.Config{
 		Keys:           keys,
@@ -324,26 +324,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		PendingTimeout: c.pendingTimeout,
 		Approvals:      approvals,
 	})
-	defer server.Wait()
 	// Decisions the rules made for pending messages that a previous run did
 	// not carry out, or that Stream refused for a while: now, then regularly.
-	go func() {
-		t := time.NewTicker(30 * time.Second)
-		defer t.Stop()
-		for {
-			pass, cancel := context.WithTimeout(ctx, 25*time.Second)
-			n, err := reviews.Carry(pass)
-			cancel()
-			if n > 0 || err != nil {
-				log.Info("carried out queued decisions", "count", n, "err", err)
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+	defer reviews.Wait()
+	go reviews.Run(ctx, 0, func(n int, err error) {
+		if n > 0 || err != nil {
+			log.Info("carried out queued decisions", "count", n, "err", err)
 		}
-	}()
+	})
 	if len(c.admin) == 0 {
 		log.Info("no MODGATE_ADMIN_TOKENS: the admin API refuses every call")
 	}

@@ -1,0 +1,115 @@
+package moderation
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/modgate/modgate/rules"
+)
+
+// Decision is what becomes of a held message: approved, it reaches the
+// channel; rejected, it does not.
+type Decision string
+
+// The decisions. The zero Decision is none yet: the message waits for a
+// moderator.
+const (
+	Approve Decision = "approve"
+	Reject  Decision = "reject"
+)
+
+// Valid reports whether d is Approve or Reject.
+func (d Decision) Valid() bool { return d == Approve || d == Reject }
+
+// past names the decision once made, as the audit log writes it.
+func (d Decision) past() string {
+	if d == Approve {
+		return "approved"
+	}
+	return "rejected"
+}
+
+// HoldOptions place a message in the review queue.
+type HoldOptions struct {
+	// ID is the queue id of a message held on the before-send hook (Stream
+	// has not stored it, so it has no id of its own). A pending message's
+	// queue id is its Stream id.
+	ID       string
+	At       time.Time // when it was held
+	Deadline time.Time // after it, the message can no longer be approved
+}
+
+// NewHeld builds the queue item for msg and the verdict the rules reached
+// for it: the message as a moderator reads it, the rules and terms that
+// fired, and, for a pending message the rules decided at once, the decision
+// modgate carries out itself. Every string is copied: the item outlives the
+// request whose buffers msg points into.
+//
+// A message held on the before-send hook must name its channel and sender,
+// which an approval needs to send it again; a pending message needs its id.
+// Otherwise the error wraps ErrInvalid.
+func NewHeld(msg *Message, v *Verdict, o HoldOptions) (Held, error) {
+	h := Held{
+		Hook:         msg.Hook,
+		ChannelCID:   stringAt(msg.Channel, "cid"),
+		UserID:       stringAt(msg.User, "id"),
+		Text:         strings.Clone(msg.Text),
+		RulesVersion: v.RulesVersion,
+		HeldAt:       o.At,
+		Deadline:     o.Deadline,
+		State:        HeldWaiting,
+	}
+	if h.ChannelCID == "" {
+		h.ChannelCID = stringAt(msg.Object, "cid")
+	}
+	if h.UserID == "" {
+		h.UserID = stringAt(msg.Object, "user", "id")
+	}
+	for _, f := range v.Fired {
+		if f.Observed {
+			continue
+		}
+		h.Rules = append(h.Rules, f.RuleID)
+		for _, m := range f.Matches {
+			h.Terms = append(h.Terms, termName(m))
+		}
+	}
+	switch msg.Hook {
+	case HookPending:
+		if msg.ID == "" {
+			return h, fmt.Errorf("a pending message has an id: %w", ErrInvalid)
+		}
+		h.ID, h.MessageID = strings.Clone(msg.ID), strings.Clone(msg.ID)
+		switch v.Action {
+		case rules.ActionHold:
+		case rules.ActionReject:
+			h.Decision = Reject
+		default:
+			h.Decision = Approve
+		}
+	default:
+		if h.ChannelCID == "" || h.UserID == "" {
+			return h, fmt.Errorf("the message names no channel or no sender, which an approval needs: %w", ErrInvalid)
+		}
+		h.ID = o.ID
+		h.Message = json.RawMessage(append([]byte(nil), msg.Object...))
+	}
+	return h, nil
+}
+
+// stringAt returns the JSON string at path in obj, or "".
+func stringAt(obj []byte, path ...string) string {
+	s, _ := rules.JSONString(rules.Lookup(obj, path...))
+	return s
+}
+
+// termName names a matched term for moderators: "list:term", or the term
+// alone when the rule wrote it inline.
+func termName(m rules.Match) string {
+	if m.List == "" {
+		return m.Term
+	}
+	return m.List + ":" + m.Term
+}
