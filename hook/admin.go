@@ -143,7 +143,7 @@ func (s *Server) reloadRules(c echo.Context) error {
 	if s.cfg.Rules == nil {
 		return noRulesFile.err("these rules were not loaded from a file")
 	}
-	err := s.cfg.Rules.Reload()
+	err := s.cfg.Rules.ReloadBy(admin(c).Name, "admin API")
 	st := s.cfg.Rules.Status()
 	s.log.Info("rules reload requested", "admin", admin(c).Name, "rules_version", st.Version, "ok", err == nil || errors.Is(err, moderation.ErrUnchanged))
 	switch {

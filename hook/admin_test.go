@@ -22,7 +22,7 @@ const (
 	readToken = "read-token-0123456789"
 )
 
-func adminTokens(t *testing.T) []hook.AdminToken {
+func adminTokens(t testing.TB) []hook.AdminToken {
 	t.Helper()
 	tokens, err := hook.ParseAdminTokens("ann:moderator:" + modToken + ", bob:read:" + readToken)
 	if err != nil {

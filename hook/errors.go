@@ -63,6 +63,9 @@ var domainClasses = []struct {
 	class
 }{
 	{moderation.ErrNotFound, notFound},
+	{moderation.ErrUnconfirmed, class{http.StatusConflict, "unconfirmed_approval"}},
+	{moderation.ErrFull, class{http.StatusServiceUnavailable, "queue_full"}},
+	{moderation.ErrRefused, class{http.StatusBadGateway, "stream_refused"}},
 	{moderation.ErrConflict, class{http.StatusConflict, "already_decided"}},
 	{moderation.ErrExpired, class{http.StatusGone, "expired"}},
 	{moderation.ErrInvalid, badRequest},

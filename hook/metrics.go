@@ -1,8 +1,10 @@
 package hook
 
 import (
+	"context"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -40,13 +42,14 @@ const (
 // metrics are modgate's Prometheus series. Labels are bounded: hooks,
 // outcomes, actions and rule ids, never a user or channel.
 type metrics struct {
-	registry    *prometheus.Registry
-	beforeSend  hookMetrics
-	pending     hookMetrics
-	decisions   *prometheus.CounterVec
-	deadline    prometheus.Counter
-	stateErrors prometheus.Counter
-	signatures  *prometheus.CounterVec // refused signatures by hook and reason
+	registry     *prometheus.Registry
+	beforeSend   hookMetrics
+	pending      hookMetrics
+	decisions    *prometheus.CounterVec
+	deadline     prometheus.Counter
+	stateErrors  prometheus.Counter
+	signatures   *prometheus.CounterVec // refused signatures by hook and reason
+	holdFailures *prometheus.CounterVec // holds the review queue could not keep, by reason
 }
 
 // Reasons a signature is refused, the values of the `reason` label.
@@ -65,7 +68,7 @@ type hookMetrics struct {
 	latency  prometheus.Observer
 }
 
-func newMetrics(rules *moderation.RulesFile) *metrics {
+func newMetrics(rules *moderation.RulesFile, reviews *moderation.Reviews) *metrics {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -98,7 +101,25 @@ func newMetrics(rules *moderation.RulesFile) *metrics {
 			signatures.WithLabelValues(hook, reason)
 		}
 	}
-	reg.MustRegister(requests, decisions, latency, deadline, stateErrors, signatures)
+	holdFailures := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "modgate", Name: "hold_failures_total",
+		Help: "Held messages the review queue could not keep (reason: full, error, invalid, no_queue); their rule's on_error decided instead.",
+	}, []string{"reason"})
+	reg.MustRegister(requests, decisions, latency, deadline, stateErrors, signatures, holdFailures)
+	if reviews != nil {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "modgate", Name: "review_queue_items",
+			Help: "Open items of the review queue (waiting, deciding or failed); -1 when the queue could not be read.",
+		}, func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			n, err := reviews.Queue.Len(ctx)
+			if err != nil {
+				return -1
+			}
+			return float64(n)
+		}))
+	}
 	if rules != nil {
 		reloads := func(result string, get func(moderation.ReloadStatus) uint64) prometheus.Collector {
 			return prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -133,13 +154,14 @@ func newMetrics(rules *moderation.RulesFile) *metrics {
 		return h
 	}
 	return &metrics{
-		registry:    reg,
-		beforeSend:  forHook(hookBeforeSend, outcomes...),
-		pending:     forHook(hookPending, slices.Concat(outcomes, []string{outcomeDropped})...),
-		decisions:   decisions,
-		deadline:    deadline,
-		stateErrors: stateErrors,
-		signatures:  signatures,
+		registry:     reg,
+		beforeSend:   forHook(hookBeforeSend, outcomes...),
+		pending:      forHook(hookPending, slices.Concat(outcomes, []string{outcomeDropped})...),
+		decisions:    decisions,
+		deadline:     deadline,
+		stateErrors:  stateErrors,
+		signatures:   signatures,
+		holdFailures: holdFailures,
 	}
 }
 

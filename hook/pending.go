@@ -114,12 +114,26 @@ func (s *Server) pending(c echo.Context) (err error) {
 	if err != nil {
 		return badPayload.wrap(err)
 	}
-	if err := reviews.Hold(ctx, h); err != nil {
-		return err
-	}
+	decision := h.Decision
 	outcome = pendingOutcome(&v)
+	if _, err := reviews.Hold(ctx, h); err != nil {
+		// Not queued: what the rules decided is carried out now, once; a
+		// hold follows its rule's on_error.
+		if decision == "" {
+			decision = moderation.Unheld(s.cfg.Engine.Rules(), &v)
+			s.holdFailed(err, v.RuleID, req.Header.Get("X-Webhook-Id"), decision)
+			outcome = outcomeReject
+			if decision == moderation.Approve {
+				outcome = outcomeAllow
+			}
+		} else {
+			s.holdLog.Warn("a pending message could not be queued: its decision is carried out once, now", "message_id", h.ID,
+				"decision", string(decision), "err", err)
+		}
+		reviews.Unqueued(h, decision, err)
+	}
 	s.metrics.countFired(&v)
-	return c.JSON(http.StatusOK, map[string]string{"result": pendingResults[h.Decision]})
+	return c.JSON(http.StatusOK, map[string]string{"result": pendingResults[decision]})
 }
 
 // pendingResults answer the pending hook: what modgate does with the message.

@@ -2,12 +2,11 @@ package hook
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -21,27 +20,55 @@ import (
 const DefaultHoldTTL = 72 * time.Hour
 
 // holdBeforeSend puts a message a rule held on the before-send hook in the
-// review queue. The sender has been told it waits for a moderator; an
-// approval sends it again on the sender's behalf.
-func (s *Server) holdBeforeSend(ctx context.Context, msg *moderation.Message, v *moderation.Verdict, now time.Time) {
-	if s.cfg.Reviews == nil {
+// review queue, under an id made from the webhook id, so that Stream's
+// retries of the call, on any process, find the one item. When the queue
+// cannot keep it, the held rule's on_error decides instead (see
+// moderation.Unheld) and v is changed to say so: a message nobody will
+// review is never answered with the hold reply.
+func (s *Server) holdBeforeSend(ctx context.Context, msg *moderation.Message, v *moderation.Verdict, webhookID string, now time.Time) {
+	err := errNoReviews
+	if s.cfg.Reviews != nil {
+		var h moderation.Held
+		h, err = moderation.NewHeld(msg, v, moderation.HoldOptions{Delivery: webhookID, At: now, Deadline: now.Add(s.cfg.HoldTTL)})
+		if err == nil {
+			_, err = s.cfg.Reviews.Hold(ctx, h)
+		}
+	}
+	if err == nil {
 		return
 	}
-	var id [12]byte
-	rand.Read(id[:])
-	h, err := moderation.NewHeld(msg, v, moderation.HoldOptions{ID: "bs-" + hex.EncodeToString(id[:]), At: now,
-		Deadline: now.Add(s.cfg.HoldTTL)})
-	if err == nil {
-		err = s.cfg.Reviews.Hold(ctx, h)
+	set := s.cfg.Engine.Rules()
+	decision := moderation.Unheld(set, v)
+	s.holdFailed(err, v.RuleID, webhookID, decision)
+	if decision == moderation.Approve {
+		v.Action, v.Reply = rules.ActionAllow, ""
+	} else {
+		v.Action, v.Reply = rules.ActionReject, set.Settings.RejectReply
 	}
-	if err != nil {
-		s.stateLog.Warn("queueing a held message failed: it stays refused", "rule_id", v.RuleID, "err", err)
+}
+
+var errNoReviews = errors.New("this modgate keeps no review queue")
+
+// holdFailed counts and logs a hold the queue could not keep, on a log
+// limiter of its own.
+func (s *Server) holdFailed(err error, ruleID, webhookID string, instead moderation.Decision) {
+	reason := "error"
+	switch {
+	case errors.Is(err, moderation.ErrFull):
+		reason = "full"
+	case errors.Is(err, moderation.ErrInvalid):
+		reason = "invalid"
+	case errors.Is(err, errNoReviews):
+		reason = "no_queue"
 	}
+	s.metrics.holdFailures.WithLabelValues(reason).Inc()
+	s.holdLog.Warn("a held message could not be queued: its rule's on_error decided instead", "rule_id", ruleID,
+		"webhook_id", webhookID, "instead", string(instead), "reason", reason, "err", err)
 }
 
 func (s *Server) reviews() (*moderation.Reviews, error) {
 	if s.cfg.Reviews == nil {
-		return nil, noQueue.err("this modgate keeps no review queue")
+		return nil, noQueue.wrap(errNoReviews)
 	}
 	return s.cfg.Reviews, nil
 }
@@ -51,6 +78,8 @@ type queuePage struct {
 	Next  string            `json:"next_cursor,omitempty"`
 }
 
+// parseTime reads a time parameter: RFC 3339, or an age (1h, 2d) for the
+// time that long ago.
 func parseTime(c echo.Context, name string) (time.Time, error) {
 	v := c.QueryParam(name)
 	if v == "" {
@@ -59,11 +88,24 @@ func parseTime(c echo.Context, name string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339, v)
 	if err != nil {
 		if d, derr := rules.ParseDuration(v); derr == nil {
-			return time.Now().Add(-d), nil // "older than 1h" style: a time that long ago
+			return time.Now().Add(-d), nil
 		}
 		return time.Time{}, badRequest.err(name + ": not a time (RFC 3339) or an age (1h, 2d)")
 	}
 	return t, nil
+}
+
+// parseLimit reads the limit parameter.
+func parseLimit(c echo.Context) (int, error) {
+	l := c.QueryParam("limit")
+	if l == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(l)
+	if err != nil || n < 1 {
+		return 0, badRequest.err("limit: a whole number from 1 to 500")
+	}
+	return n, nil
 }
 
 // listQueue is GET /admin/queue.
@@ -74,10 +116,8 @@ func (s *Server) listQueue(c echo.Context) error {
 	}
 	f := moderation.QueueFilter{ChannelCID: c.QueryParam("channel"), UserID: c.QueryParam("user"), Rule: c.QueryParam("rule"),
 		Cursor: c.QueryParam("cursor")}
-	if l := c.QueryParam("limit"); l != "" {
-		if err := json.Unmarshal([]byte(l), &f.Limit); err != nil || f.Limit < 1 {
-			return badRequest.err("limit: a whole number from 1 to 500")
-		}
+	if f.Limit, err = parseLimit(c); err != nil {
+		return err
 	}
 	if f.HeldAfter, err = parseTime(c, "held_after"); err != nil {
 		return err
@@ -85,7 +125,7 @@ func (s *Server) listQueue(c echo.Context) error {
 	if f.HeldBefore, err = parseTime(c, "held_before"); err != nil {
 		return err
 	}
-	items, next, err := r.Queue.List(c.Request().Context(), f, time.Now())
+	items, next, err := r.List(c.Request().Context(), f)
 	if err != nil {
 		return err
 	}
@@ -95,53 +135,60 @@ func (s *Server) listQueue(c echo.Context) error {
 	return c.JSON(http.StatusOK, queuePage{Items: items, Next: next})
 }
 
-// getHeld is GET /admin/queue/:id.
+// getHeld is GET /admin/queue/:id: the item in any state, until the queue
+// forgets it (an hour after it is done, a day after its deadline).
 func (s *Server) getHeld(c echo.Context) error {
 	r, err := s.reviews()
 	if err != nil {
 		return err
 	}
-	h, err := r.Queue.Get(c.Request().Context(), c.Param("id"), time.Now())
+	h, err := r.Get(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, h)
 }
 
+// decisionBody is the optional body of approve and reject.
 type decisionBody struct {
 	Reason string `json:"reason"`
+	Force  bool   `json:"force"` // reject even if an approval may have reached Stream
 }
 
-// approveHeld is POST /admin/queue/:id/approve.
-func (s *Server) approveHeld(c echo.Context) error {
-	r, err := s.reviews()
-	if err != nil {
-		return err
-	}
-	h, err := r.Decide(c.Request().Context(), c.Param("id"), moderation.Approve, admin(c).Name, "")
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, map[string]any{"result": "approved", "item": h})
+type decisionAnswer struct {
+	Result string          `json:"result"` // approved, rejected, or deciding
+	Item   moderation.Held `json:"item"`
 }
 
-// rejectHeld is POST /admin/queue/:id/reject with an optional {"reason": ...}.
-func (s *Server) rejectHeld(c echo.Context) error {
-	r, err := s.reviews()
-	if err != nil {
-		return err
+// decide is POST /admin/queue/:id/approve and .../reject: 200 with the item
+// when Stream confirmed within the wait, 202 while the decision is still
+// being carried out (the item's state is deciding: GET it to follow).
+func (s *Server) decide(d moderation.Decision) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r, err := s.reviews()
+		if err != nil {
+			return err
+		}
+		var body decisionBody
+		dec := json.NewDecoder(http.MaxBytesReader(c.Response(), c.Request().Body, 16<<10))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&body); err != nil && !errors.Is(err, io.EOF) {
+			return badRequest.err(`the body is {"reason": "...", "force": true} or nothing: ` + err.Error())
+		}
+		h, err := r.Decide(c.Request().Context(), c.Param("id"), moderation.Choice{Decision: d, Actor: admin(c).Name,
+			Reason: body.Reason, Force: body.Force})
+		if err != nil {
+			return err
+		}
+		if h.State != moderation.HeldDone {
+			return c.JSON(http.StatusAccepted, decisionAnswer{Result: string(moderation.HeldDeciding), Item: h})
+		}
+		result := "approved"
+		if d == moderation.Reject {
+			result = "rejected"
+		}
+		return c.JSON(http.StatusOK, decisionAnswer{Result: result, Item: h})
 	}
-	var body decisionBody
-	dec := json.NewDecoder(http.MaxBytesReader(c.Response(), c.Request().Body, 16<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil && !errors.Is(err, io.EOF) {
-		return badRequest.err(`the body is {"reason": "..."} or nothing: ` + err.Error())
-	}
-	h, err := r.Decide(c.Request().Context(), c.Param("id"), moderation.Reject, admin(c).Name, body.Reason)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, map[string]any{"result": "rejected", "item": h})
 }
 
 type auditPage struct {
@@ -158,13 +205,14 @@ func (s *Server) listAudit(c echo.Context) error {
 	if r.Audit == nil {
 		return c.JSON(http.StatusOK, auditPage{Entries: []moderation.AuditEntry{}})
 	}
-	limit := 0
-	if l := c.QueryParam("limit"); l != "" {
-		if err := json.Unmarshal([]byte(l), &limit); err != nil || limit < 1 {
-			return badRequest.err("limit: a whole number from 1 to 500")
-		}
+	f := moderation.AuditFilter{Actor: c.QueryParam("actor"), Action: c.QueryParam("action"), Cursor: c.QueryParam("cursor")}
+	if f.Limit, err = parseLimit(c); err != nil {
+		return err
 	}
-	entries, next, err := r.Audit.List(c.Request().Context(), c.QueryParam("cursor"), limit)
+	if f.Since, err = parseTime(c, "since"); err != nil {
+		return err
+	}
+	entries, next, err := r.Audit.List(c.Request().Context(), f)
 	if err != nil {
 		return err
 	}

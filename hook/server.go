@@ -67,6 +67,7 @@ type Server struct {
 	stateLog     *rateLimitedLog
 	deadlineLog  *rateLimitedLog
 	signatureLog *rateLimitedLog
+	holdLog      *rateLimitedLog
 }
 
 // New builds the server and its routes.
@@ -86,8 +87,9 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Rules), stateLog: newRateLimitedLog(cfg.Logger, 10*time.Second),
-		deadlineLog: newRateLimitedLog(cfg.Logger, 10*time.Second), signatureLog: newRateLimitedLog(cfg.Logger, 10*time.Second)}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Rules, cfg.Reviews), stateLog: newRateLimitedLog(cfg.Logger, 10*time.Second),
+		deadlineLog: newRateLimitedLog(cfg.Logger, 10*time.Second), signatureLog: newRateLimitedLog(cfg.Logger, 10*time.Second),
+		holdLog: newRateLimitedLog(cfg.Logger, 10*time.Second)}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.answerError
@@ -103,8 +105,8 @@ func New(cfg Config) *Server {
 	adm.POST("/rules/reload", s.reloadRules, s.requireRole(RoleModerator))
 	adm.GET("/queue", s.listQueue, s.requireRole(RoleRead))
 	adm.GET("/queue/:id", s.getHeld, s.requireRole(RoleRead))
-	adm.POST("/queue/:id/approve", s.approveHeld, s.requireRole(RoleModerator))
-	adm.POST("/queue/:id/reject", s.rejectHeld, s.requireRole(RoleModerator))
+	adm.POST("/queue/:id/approve", s.decide(moderation.Approve), s.requireRole(RoleModerator))
+	adm.POST("/queue/:id/reject", s.decide(moderation.Reject), s.requireRole(RoleModerator))
 	adm.GET("/audit", s.listAudit, s.requireRole(RoleRead))
 	s.echo = e
 	return s
@@ -328,14 +330,16 @@ func (s *Server) beforeSend(c echo.Context) error {
 		v.Retry = true
 		answer = answer[:0]
 	}
+	if v.Action == rules.ActionHold {
+		// Retries too: the item's id comes from the webhook id, so a retry
+		// finds the item an earlier call made, or makes it if that failed.
+		s.holdBeforeSend(ctx, &msg, &v, webhookID, start)
+	}
 	outcome := outcomeOf(&v)
 	if v.DeadlineHit {
 		s.metrics.deadline.Inc()
 		s.deadlineLog.Warn("deadline passed: on_error decided", "webhook_id", webhookID, "deadline", s.cfg.Deadline,
 			"action", v.Action.String())
-	}
-	if v.Action == rules.ActionHold && v.Replay == nil && !v.Retry {
-		s.holdBeforeSend(ctx, &msg, &v, start)
 	}
 	switch {
 	case v.Refused():

@@ -516,10 +516,11 @@ rules:
 	}
 	f := newFixture(t, func(c *hook.Config) {
 		c.Engine = moderation.NewEngine(set, moderation.EngineOptions{State: storage.NewMemory(storage.MemoryOptions{})})
+		c.Reviews = &moderation.Reviews{Queue: storage.NewMemoryQueue(0)}
 	})
 	newUser := `{"id":"u9","created_at":"` + time.Now().Add(-time.Hour).UTC().Format(time.RFC3339) + `"}`
 
-	hold := `{"message":{"text":"buy at https://spam.example.com"},"user":` + newUser + `}`
+	hold := `{"message":{"text":"buy at https://spam.example.com"},"user":` + newUser + `,"channel":{"cid":"messaging:a"}}`
 	if got := answerMessage(t, f.send(hold)); string(got) != `{"type":"error","text":"Waiting for a moderator."}` {
 		t.Fatalf("hold answer %s", got)
 	}

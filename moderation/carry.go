@@ -2,93 +2,242 @@ package moderation
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
+	mrand "math/rand/v2"
+	"sync"
 	"time"
 )
 
-// Decisions are carried out to Stream by Decide when a moderator makes
-// them. The rules' decisions about pending messages are carried out in the
-// background just after the hook answered (Hold starts them), and Pass
-// finds in the queue those that did not reach Stream: modgate stopped, or
-// Stream failed. Run makes a pass at start and then regularly.
+// Carrying decisions out. Decide starts the first try of a moderator's
+// decision, Hold the first try of a decision the rules made for a pending
+// message; Pass, which Run makes at start and then regularly, closes the
+// items past their deadline and tries again every decision that is due: a
+// failed try's retry time has come, or a try's lease ran out because its
+// process died or it hung.
 
-// DefaultPassEvery is how often Run looks for decisions left to carry out.
-const DefaultPassEvery = 30 * time.Second
+// DefaultPassEvery is how often Run makes a pass.
+const DefaultPassEvery = 10 * time.Second
 
-// Run carries out the decisions left in the queue now and every interval
-// (0: DefaultPassEvery), until ctx ends. report, when not nil, is told what
-// each pass did.
+// passBatch is how many items a pass reads at a time; passTries how many
+// tries it runs at once.
+const (
+	passBatch = 100
+	passTries = 8
+)
+
+// Run makes a pass now and every interval (0: DefaultPassEvery) until ctx
+// ends; then it stops the tries under way (they are settled as tries to
+// make again, at once, by the next process) and waits for them. report,
+// when not nil, is told what each pass did.
 func (r *Reviews) Run(ctx context.Context, every time.Duration, report func(carried int, err error)) {
-	if every <= 0 {
-		every = DefaultPassEvery
-	}
-	t := time.NewTicker(every)
+	r.base()
+	// The tries stop with ctx, even those of a pass under way.
+	stop := context.AfterFunc(ctx, func() {
+		r.mu.Lock()
+		r.stop()
+		r.mu.Unlock()
+	})
+	defer stop()
+	t := time.NewTicker(or(every, DefaultPassEvery))
 	defer t.Stop()
 	for {
-		pass, cancel := context.WithTimeout(ctx, every*5/6)
-		n, err := r.Pass(pass)
-		cancel()
-		if report != nil {
+		n, err := r.Pass(ctx)
+		if report != nil && ctx.Err() == nil {
 			report(n, err)
 		}
 		select {
 		case <-ctx.Done():
+			r.Wait()
 			return
 		case <-t.C:
 		}
 	}
 }
 
-// Pass carries out the decisions the rules made for pending messages that
-// are still queued (waiting, or failed when Stream did not confirm). It
-// returns how many it carried out and the last error. Until a pass of this
-// process has gone through cleanly, passes read the whole queue (items
-// queued by an older modgate may be in no index of decisions); later ones
-// only the items with a decision.
+// Wait waits for the tries under way to settle.
+func (r *Reviews) Wait() { r.tries.Wait() }
+
+// Pass closes the open items past their deadline (writing each expiry to
+// the audit log), then tries again every decision that is due, a few at a
+// time, and waits for those tries. It returns how many tries Stream
+// confirmed, and the last error of the queue.
 func (r *Reviews) Pass(ctx context.Context) (int, error) {
+	now := r.now()
 	var lastErr error
-	done := 0
-	f := QueueFilter{Limit: MaxQueuePage, Decided: r.carried.Load()}
 	for {
-		page, next, err := r.Queue.List(ctx, f, r.now())
+		closed, err := r.Queue.Expire(ctx, now, passBatch)
+		for i := range closed {
+			h := &closed[i]
+			reason := "no decision before the deadline"
+			if h.State == HeldDeciding {
+				reason = DeadlinePassed
+			}
+			r.record(ctx, "modgate", AuditExpired, h, reason, h.LastError)
+		}
+		if err != nil {
+			lastErr = err
+			break
+		}
+		if len(closed) < passBatch {
+			break
+		}
+	}
+	var mu sync.Mutex
+	done := 0
+	seen := map[string]bool{}
+	for {
+		due, err := r.Queue.Due(ctx, now, passBatch)
 		if err != nil {
 			return done, err
 		}
-		for _, h := range page {
-			if h.Decision == "" || h.State == HeldDeciding {
-				continue
+		fresh := 0
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, passTries)
+		for _, h := range due {
+			if seen[h.ID] {
+				continue // taken in this pass already, and still due: another process holds it
 			}
-			_, err := r.Decide(ctx, h.ID, h.Decision, "modgate", "rules")
-			if err != nil && !errors.Is(err, ErrConflict) && !errors.Is(err, ErrNotFound) {
-				lastErr = err
-				continue
-			}
-			done++
+			seen[h.ID] = true
+			fresh++
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				if s, ok := r.retry(h.ID); ok && s.State == HeldDone {
+					mu.Lock()
+					done++
+					mu.Unlock()
+				}
+			}()
 		}
-		if next == "" {
-			if lastErr == nil {
-				r.carried.Store(true) // whole passes until one went through cleanly
-			}
+		wg.Wait()
+		if fresh == 0 || len(due) < passBatch || ctx.Err() != nil {
 			return done, lastErr
 		}
-		f.Cursor = next
 	}
 }
 
-// carryLater carries out a decision of the rules in the background, on a
-// context of its own: the hook has answered already.
-func (r *Reviews) carryLater(id string, d Decision) {
-	r.background.Add(1)
-	go func() {
-		defer r.background.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		if _, err := r.Decide(ctx, id, d, "modgate", "rules"); err != nil && !errors.Is(err, ErrNotFound) {
-			r.log().Warn("a pending message's decision did not reach Stream; it stays queued and is tried again",
-				"message_id", id, "decision", string(d), "err", err)
+// retry makes a try at the decision recorded for item id, when it is due,
+// and reports whether it made one.
+func (r *Reviews) retry(id string) (Held, bool) {
+	ctx, cancel := context.WithTimeout(r.base(), 5*time.Second)
+	h, err := r.take(ctx, id, Take{})
+	cancel()
+	if err != nil {
+		if !errors.Is(err, ErrConflict) && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrExpired) {
+			r.log().Warn("taking a decision to carry out failed", "item_id", id, "err", err)
 		}
-	}()
+		return h, false
+	}
+	return r.carry(h), true
 }
 
-// Wait waits for the decisions started in the background to finish.
-func (r *Reviews) Wait() { r.background.Wait() }
+// take starts a try under a new lease.
+func (r *Reviews) take(ctx context.Context, id string, t Take) (Held, error) {
+	var token [12]byte
+	rand.Read(token[:])
+	t.Lease, t.Now = hex.EncodeToString(token[:]), r.now()
+	t.LeaseUntil = t.Now.Add(or(r.Lease, DefaultLease))
+	return r.Queue.Take(ctx, id, t)
+}
+
+// tryTime is how long a try may take: well inside its lease, so that it
+// gives up before another process may take it over.
+func (r *Reviews) tryTime() time.Duration { return or(r.Lease, DefaultLease) * 3 / 4 }
+
+// backoff is the wait after the attempts-th try failed: RetryMin doubled
+// with each try, up to RetryMax, and up to a fifth more at random so that
+// items that failed together are not tried together.
+func (r *Reviews) backoff(attempts int) time.Duration {
+	d, limit := or(r.RetryMin, DefaultRetryMin), or(r.RetryMax, DefaultRetryMax)
+	for i := 1; i < attempts && d < limit; i++ {
+		d *= 2
+	}
+	d = min(d, limit)
+	return d + time.Duration(mrand.Int64N(int64(d)/5+1))
+}
+
+// carry makes one try at carrying out h's decision, under h's lease, and
+// settles it in the queue on a context of its own: the try's may have run
+// out. It returns the item as settled.
+func (r *Reviews) carry(h Held) Held {
+	base := r.base()
+	ctx, cancel := context.WithTimeout(base, r.tryTime())
+	err := r.publish(ctx, &h)
+	cancel()
+	now := r.now()
+	s := Settle{Lease: h.Lease, Now: now}
+	switch {
+	case err == nil || errors.Is(err, ErrAlreadyDone):
+		s.Done, s.KeepUntil = true, now.Add(or(r.KeepDone, DefaultKeepDone))
+	case errors.Is(err, ErrRefused):
+		s.Error = err.Error()
+	default:
+		s.Error = err.Error()
+		s.Unsure = !errors.Is(err, ErrUnavailable)
+		s.RetryAt = now.Add(r.backoff(h.Attempts))
+		if base.Err() != nil {
+			s.RetryAt = now // stopped by Run's end: the next process tries at once
+		}
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	settled, serr := r.Queue.Settle(sctx, h.ID, s)
+	scancel()
+	switch {
+	case errors.Is(serr, ErrConflict):
+		// The lease ran out and another try took the item over: it settles it.
+		r.log().Warn("a try outlived its lease; the try that took over settles the item", "item_id", h.ID)
+		return settled
+	case errors.Is(serr, ErrNotFound):
+		return h // the sender deleted it meanwhile
+	case serr != nil:
+		// The lease runs out and a pass tries again; Stream's answers to a
+		// decision made twice count as done.
+		r.log().Warn("settling a decision in the queue failed; it is tried again when its lease runs out", "item_id", h.ID,
+			"done", s.Done, "err", serr)
+		h.LastError = s.Error
+		return h
+	}
+	switch {
+	case s.Done:
+		reason := settled.Reason
+		if errors.Is(err, ErrAlreadyDone) {
+			reason = joinReason(reason, "Stream had done it already")
+		}
+		r.record(context.Background(), settled.DecidedBy, settled.Decision.past(), &settled, reason, "")
+	case settled.State == HeldFailed || settled.Attempts&(settled.Attempts-1) == 0:
+		r.record(context.Background(), settled.DecidedBy, AuditFailed, &settled, settled.Reason, s.Error)
+		r.log().Warn("a decision did not reach Stream", "item_id", h.ID, "decision", string(h.Decision),
+			"attempts", settled.Attempts, "state", string(settled.State), "err", err)
+	}
+	return settled
+}
+
+func joinReason(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}
+
+// publish carries h's decision to Stream.
+func (r *Reviews) publish(ctx context.Context, h *Held) error {
+	switch {
+	case h.Decision == Approve && h.Hook == HookPending:
+		return r.Publisher.Commit(ctx, h.MessageID)
+	case h.Decision == Approve:
+		return r.Publisher.Send(ctx, h)
+	case h.Hook == HookPending:
+		return r.Publisher.Delete(ctx, h.MessageID)
+	case h.Unsure && h.MessageID == "":
+		// A rejection of a new message an approval may have sent:
+		// delete what it may have sent (Stream's "not found" is done).
+		return r.Publisher.Delete(ctx, h.SendID())
+	}
+	// Stream never stored a message held on the before-send hook (an
+	// edit that may have been applied stays applied: its earlier text is
+	// not known).
+	return nil
+}

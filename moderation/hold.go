@@ -1,6 +1,9 @@
 package moderation
 
 import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -33,10 +36,13 @@ func (d Decision) past() string {
 
 // HoldOptions place a message in the review queue.
 type HoldOptions struct {
-	// ID is the queue id of a message held on the before-send hook (Stream
-	// has not stored it, so it has no id of its own). A pending message's
-	// queue id is its Stream id.
-	ID       string
+	// Delivery names the hook call that brought the message (Stream's
+	// X-Webhook-Id, the same on every retry of the call). A message held on
+	// the before-send hook is queued under an id made from it, so that a
+	// retry, on this process or another, finds the item the first call
+	// made; without it the id is random. A pending message's queue id is
+	// its Stream id.
+	Delivery string
 	At       time.Time // when it was held
 	Deadline time.Time // after it, the message can no longer be approved
 }
@@ -93,10 +99,40 @@ func NewHeld(msg *Message, v *Verdict, o HoldOptions) (Held, error) {
 		if h.ChannelCID == "" || h.UserID == "" {
 			return h, fmt.Errorf("the message names no channel or no sender, which an approval needs: %w", ErrInvalid)
 		}
-		h.ID = o.ID
+		h.ID = beforeSendID(o.Delivery)
+		h.MessageID = strings.Clone(msg.ID) // an edit: the message it changes
 		h.Message = json.RawMessage(append([]byte(nil), msg.Object...))
 	}
 	return h, nil
+}
+
+// beforeSendID is the queue id of a message held on the before-send hook.
+func beforeSendID(delivery string) string {
+	var sum [sha256.Size]byte
+	if delivery != "" {
+		sum = sha256.Sum256([]byte("modgate hold\x00" + delivery))
+	} else {
+		rand.Read(sum[:])
+	}
+	return "bs-" + hex.EncodeToString(sum[:12])
+}
+
+// Unheld is what becomes of a message a rule held when the queue cannot
+// keep it (full, or its store unreachable): never the hold reply, which
+// would promise a moderator who will never see it. The rule's on_error
+// decides: allow, written in the rules file, lets the message through
+// (Approve); anything else (reject, hold, or nothing written) refuses it
+// with the settings' reject reply (Reject).
+func Unheld(set *rules.Set, v *Verdict) Decision {
+	for _, r := range set.Rules {
+		if r.ID == v.RuleID {
+			if r.OnErrorSet && r.OnError == rules.ActionAllow {
+				return Approve
+			}
+			break
+		}
+	}
+	return Reject
 }
 
 // stringAt returns the JSON string at path in obj, or "".

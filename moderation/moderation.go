@@ -18,6 +18,18 @@ var (
 	ErrUnavailable = errors.New("unavailable")
 )
 
+// ErrorOf returns an error that says msg and is kind (one of the sentinels)
+// for errors.Is.
+func ErrorOf(kind error, msg string) error { return &kindError{msg, kind} }
+
+type kindError struct {
+	msg  string
+	kind error
+}
+
+func (e *kindError) Error() string { return e.msg }
+func (e *kindError) Unwrap() error { return e.kind }
+
 // Message is the view of one message that rules read: its text, and the
 // raw JSON objects of the payload that conditions look into by path.
 type Message struct {

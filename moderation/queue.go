@@ -6,10 +6,11 @@ import (
 	"time"
 )
 
-// Held is a message waiting for a moderator in the review queue.
+// Held is a message in the review queue: waiting for a moderator, or with
+// a decision on its way to Stream.
 type Held struct {
 	ID           string          `json:"id"`         // the queue's id: the Stream message id for pending messages
-	MessageID    string          `json:"message_id"` // Stream's id; "" for a before-send hold (Stream never stored it)
+	MessageID    string          `json:"message_id"` // Stream's id: a pending message's, or the message a before-send edit changes ("" for a new one)
 	Hook         string          `json:"hook"`       // HookPending or HookBeforeSend
 	ChannelCID   string          `json:"channel_cid"`
 	UserID       string          `json:"user_id"`
@@ -21,30 +22,47 @@ type Held struct {
 	HeldAt       time.Time       `json:"held_at"`
 	Deadline     time.Time       `json:"deadline"` // after it the message can no longer be approved
 
-	// Decision is set for a pending message the rules decided at once:
-	// "approve" or "reject", carried out by modgate (and again after a
-	// restart, from the queue) rather than by a moderator.
-	Decision Decision `json:"decision,omitempty"`
+	// The decision, once made: by a moderator, or by the rules for a
+	// pending message they decided at once (DecidedBy "modgate").
+	Decision  Decision  `json:"decision,omitempty"`
+	DecidedBy string    `json:"decided_by,omitempty"`
+	Reason    string    `json:"reason,omitempty"`
+	DecidedAt time.Time `json:"decided_at,omitzero"`
 
-	State     HeldState `json:"state"`
-	LastError string    `json:"last_error,omitempty"` // why the last decision did not reach Stream
-	Attempts  int       `json:"attempts,omitempty"`   // decisions tried
+	State      HeldState `json:"state"`
+	Attempts   int       `json:"attempts,omitempty"`    // tries to carry decisions out
+	LastError  string    `json:"last_error,omitempty"`  // why the last try did not reach Stream
+	RetryAt    time.Time `json:"retry_at,omitzero"`     // deciding: when the decision is tried again
+	LeaseUntil time.Time `json:"lease_until,omitzero"`  // deciding: until when the try under way owns the item
+	Unsure     bool      `json:"unconfirmed,omitempty"` // a try may have reached Stream without Stream confirming it
+	DoneAt     time.Time `json:"done_at,omitzero"`
+
+	Lease string `json:"-"` // the token of the try under way; it alone may settle it
 }
 
 // HeldState is where a held message is in its review.
 type HeldState string
 
-// The states. A decision moves an item from waiting (or failed) to deciding,
-// once: two moderators clicking at once get one decision and one conflict.
-// The item leaves the queue when Stream confirmed the decision, and goes to
-// failed, to be tried again, when Stream did not.
+// The states. A decision moves an item from waiting to deciding: a try to
+// carry it out holds a lease on the item, so that two moderators clicking
+// at once make one decision, and a try that dies (with its process) is
+// taken over once its lease runs out. A try that fails leaves the item
+// deciding, to be tried again at RetryAt, until Stream confirms (done) or
+// refuses for good, or the deadline passes (failed). A moderator may decide
+// again about a deciding item between tries and about a failed one.
 const (
 	HeldWaiting  HeldState = "waiting"
 	HeldDeciding HeldState = "deciding"
-	HeldFailed   HeldState = "failed"
+	HeldDone     HeldState = "done"    // Stream confirmed; kept a while to be read, then forgotten
+	HeldFailed   HeldState = "failed"  // the decision cannot reach Stream: refused, or out of time
+	HeldExpired  HeldState = "expired" // the deadline passed with no decision
 )
 
-// QueueFilter selects held messages; empty fields select all.
+// Open reports whether the item is still in the queue's lists (waiting,
+// deciding or failed), as opposed to closed (done or expired).
+func (s HeldState) Open() bool { return s == HeldWaiting || s == HeldDeciding || s == HeldFailed }
+
+// QueueFilter selects open held messages; empty fields select all.
 type QueueFilter struct {
 	ChannelCID string
 	UserID     string
@@ -53,25 +71,66 @@ type QueueFilter struct {
 	HeldBefore time.Time // held before
 	Cursor     string    // from the previous page; "" for the first
 	Limit      int       // at most this many; 0 for the store's default
-	Decided    bool      // only items with a decision of the rules to carry out (stores keep an index of them)
 }
 
-// Queue keeps held messages, oldest first. Items past their deadline are
-// gone from reads. Errors: ErrNotFound for an unknown (or expired and
-// removed) id, ErrExpired for one past its deadline, ErrConflict for one
-// already being decided, ErrInvalid for a bad cursor.
+// Take asks to start a try at carrying out a decision.
+type Take struct {
+	// Decision is a moderator's decision, which replaces the one recorded;
+	// "" tries the recorded decision again, once its RetryAt has come.
+	Decision Decision
+	Actor    string
+	Reason   string
+	// Force replaces an approval that may have reached Stream unconfirmed
+	// with a rejection; without it that gets ErrUnconfirmed.
+	Force bool
+
+	Lease      string    // the try's token
+	Now        time.Time // the queue's clock
+	LeaseUntil time.Time
+}
+
+// Settle is how a try ended.
+type Settle struct {
+	Lease     string // the try's token: a try that lost its lease settles nothing
+	Now       time.Time
+	Done      bool      // Stream confirmed
+	Error     string    // why not
+	Unsure    bool      // the try may have reached Stream
+	RetryAt   time.Time // when to try again; zero (or past the deadline): failed for good
+	KeepUntil time.Time // when done: when the item is forgotten
+}
+
+// Queue keeps held messages. Every change of an item is atomic, and shared
+// by every process using the same store. Errors: ErrNotFound for an id the
+// queue does not know (or has forgotten), ErrExpired for an item past its
+// deadline, ErrConflict for one already decided or being decided,
+// ErrUnconfirmed (see Take.Force), ErrFull, ErrInvalid for a bad cursor.
 type Queue interface {
-	// Put adds an item, or leaves the queue unchanged when its id is there.
-	Put(ctx context.Context, h Held) error
-	Get(ctx context.Context, id string, now time.Time) (Held, error)
-	// List returns one page and the cursor of the next ("" at the end).
+	// Put adds an item, unless its id is there already, in any state: the
+	// same message delivered again makes one item. It reports whether it
+	// added it; ErrFull when the queue holds its maximum of open items.
+	Put(ctx context.Context, h Held) (bool, error)
+	// Get returns an item in any state, until it is forgotten.
+	Get(ctx context.Context, id string) (Held, error)
+	// List returns one page of open items before their deadline, held
+	// first first, and the cursor of the next page ("" at the end).
 	List(ctx context.Context, f QueueFilter, now time.Time) ([]Held, string, error)
-	// Claim moves a waiting or failed item to deciding, exactly once.
-	Claim(ctx context.Context, id string, now time.Time) (Held, error)
-	// Fail moves a deciding item back to failed, with why.
-	Fail(ctx context.Context, id, reason string) error
-	// Remove takes an item out: decided, or deleted by its sender.
-	Remove(ctx context.Context, id string) error
+	// Take moves an item to deciding under a new lease, exactly once.
+	Take(ctx context.Context, id string, t Take) (Held, error)
+	// Settle ends the try holding s.Lease: done, to be tried again, or
+	// failed. ErrConflict when another try holds the item now.
+	Settle(ctx context.Context, id string, s Settle) (Held, error)
+	// Due returns up to limit deciding items whose try is due: RetryAt
+	// passed, or the lease of the last try ran out. Soonest due first.
+	Due(ctx context.Context, now time.Time, limit int) ([]Held, error)
+	// Expire closes up to limit open items past their deadline that no live
+	// lease holds (waiting ones expire, deciding ones fail) and returns
+	// those it closed, as they were.
+	Expire(ctx context.Context, now time.Time, limit int) ([]Held, error)
+	// Remove forgets an item (its sender deleted it) and returns it.
+	Remove(ctx context.Context, id string) (Held, error)
+	// Len is the number of open items.
+	Len(ctx context.Context) (int, error)
 }
 
 // MaxQueuePage is the largest page a list returns.
@@ -90,9 +149,6 @@ func PageSize(limit int) int {
 
 // Matches reports whether h is selected by f (cursor and limit aside).
 func (f *QueueFilter) Matches(h *Held) bool {
-	if f.Decided && h.Decision == "" {
-		return false
-	}
 	if f.ChannelCID != "" && h.ChannelCID != f.ChannelCID {
 		return false
 	}

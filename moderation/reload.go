@@ -17,6 +17,10 @@ import (
 // refused leaves the rules in force serving. Identical files skip the swap.
 // RulesFile is safe for concurrent use; reloads are serialised.
 type RulesFile struct {
+	// Audit, when set, is told of every reload: who asked, the versions,
+	// and the problems of a refused file.
+	Audit AuditLog
+
 	path   string
 	engine *Engine
 	log    *slog.Logger
@@ -67,7 +71,11 @@ func (f *RulesFile) Status() ReloadStatus { return *f.status.Load() }
 // Reload reads the file again and puts it in force. It returns ErrUnchanged
 // when the file holds the rules in force, and the file's problems when it is
 // refused (the rules in force keep serving).
-func (f *RulesFile) Reload() error {
+func (f *RulesFile) Reload() error { return f.ReloadBy("modgate", "requested") }
+
+// ReloadBy is Reload, asked by actor (a moderator's token name, or
+// "modgate") for reason, which the audit log records.
+func (f *RulesFile) ReloadBy(actor, reason string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	st := f.Status()
@@ -80,6 +88,7 @@ func (f *RulesFile) Reload() error {
 		f.stamps = stamps // look again when the files change again, not every tick
 		f.status.Store(&st)
 		f.log.Error("rules refused: the rules in force keep serving", "file", f.path, "rules_version", st.Version, "err", err)
+		f.record(AuditEntry{Actor: actor, Action: AuditRefused, RulesVersion: st.Version, Reason: reason, Error: err.Error()})
 		return err
 	}
 	st.LastError = ""
@@ -87,6 +96,7 @@ func (f *RulesFile) Reload() error {
 		st.Unchanged++
 		f.stamps = stampsOf(set.Files)
 		f.status.Store(&st)
+		f.record(AuditEntry{Actor: actor, Action: AuditUnchanged, RulesVersion: set.Version, Reason: reason})
 		return ErrUnchanged
 	}
 	old := f.engine.Swap(set)
@@ -95,7 +105,21 @@ func (f *RulesFile) Reload() error {
 	st.Successes++
 	f.status.Store(&st)
 	f.log.Info("rules reloaded", "file", f.path, "rules", len(set.Rules), "rules_version", set.Version, "previous_version", old.Version)
+	f.record(AuditEntry{Actor: actor, Action: AuditReloaded, RulesVersion: set.Version, PreviousVersion: old.Version, Reason: reason})
 	return nil
+}
+
+// record writes a reload to the audit log.
+func (f *RulesFile) record(e AuditEntry) {
+	if f.Audit == nil {
+		return
+	}
+	e.At = time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := f.Audit.Record(ctx, e); err != nil {
+		f.log.Warn("writing a reload to the audit log failed", "err", err)
+	}
 }
 
 // Watch reloads whenever the rules file or one of its list files changes,
@@ -112,7 +136,7 @@ func (f *RulesFile) Watch(ctx context.Context, interval time.Duration) {
 		case <-t.C:
 		}
 		if f.changed() {
-			_ = f.Reload() // logged and recorded in Status
+			_ = f.ReloadBy("modgate", "a rules file changed") // logged, recorded in Status and the audit log
 		}
 	}
 }

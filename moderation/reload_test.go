@@ -5,11 +5,13 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/modgate/modgate/moderation"
 	"github.com/modgate/modgate/rules"
+	"github.com/modgate/modgate/storage"
 )
 
 const rulesA = "version: 1\nlists:\n  w: {file: words.txt}\nrules:\n  - id: a\n    when: {text: {contains: [list.w]}}\n    action: mask\n"
@@ -115,4 +117,41 @@ func TestWatchSeesRenamesAndListFiles(t *testing.T) {
 	// Fixed again.
 	writeFile(t, filepath.Join(dir, "rules.yaml"), rulesA+"  - id: b\n    when: {text: {contains: [delta]}}\n    action: reject\n")
 	waitFor("fixed file loaded", func() bool { return rf.Status().LastError == "" && len(engine.Rules().Rules) == 2 })
+}
+
+// TestReloadsAreAudited: every reload is in the audit log, with who asked,
+// the versions, and the problems of a refused file.
+func TestReloadsAreAudited(t *testing.T) {
+	t.Parallel()
+	rf, engine, dir := newRulesFile(t)
+	log := storage.NewMemoryAudit(0)
+	rf.Audit = log
+	path := filepath.Join(dir, "rules.yaml")
+	v1 := engine.Rules().Version
+	rf.ReloadBy("ann", "admin API")
+	writeFile(t, path, "version: 1\nrules:\n  - id: broken\n    action: explode\n")
+	rf.ReloadBy("modgate", "SIGHUP")
+	writeFile(t, filepath.Join(dir, "words.txt"), "beta\n")
+	writeFile(t, path, rulesA)
+	rf.ReloadBy("modgate", "a rules file changed")
+	v2 := engine.Rules().Version
+
+	entries, _, err := log.List(context.Background(), moderation.AuditFilter{})
+	if err != nil || len(entries) != 3 {
+		t.Fatalf("%d entries %v", len(entries), err)
+	}
+	for i, want := range []moderation.AuditEntry{
+		{Actor: "modgate", Action: moderation.AuditReloaded, RulesVersion: v2, PreviousVersion: v1, Reason: "a rules file changed"},
+		{Actor: "modgate", Action: moderation.AuditRefused, RulesVersion: v1, Reason: "SIGHUP"},
+		{Actor: "ann", Action: moderation.AuditUnchanged, RulesVersion: v1, Reason: "admin API"},
+	} {
+		e := entries[i]
+		if e.Actor != want.Actor || e.Action != want.Action || e.RulesVersion != want.RulesVersion ||
+			e.PreviousVersion != want.PreviousVersion || e.Reason != want.Reason || e.At.IsZero() {
+			t.Errorf("entry %d: %+v, want %+v", i, e, want)
+		}
+	}
+	if !strings.Contains(entries[1].Error, "explode") {
+		t.Errorf("a refused file's entry lacks its problems: %q", entries[1].Error)
+	}
 }

@@ -6,59 +6,158 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
-// Publisher carries decisions to Stream.
+// Errors of the review flow, besides the sentinels every part of modgate
+// uses.
+var (
+	// ErrFull: the queue holds its maximum of open items.
+	ErrFull = errors.New("the review queue is full")
+	// ErrUnconfirmed: a rejection would replace an approval that may have
+	// reached Stream unconfirmed (see Choice.Force).
+	ErrUnconfirmed = errors.New("an approval of this message may have reached Stream without Stream confirming it: " +
+		"rejecting it now deletes the message even if it is visible in the channel; reject with force to do so")
+	// ErrRefused: Stream refused a decision for good (a Publisher's error);
+	// trying again would not help.
+	ErrRefused = errors.New("stream refused the decision")
+	// ErrAlreadyDone: Stream answered that what a decision asks was done
+	// already (a Publisher's error, counted as success).
+	ErrAlreadyDone = errors.New("stream had it done already")
+)
+
+// DeadlinePassed is the last error of a decision that did not reach Stream
+// before its item's deadline.
+const DeadlinePassed = "the deadline passed before Stream confirmed the decision"
+
+// Publisher carries decisions to Stream. Its errors say what Stream did:
+// one that wraps ErrAlreadyDone is a success; ErrRefused, a refusal for
+// good; ErrUnavailable, that nothing reached Stream (try again later);
+// any other, that the call may or may not have reached Stream.
 type Publisher interface {
 	// Commit makes a pending message visible.
 	Commit(ctx context.Context, messageID string) error
-	// Delete hard-deletes a pending message.
+	// Delete hard-deletes a message.
 	Delete(ctx context.Context, messageID string) error
-	// Send sends a message held on the before-send hook, on its sender's
-	// behalf, marked so that the hook lets it through.
+	// Send sends a message held on the before-send hook again, on its
+	// sender's behalf, marked so that the hook lets it through: as a new
+	// message with the id h.SendID(), or, for an edit, as the update of the
+	// message it edits.
 	Send(ctx context.Context, h *Held) error
 }
 
+// SendID is the Stream id of the message an approval of h sends: the
+// message an edit changes, or a new message named after the queue item,
+// so that Stream refuses a second one ("already exists") rather than
+// showing the message twice.
+func (h *Held) SendID() string {
+	if h.MessageID != "" {
+		return h.MessageID
+	}
+	return h.ID
+}
+
 // AuditEntry is one line of the audit log: a decision modgate or a
-// moderator made about a message.
+// moderator made about a message, or a change of the rules.
 type AuditEntry struct {
-	At           time.Time `json:"at"`
-	Actor        string    `json:"actor"`  // "modgate", or the moderator's token name
-	Action       string    `json:"action"` // held, approved, rejected, deleted, failed
-	ItemID       string    `json:"item_id"`
-	MessageID    string    `json:"message_id,omitempty"`
-	ChannelCID   string    `json:"channel_cid,omitempty"`
-	UserID       string    `json:"user_id,omitempty"`
-	Rules        []string  `json:"rules,omitempty"`
-	Terms        []string  `json:"terms,omitempty"`
-	RulesVersion string    `json:"rules_version,omitempty"`
-	Reason       string    `json:"reason,omitempty"`
-	Error        string    `json:"error,omitempty"`
-	Cursor       string    `json:"-"` // where the entry sits in its log, for paging
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor"`  // "modgate", "stream", or the moderator's token name
+	Action string    `json:"action"` // see the Audit* actions
+	// The message.
+	ItemID     string   `json:"item_id,omitempty"`
+	MessageID  string   `json:"message_id,omitempty"`
+	ChannelCID string   `json:"channel_cid,omitempty"`
+	UserID     string   `json:"user_id,omitempty"`
+	Rules      []string `json:"rules,omitempty"`
+	Terms      []string `json:"terms,omitempty"`
+	Decision   Decision `json:"decision,omitempty"` // the decision tried, for failures and expiries
+	Attempts   int      `json:"attempts,omitempty"`
+	// The rules.
+	RulesVersion    string `json:"rules_version,omitempty"`
+	PreviousVersion string `json:"previous_version,omitempty"` // of a reload
+	Reason          string `json:"reason,omitempty"`
+	Error           string `json:"error,omitempty"`
+	Cursor          string `json:"-"` // where the entry sits in its log, for paging
+}
+
+// The actions of the audit log.
+const (
+	AuditHeld      = "held"
+	AuditApproved  = "approved"
+	AuditRejected  = "rejected"
+	AuditFailed    = "failed"  // a try did not reach Stream (logged at the 1st, 2nd, 4th, 8th... try, and when it fails for good)
+	AuditExpired   = "expired" // the deadline passed: with no decision, or before Stream confirmed one
+	AuditDeleted   = "deleted" // the sender deleted a pending message, or Stream did at its timeout
+	AuditReloaded  = "rules_reloaded"
+	AuditUnchanged = "rules_unchanged"
+	AuditRefused   = "rules_refused"
+)
+
+// AuditFilter selects audit entries; empty fields select all.
+type AuditFilter struct {
+	Actor  string
+	Action string
+	Since  time.Time // at or after
+	Cursor string    // from the previous page; "" for the newest
+	Limit  int       // at most this many; 0 for the store's default
+}
+
+// Matches reports whether e is selected by f (Since, cursor and limit aside).
+func (f *AuditFilter) Matches(e *AuditEntry) bool {
+	return (f.Actor == "" || e.Actor == f.Actor) && (f.Action == "" || e.Action == f.Action)
 }
 
 // AuditLog keeps the audit log, newest first, bounded by its store.
 type AuditLog interface {
 	Record(ctx context.Context, e AuditEntry) error
-	// List returns up to limit entries older than cursor ("" for the newest)
-	// and the cursor of the next page ("" at the end).
-	List(ctx context.Context, cursor string, limit int) ([]AuditEntry, string, error)
+	// List returns up to f.Limit entries older than f.Cursor that f
+	// selects, and the cursor of the next page ("" at the end). A page
+	// may hold fewer entries than the limit (a store reads a bounded
+	// number of entries per call) while a next cursor says there is more.
+	List(ctx context.Context, f AuditFilter) ([]AuditEntry, string, error)
 }
 
+// Defaults of Reviews.
+const (
+	DefaultLease        = time.Minute
+	DefaultAnswerWithin = 5 * time.Second
+	DefaultRetryMin     = 10 * time.Second
+	DefaultRetryMax     = 10 * time.Minute
+	DefaultKeepDone     = time.Hour
+)
+
 // Reviews is the review workflow: messages a rule held wait in Queue until
-// a moderator approves or rejects them; the decision reaches Stream through
-// Publisher, exactly once, and is written to Audit.
+// a moderator approves or rejects them; decisions reach Stream through
+// Publisher, and are written to Audit.
+//
+// A decision is recorded in the item with who made it, then carried out in
+// tries, each under a lease on the item (Lease), on a context of its own:
+// the moderator's client may hang up, the decision goes on. A try that
+// fails is tried again with backoff (RetryMin doubling up to RetryMax)
+// until Stream confirms, refuses for good, or the item's deadline passes;
+// a try whose process died is taken over when its lease runs out. Decide
+// waits AnswerWithin for the first try. Done items are kept KeepDone to be
+// read, then forgotten.
 type Reviews struct {
 	Queue     Queue
 	Publisher Publisher
 	Audit     AuditLog
-	Now       func() time.Time // nil: time.Now
+	Now       func() time.Time // the queue's clock; nil: time.Now
 	Log       *slog.Logger     // nil: no log
 
-	carried    atomic.Bool    // Pass has made its first, whole pass
-	background sync.WaitGroup // decisions carried out after the answer
+	Lease        time.Duration // a try's lease; it gives up at three quarters of it
+	AnswerWithin time.Duration
+	RetryMin     time.Duration
+	RetryMax     time.Duration
+	KeepDone     time.Duration
+	// After returns a channel that says when d has passed; nil:
+	// time.After. Decide waits on it for the first try.
+	After func(d time.Duration) <-chan time.Time
+
+	tries sync.WaitGroup
+	mu    sync.Mutex
+	ctx   context.Context // tries run under it; Run cancels it when it stops
+	stop  context.CancelFunc
 }
 
 func (r *Reviews) log() *slog.Logger {
@@ -75,90 +174,167 @@ func (r *Reviews) now() time.Time {
 	return time.Now()
 }
 
+func or(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// base is the context of tries: not a request's, ended by Run's end.
+func (r *Reviews) base() context.Context {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ctx == nil {
+		r.ctx, r.stop = context.WithCancel(context.Background())
+	}
+	return r.ctx
+}
+
 func (r *Reviews) record(ctx context.Context, actor, action string, h *Held, reason, errText string) {
 	if r.Audit == nil {
 		return
 	}
-	_ = r.Audit.Record(ctx, AuditEntry{At: r.now(), Actor: actor, Action: action, ItemID: h.ID, MessageID: h.MessageID,
+	e := AuditEntry{At: r.now(), Actor: actor, Action: action, ItemID: h.ID, MessageID: h.MessageID,
 		ChannelCID: h.ChannelCID, UserID: h.UserID, Rules: h.Rules, Terms: h.Terms, RulesVersion: h.RulesVersion,
-		Reason: reason, Error: errText})
+		Reason: reason, Error: errText}
+	if action == AuditFailed || action == AuditExpired {
+		e.Decision, e.Attempts = h.Decision, h.Attempts
+	}
+	// The audit log's own context: the entry is written even when the
+	// request that led to it is gone.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := r.Audit.Record(ctx, e); err != nil {
+		r.log().Warn("writing the audit log failed", "action", action, "item_id", h.ID, "err", err)
+	}
 }
 
-// Hold puts a message in the review queue. A decision the rules made for
-// it (Held.Decision) is then carried out in the background: if modgate
-// stops first, the queue keeps it and a later Pass carries it out.
-func (r *Reviews) Hold(ctx context.Context, h Held) error {
-	if h.State == "" {
-		h.State = HeldWaiting
-	}
-	if err := r.Queue.Put(ctx, h); err != nil {
-		return err
-	}
-	r.record(ctx, "modgate", "held", &h, "", "")
+// Hold puts a message in the review queue and reports whether it added it:
+// the same message delivered again (Stream retrying, another process, a
+// restart) makes one item. A decision the rules made for it (Held.Decision)
+// is then carried out in the background. ErrFull when the queue is full;
+// see Unqueued for what becomes of a message the queue cannot keep.
+func (r *Reviews) Hold(ctx context.Context, h Held) (bool, error) {
+	h.State = HeldWaiting
 	if h.Decision != "" {
-		r.carryLater(h.ID, h.Decision)
+		h.State, h.DecidedBy, h.DecidedAt = HeldDeciding, "modgate", h.HeldAt
 	}
-	return nil
+	added, err := r.Queue.Put(ctx, h)
+	if err != nil || !added {
+		return false, err
+	}
+	r.record(ctx, "modgate", AuditHeld, &h, "", "")
+	if h.Decision != "" {
+		r.tries.Add(1)
+		go func() {
+			defer r.tries.Done()
+			r.retry(h.ID) // if modgate stops first, Pass finds it in the queue
+		}()
+	}
+	return true, nil
 }
 
-// Decide carries out a moderator's decision, or the rules' one (actor
-// "modgate"): approved, a pending message is committed and a message held
-// on the before-send hook is sent again on its sender's behalf; rejected, a
-// pending message is hard-deleted and one held on the before-send hook
-// (which Stream never stored) is only taken off the queue.
-//
-// Concurrent decisions about one message make one; the others get
-// ErrConflict. An item past its deadline gets ErrExpired. When Stream
-// fails, the item stays in the queue, marked with the error, and the
-// decision can be tried again; the error wraps ErrUnavailable.
-func (r *Reviews) Decide(ctx context.Context, id string, d Decision, actor, reason string) (Held, error) {
-	if !d.Valid() {
-		return Held{}, fmt.Errorf("decision %q is not approve or reject: %w", d, ErrInvalid)
+// Unqueued carries out decision d about h, which the queue could not keep,
+// in the background and once: nothing tries it again.
+func (r *Reviews) Unqueued(h Held, d Decision, why error) {
+	h.Decision = d
+	r.tries.Add(1)
+	go func() {
+		defer r.tries.Done()
+		ctx, cancel := context.WithTimeout(r.base(), r.tryTime())
+		err := r.publish(ctx, &h)
+		cancel()
+		reason := "not queued: " + why.Error()
+		if err != nil && !errors.Is(err, ErrAlreadyDone) {
+			r.log().Warn("a decision about a message the queue could not keep did not reach Stream", "message_id", h.MessageID,
+				"decision", string(d), "err", err)
+			r.record(context.Background(), "modgate", AuditFailed, &h, reason, err.Error())
+			return
+		}
+		r.record(context.Background(), "modgate", d.past(), &h, reason, "")
+	}()
+}
+
+// Get returns an item in any state until the queue forgets it; a waiting
+// item past its deadline reads as expired.
+func (r *Reviews) Get(ctx context.Context, id string) (Held, error) {
+	h, err := r.Queue.Get(ctx, id)
+	if err == nil && h.State == HeldWaiting && !r.now().Before(h.Deadline) {
+		h.State = HeldExpired
 	}
-	h, err := r.Queue.Claim(ctx, id, r.now())
+	return h, err
+}
+
+// List returns a page of the open items f selects.
+func (r *Reviews) List(ctx context.Context, f QueueFilter) ([]Held, string, error) {
+	return r.Queue.List(ctx, f, r.now())
+}
+
+// Choice is a moderator's decision about a held message.
+type Choice struct {
+	Decision Decision
+	Actor    string // who decides: the audit log's actor
+	Reason   string
+	// Force rejects a message even though an approval of it may have
+	// reached Stream unconfirmed, deleting it from the channel if it did.
+	Force bool
+}
+
+// Decide records a moderator's decision about item id and carries it out:
+// approved, a pending message is committed and a message held on the
+// before-send hook is sent again on its sender's behalf; rejected, a
+// pending message is hard-deleted and one held on the before-send hook
+// (which Stream never stored) is only closed.
+//
+// Decide returns when the first try settled, or after AnswerWithin, or
+// when ctx ends, with the item as it then is: done, or deciding (the try
+// goes on, or failed and is tried again). Concurrent decisions about one
+// message make one; the others get ErrConflict, as does a decision about a
+// done item. An item past its deadline gets ErrExpired. A decision Stream
+// refuses for good leaves the item failed and returns an error wrapping
+// ErrRefused.
+func (r *Reviews) Decide(ctx context.Context, id string, c Choice) (Held, error) {
+	if !c.Decision.Valid() {
+		return Held{}, fmt.Errorf("decision %q is not approve or reject: %w", c.Decision, ErrInvalid)
+	}
+	h, err := r.take(ctx, id, Take{Decision: c.Decision, Actor: c.Actor, Reason: c.Reason, Force: c.Force})
 	if err != nil {
 		return h, err
 	}
-	if err := r.publish(ctx, &h, d); err != nil {
-		if ferr := r.Queue.Fail(ctx, id, err.Error()); ferr != nil {
-			err = errors.Join(err, ferr)
+	settled := make(chan Held, 1)
+	r.tries.Add(1)
+	go func() {
+		defer r.tries.Done()
+		settled <- r.carry(h)
+	}()
+	var wait <-chan time.Time
+	if r.After != nil {
+		wait = r.After(or(r.AnswerWithin, DefaultAnswerWithin))
+	} else {
+		t := time.NewTimer(or(r.AnswerWithin, DefaultAnswerWithin))
+		defer t.Stop()
+		wait = t.C
+	}
+	select {
+	case s := <-settled:
+		if s.State == HeldFailed {
+			return s, fmt.Errorf("%s %s: %w: %s", s.Decision.past(), id, ErrRefused, s.LastError)
 		}
-		h.State, h.LastError = HeldFailed, err.Error()
-		r.record(ctx, actor, "failed", &h, d.past(), err.Error())
-		return h, fmt.Errorf("%s %s: stream did not confirm: %w: %w", d.past(), id, ErrUnavailable, err)
+		return s, nil
+	case <-wait:
+	case <-ctx.Done():
 	}
-	if err := r.Queue.Remove(ctx, id); err != nil && !errors.Is(err, ErrNotFound) {
-		// Stream has the decision; the item stays as deciding and is
-		// refused to others, so the decision cannot happen twice.
-		return h, fmt.Errorf("%s %s: removing it from the queue: %w", d.past(), id, err)
-	}
-	r.record(ctx, actor, d.past(), &h, reason, "")
 	return h, nil
 }
 
-// publish carries decision d about h to Stream.
-func (r *Reviews) publish(ctx context.Context, h *Held, d Decision) error {
-	switch {
-	case d == Approve && h.Hook == HookPending:
-		return r.Publisher.Commit(ctx, h.MessageID)
-	case d == Approve:
-		return r.Publisher.Send(ctx, h)
-	case h.Hook == HookPending:
-		return r.Publisher.Delete(ctx, h.MessageID)
-	}
-	return nil
-}
-
-// Drop takes a message off the queue because its sender deleted it or its
-// pending time ran out.
+// Drop forgets a pending message its sender deleted, or Stream did when
+// its pending time ran out.
 func (r *Reviews) Drop(ctx context.Context, id string) error {
-	h, _ := r.Queue.Get(ctx, id, r.now())
-	if err := r.Queue.Remove(ctx, id); err != nil {
+	h, err := r.Queue.Remove(ctx, id)
+	if err != nil {
 		return err
 	}
-	if h.ID == "" {
-		h.ID = id
-	}
-	r.record(ctx, "stream", "deleted", &h, "", "")
+	r.record(ctx, "stream", AuditDeleted, &h, "", "")
 	return nil
 }

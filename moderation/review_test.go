@@ -9,37 +9,90 @@ import (
 	"time"
 
 	"github.com/modgate/modgate/moderation"
+	"github.com/modgate/modgate/rules"
 	"github.com/modgate/modgate/storage"
 )
 
-// fakePublisher records what would reach Stream, and fails on demand.
+// fakePublisher records what would reach Stream. Each call takes the next
+// of errs (none left: success); a call finding hang set blocks until hang
+// is closed or its context ends, after saying so on entered.
 type fakePublisher struct {
-	mu    sync.Mutex
-	calls []string
-	fail  error
+	mu      sync.Mutex
+	calls   []string
+	errs    []error
+	hang    chan struct{}
+	entered chan string
 }
 
-func (p *fakePublisher) call(s string) error {
+func (p *fakePublisher) call(ctx context.Context, s string) error {
+	p.mu.Lock()
+	p.calls = append(p.calls, s)
+	hang := p.hang
+	p.hang = nil
+	var err error
+	if len(p.errs) > 0 {
+		err, p.errs = p.errs[0], p.errs[1:]
+	}
+	p.mu.Unlock()
+	if hang != nil {
+		if p.entered != nil {
+			p.entered <- s
+		}
+		select {
+		case <-hang:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return err
+}
+
+func (p *fakePublisher) Commit(ctx context.Context, id string) error {
+	return p.call(ctx, "commit "+id)
+}
+func (p *fakePublisher) Delete(ctx context.Context, id string) error {
+	return p.call(ctx, "delete "+id)
+}
+func (p *fakePublisher) Send(ctx context.Context, h *moderation.Held) error {
+	return p.call(ctx, "send "+h.SendID()+" "+h.Text)
+}
+
+func (p *fakePublisher) got() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.fail != nil {
-		return p.fail
-	}
-	p.calls = append(p.calls, s)
-	return nil
+	return append([]string(nil), p.calls...)
 }
 
-func (p *fakePublisher) Commit(_ context.Context, id string) error { return p.call("commit " + id) }
-func (p *fakePublisher) Delete(_ context.Context, id string) error { return p.call("delete " + id) }
-func (p *fakePublisher) Send(_ context.Context, h *moderation.Held) error {
-	return p.call("send " + h.ChannelCID + " " + h.Text)
+// clock is a clock the test moves.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
 }
 
-func newReviews(t *testing.T) (*moderation.Reviews, *fakePublisher, *time.Time) {
-	now := time.Now().UTC().Truncate(time.Second)
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// never is an After whose time never comes: Decide waits for the try or
+// the request.
+func never(time.Duration) <-chan time.Time { return nil }
+
+func newReviews(t *testing.T) (*moderation.Reviews, *fakePublisher, *clock) {
+	t.Helper()
+	c := &clock{now: time.Now().UTC().Truncate(time.Second)}
 	pub := &fakePublisher{}
-	return &moderation.Reviews{Queue: storage.NewMemoryQueue(0), Publisher: pub, Audit: storage.NewMemoryAudit(0),
-		Now: func() time.Time { return now }}, pub, &now
+	r := &moderation.Reviews{Queue: storage.NewMemoryQueue(0), Publisher: pub, Audit: storage.NewMemoryAudit(0),
+		Now: c.Now, After: never}
+	t.Cleanup(r.Wait)
+	return r, pub, c
 }
 
 func pendingHeld(id string, now time.Time) moderation.Held {
@@ -47,13 +100,43 @@ func pendingHeld(id string, now time.Time) moderation.Held {
 		Text: "hi " + id, Rules: []string{"new-accounts-with-links"}, RulesVersion: "v1", HeldAt: now, Deadline: now.Add(time.Hour)}
 }
 
+func hold(t *testing.T, r *moderation.Reviews, h moderation.Held) {
+	t.Helper()
+	if added, err := r.Hold(context.Background(), h); err != nil || !added {
+		t.Fatalf("hold %s: %v %v", h.ID, added, err)
+	}
+}
+
+func approve(actor string) moderation.Choice {
+	return moderation.Choice{Decision: moderation.Approve, Actor: actor}
+}
+
+func reject(actor, reason string) moderation.Choice {
+	return moderation.Choice{Decision: moderation.Reject, Actor: actor, Reason: reason}
+}
+
+// audit returns the actions of the audit log about item id, oldest first.
+func audit(t *testing.T, r *moderation.Reviews, id string) []string {
+	t.Helper()
+	entries, _, err := r.Audit.List(context.Background(), moderation.AuditFilter{Limit: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for i := len(entries) - 1; i >= 0; i-- {
+		if e := entries[i]; e.ItemID == id {
+			out = append(out, e.Action+" by "+e.Actor)
+		}
+	}
+	return out
+}
+
 func TestReviewDecisionsReachStreamOnce(t *testing.T) {
-	r, pub, now := newReviews(t)
+	t.Parallel()
+	r, pub, c := newReviews(t)
 	ctx := context.Background()
 	for i := range 10 {
-		if err := r.Hold(ctx, pendingHeld(fmt.Sprint("p", i), *now)); err != nil {
-			t.Fatal(err)
-		}
+		hold(t, r, pendingHeld(fmt.Sprint("p", i), c.Now()))
 	}
 	var wg sync.WaitGroup
 	for i := range 10 {
@@ -61,142 +144,380 @@ func TestReviewDecisionsReachStreamOnce(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				id := fmt.Sprint("p", i)
-				var err error
-				if j%2 == 0 {
-					_, err = r.Decide(ctx, id, moderation.Approve, "ann", "")
-				} else {
-					_, err = r.Decide(ctx, id, moderation.Reject, "bob", "spam")
+				choice := approve("ann")
+				if j%2 == 1 {
+					choice = reject("bob", "spam")
 				}
-				if err != nil && !errors.Is(err, moderation.ErrConflict) && !errors.Is(err, moderation.ErrNotFound) {
+				if _, err := r.Decide(ctx, fmt.Sprint("p", i), choice); err != nil && !errors.Is(err, moderation.ErrConflict) {
 					t.Error(err)
 				}
 			}()
 		}
 	}
 	wg.Wait()
-	if len(pub.calls) != 10 {
-		t.Fatalf("%d calls to Stream for 10 messages: %v", len(pub.calls), pub.calls)
+	r.Wait()
+	calls := pub.got()
+	if len(calls) != 10 {
+		t.Fatalf("%d calls to Stream for 10 messages: %v", len(calls), calls)
 	}
 	seen := map[string]bool{}
-	for _, c := range pub.calls {
-		id := c[len(c)-2:]
+	for _, call := range calls {
+		id := call[len(call)-2:]
 		if seen[id] {
-			t.Fatalf("two decisions for %s: %v", id, pub.calls)
+			t.Fatalf("two decisions for %s: %v", id, calls)
 		}
 		seen[id] = true
 	}
-	entries, _, _ := r.Audit.List(ctx, "", 100)
-	if len(entries) != 20 {
-		t.Fatalf("%d audit entries, want 10 held and 10 decided", len(entries))
+	for i := range 10 {
+		if got := audit(t, r, fmt.Sprint("p", i)); len(got) != 2 || got[0] != "held by modgate" {
+			t.Fatalf("audit of p%d: %v", i, got)
+		}
 	}
 }
 
-func TestReviewStreamFailureKeepsTheItem(t *testing.T) {
-	r, pub, now := newReviews(t)
-	ctx := context.Background()
-	r.Hold(ctx, pendingHeld("p1", *now))
-	pub.fail = errors.New("stream answered 503")
-	_, err := r.Decide(ctx, "p1", moderation.Approve, "ann", "")
-	if !errors.Is(err, moderation.ErrUnavailable) {
-		t.Fatalf("err %v", err)
+// TestReviewATryThatOutlivesItsLease: Stream hangs, the moderator's client
+// gives up; the decision goes on, on its own; once its lease ran out a pass
+// takes it over, and the message is decided once, in two calls at most.
+func TestReviewATryThatOutlivesItsLease(t *testing.T) {
+	t.Parallel()
+	r, pub, c := newReviews(t)
+	hold(t, r, pendingHeld("p1", c.Now()))
+	release := make(chan struct{})
+	pub.hang, pub.entered = release, make(chan string, 1)
+	ctx, hangUp := context.WithCancel(context.Background())
+	answered := make(chan moderation.Held)
+	go func() {
+		h, err := r.Decide(ctx, "p1", approve("ann"))
+		if err != nil {
+			t.Error(err)
+		}
+		answered <- h
+	}()
+	<-pub.entered
+	hangUp()
+	if h := <-answered; h.State != moderation.HeldDeciding || h.DecidedBy != "ann" {
+		t.Fatalf("answer to a client that hung up: %+v", h)
 	}
-	h, err := r.Queue.Get(ctx, "p1", *now)
-	if err != nil || h.State != moderation.HeldFailed || h.LastError == "" {
-		t.Fatalf("%+v %v", h, err)
+	if _, err := r.Decide(context.Background(), "p1", reject("bob", "")); !errors.Is(err, moderation.ErrConflict) {
+		t.Fatalf("another decision while the try holds the lease: %v", err)
 	}
-	pub.fail = nil
-	if _, err := r.Decide(ctx, "p1", moderation.Approve, "ann", ""); err != nil {
-		t.Fatal(err)
+	if n, _ := r.Pass(context.Background()); n != 0 || len(pub.got()) != 1 {
+		t.Fatalf("a pass within the lease tried again: %v", pub.got())
 	}
-	if len(pub.calls) != 1 || pub.calls[0] != "commit p1" {
-		t.Fatalf("calls %v", pub.calls)
+	c.add(moderation.DefaultLease + time.Second)
+	if n, err := r.Pass(context.Background()); n != 1 || err != nil {
+		t.Fatalf("the pass after the lease: %d %v", n, err)
 	}
-	if _, err := r.Queue.Get(ctx, "p1", *now); !errors.Is(err, moderation.ErrNotFound) {
-		t.Fatal("approved item still queued")
+	close(release) // the first try ends now: it lost its lease and settles nothing
+	r.Wait()
+	h, _ := r.Get(context.Background(), "p1")
+	if h.State != moderation.HeldDone || h.Attempts != 2 || h.DecidedBy != "ann" {
+		t.Fatalf("item %+v", h)
+	}
+	if calls := pub.got(); len(calls) != 2 {
+		t.Fatalf("calls %v", calls)
+	}
+	if got := fmt.Sprint(audit(t, r, "p1")); got != "[held by modgate approved by ann]" {
+		t.Fatalf("audit %s", got)
 	}
 }
 
-func TestReviewDeadlinesAndKinds(t *testing.T) {
-	r, pub, now := newReviews(t)
+// TestReviewFailedDecisionsAreRetried: a try that fails is tried again
+// with backoff by the passes, with the moderator's decision, until Stream
+// confirms; the audit log shows the failures and who decided.
+func TestReviewFailedDecisionsAreRetried(t *testing.T) {
+	t.Parallel()
+	r, pub, c := newReviews(t)
+	hold(t, r, pendingHeld("p1", c.Now()))
+	down := errors.New("stream answered 503")
+	pub.errs = []error{down, down, down}
+	h, err := r.Decide(context.Background(), "p1", approve("ann"))
+	if err != nil || h.State != moderation.HeldDeciding || h.LastError != down.Error() || !h.Unsure || h.Attempts != 1 {
+		t.Fatalf("after a failed try: %+v %v", h, err)
+	}
+	wait := h.RetryAt.Sub(c.Now())
+	if wait < moderation.DefaultRetryMin || wait > moderation.DefaultRetryMin*6/5 {
+		t.Fatalf("first retry in %s", wait)
+	}
+	if r.Pass(context.Background()); len(pub.got()) != 1 {
+		t.Fatalf("retried before its time: %v", pub.got())
+	}
+	c.add(wait)
+	r.Pass(context.Background())
+	h, _ = r.Get(context.Background(), "p1")
+	if wait := h.RetryAt.Sub(c.Now()); h.Attempts != 2 || wait < 2*moderation.DefaultRetryMin || wait > 2*moderation.DefaultRetryMin*6/5 {
+		t.Fatalf("second failure: %+v, next in %s", h, wait)
+	}
+	c.add(time.Hour - 2*time.Minute) // well past the next retry, within the deadline
+	r.Pass(context.Background())
+	c.add(time.Minute)
+	r.Pass(context.Background()) // Stream is back
+	h, _ = r.Get(context.Background(), "p1")
+	if h.State != moderation.HeldDone || h.Attempts != 4 || len(pub.got()) != 4 {
+		t.Fatalf("item %+v, calls %v", h, pub.got())
+	}
+	// Failures at the 1st and 2nd tries (and then at each doubling), then the decision.
+	if got := fmt.Sprint(audit(t, r, "p1")); got != "[held by modgate failed by ann failed by ann approved by ann]" {
+		t.Fatalf("audit %s", got)
+	}
+}
+
+// TestReviewRefusedAndAlreadyDone: Stream refusing for good fails the item
+// (a moderator may decide again); Stream answering that it was done
+// already is done.
+func TestReviewRefusedAndAlreadyDone(t *testing.T) {
+	t.Parallel()
+	r, pub, c := newReviews(t)
+	hold(t, r, pendingHeld("p1", c.Now()))
+	hold(t, r, pendingHeld("p2", c.Now()))
+	pub.errs = []error{fmt.Errorf("%w: stream answered 404: message does not exist", moderation.ErrRefused),
+		fmt.Errorf("%w: stream answered 400: message is not pending", moderation.ErrAlreadyDone)}
+	h, err := r.Decide(context.Background(), "p1", approve("ann"))
+	if !errors.Is(err, moderation.ErrRefused) || h.State != moderation.HeldFailed || h.Unsure {
+		t.Fatalf("refused: %+v %v", h, err)
+	}
+	if h, err := r.Decide(context.Background(), "p2", approve("ann")); err != nil || h.State != moderation.HeldDone {
+		t.Fatalf("done already: %+v %v", h, err)
+	}
+	if h, err := r.Decide(context.Background(), "p1", reject("bob", "")); err != nil || h.State != moderation.HeldDone {
+		t.Fatalf("a failed item decided again: %+v %v", h, err)
+	}
+	if calls := fmt.Sprint(pub.got()); calls != "[commit p1 commit p2 delete p1]" {
+		t.Fatalf("calls %s", calls)
+	}
+}
+
+// TestReviewRejectingAnUnconfirmedApproval: an approval whose try may have
+// reached Stream is not replaced by a rejection unless the moderator
+// forces it; forced, what the approval may have sent is deleted.
+func TestReviewRejectingAnUnconfirmedApproval(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, hook, want string
+	}{
+		{"pending", moderation.HookPending, "delete p1"},
+		{"before-send", moderation.HookBeforeSend, "delete p1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r, pub, c := newReviews(t)
+			h := pendingHeld("p1", c.Now())
+			h.Hook = tc.hook
+			if tc.hook == moderation.HookBeforeSend {
+				h.MessageID = ""
+			}
+			hold(t, r, h)
+			pub.errs = []error{context.DeadlineExceeded}
+			if h, _ := r.Decide(context.Background(), "p1", approve("ann")); !h.Unsure {
+				t.Fatalf("a try that timed out: %+v", h)
+			}
+			if _, err := r.Decide(context.Background(), "p1", reject("bob", "spam")); !errors.Is(err, moderation.ErrUnconfirmed) {
+				t.Fatalf("reject without force: %v", err)
+			}
+			forced := reject("bob", "spam")
+			forced.Force = true
+			h, err := r.Decide(context.Background(), "p1", forced)
+			if err != nil || h.State != moderation.HeldDone || h.Decision != moderation.Reject || h.DecidedBy != "bob" {
+				t.Fatalf("forced: %+v %v", h, err)
+			}
+			if calls := pub.got(); len(calls) != 2 || calls[1] != tc.want {
+				t.Fatalf("calls %v", calls)
+			}
+		})
+	}
+	// An approval Stream surely did not apply (a 429) is replaced freely.
+	r, pub, c := newReviews(t)
+	hold(t, r, pendingHeld("p2", c.Now()))
+	pub.errs = []error{fmt.Errorf("%w: stream answered 429", moderation.ErrUnavailable)}
+	r.Decide(context.Background(), "p2", approve("ann"))
+	if h, err := r.Decide(context.Background(), "p2", reject("bob", "")); err != nil || h.State != moderation.HeldDone {
+		t.Fatalf("reject after a 429: %+v %v", h, err)
+	}
+}
+
+// TestReviewKindsAndExpiry: a before-send hold is sent again under its own
+// id, rejected without a call; past the deadline items close, once, and
+// the audit log says so.
+func TestReviewKindsAndExpiry(t *testing.T) {
+	t.Parallel()
+	r, pub, c := newReviews(t)
 	ctx := context.Background()
-	r.Hold(ctx, pendingHeld("late", *now))
-	before := pendingHeld("bs-1", *now)
+	hold(t, r, pendingHeld("late", c.Now()))
+	before := pendingHeld("bs-1", c.Now())
 	before.Hook, before.MessageID = moderation.HookBeforeSend, ""
-	r.Hold(ctx, before)
-	r.Hold(ctx, pendingHeld("gone", *now))
-	r.Hold(ctx, pendingHeld("rej", *now))
+	hold(t, r, before)
+	hold(t, r, pendingHeld("gone", c.Now()))
+	hold(t, r, pendingHeld("rej", c.Now()))
+	hold(t, r, pendingHeld("trying", c.Now()))
 
-	if _, err := r.Decide(ctx, "bs-1", moderation.Approve, "ann", ""); err != nil {
+	if _, err := r.Decide(ctx, "bs-1", approve("ann")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Decide(ctx, "rej", moderation.Reject, "ann", "spam"); err != nil {
+	if _, err := r.Decide(ctx, "rej", reject("ann", "spam")); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Drop(ctx, "gone"); err != nil {
 		t.Fatal(err)
 	}
-	*now = now.Add(2 * time.Hour)
-	if _, err := r.Decide(ctx, "late", moderation.Approve, "ann", ""); !errors.Is(err, moderation.ErrExpired) {
+	pub.errs = []error{errors.New("stream answered 502")}
+	r.Decide(ctx, "trying", approve("bob"))
+	c.add(2 * time.Hour)
+	if _, err := r.Decide(ctx, "late", approve("ann")); !errors.Is(err, moderation.ErrExpired) {
 		t.Fatalf("approval past the deadline: %v", err)
 	}
-	want := "send messaging:a hi bs-1|delete rej"
-	got := ""
-	for i, c := range pub.calls {
-		if i > 0 {
-			got += "|"
-		}
-		got += c
+	if h, _ := r.Get(ctx, "late"); h.State != moderation.HeldExpired {
+		t.Fatalf("read past the deadline: %+v", h)
 	}
-	if got != want {
-		t.Fatalf("calls %q, want %q", got, want)
+	r.Pass(ctx)
+	r.Pass(ctx)
+	if calls := fmt.Sprint(pub.got()); calls != "[send bs-1 hi bs-1 delete rej commit trying]" {
+		t.Fatalf("calls %s", calls)
 	}
-}
-
-// listingQueue records the filters Carry lists with.
-type listingQueue struct {
-	moderation.Queue
-	mu      sync.Mutex
-	decided []bool
-}
-
-func (q *listingQueue) List(ctx context.Context, f moderation.QueueFilter, now time.Time) ([]moderation.Held, string, error) {
-	q.mu.Lock()
-	q.decided = append(q.decided, f.Decided)
-	q.mu.Unlock()
-	return q.Queue.List(ctx, f, now)
-}
-
-// TestCarryReadsTheWholeQueueUntilACleanPass: passes read the whole queue
-// until one carries out everything it found, then only the items with a
-// decision; a failed decision is retried by the later passes.
-func TestCarryReadsTheWholeQueueUntilACleanPass(t *testing.T) {
-	r, pub, now := newReviews(t)
-	q := &listingQueue{Queue: r.Queue}
-	r.Queue = q
-	ctx := context.Background()
-	for i, decision := range []string{"approve", "", "reject"} {
-		h := pendingHeld(fmt.Sprint("c", i), *now)
-		h.Decision = moderation.Decision(decision)
-		if err := q.Put(ctx, h); err != nil {
-			t.Fatal(err)
+	for id, want := range map[string]string{
+		"late":   "[held by modgate expired by modgate]",
+		"trying": "[held by modgate failed by bob expired by modgate]",
+		"gone":   "[held by modgate deleted by stream]",
+	} {
+		if got := fmt.Sprint(audit(t, r, id)); got != want {
+			t.Errorf("audit of %s: %s, want %s", id, got, want)
 		}
 	}
-	pub.fail = errors.New("stream is down")
-	if n, err := r.Pass(ctx); n != 0 || err == nil {
-		t.Fatalf("first pass with Stream down: %d, %v", n, err)
+	if h, _ := r.Get(ctx, "trying"); h.State != moderation.HeldFailed || h.LastError != moderation.DeadlinePassed {
+		t.Fatalf("a decision out of time: %+v", h)
 	}
-	pub.fail = nil
-	if n, err := r.Pass(ctx); n != 2 || err != nil {
-		t.Fatalf("second pass: %d, %v", n, err)
+}
+
+// TestReviewRulesDecisionsAreCarriedOut: the rules' decisions about pending
+// messages are carried out after Hold, and a pass finds those that failed.
+func TestReviewRulesDecisionsAreCarriedOut(t *testing.T) {
+	t.Parallel()
+	r, pub, c := newReviews(t)
+	pub.errs = []error{errors.New("stream is down")}
+	for i, d := range []moderation.Decision{moderation.Approve, "", moderation.Reject} {
+		h := pendingHeld(fmt.Sprint("c", i), c.Now())
+		h.Decision = d
+		hold(t, r, h)
+		r.Wait() // the first try fails, the others go through
 	}
-	if n, err := r.Pass(ctx); n != 0 || err != nil {
-		t.Fatalf("third pass: %d, %v", n, err)
+	c.add(time.Minute)
+	r.Pass(context.Background())
+	got := map[string]int{}
+	for _, call := range pub.got() {
+		got[call]++
 	}
-	if fmt.Sprint(q.decided) != "[false false true]" {
-		t.Fatalf("passes listed with Decided %v, want whole, whole, then decided only", q.decided)
+	if got["commit c0"] != 2 || got["delete c2"] != 1 || len(got) != 2 {
+		t.Fatalf("calls %v", pub.got())
 	}
-	if len(pub.calls) != 2 {
-		t.Fatalf("calls to Stream %v", pub.calls)
+	if h, _ := r.Get(context.Background(), "c0"); h.State != moderation.HeldDone || h.DecidedBy != "modgate" {
+		t.Fatalf("c0 %+v", h)
+	}
+}
+
+// TestReviewRunStopsItsTries: when Run stops, a try under way is stopped
+// and left due at once, for the next process.
+func TestReviewRunStopsItsTries(t *testing.T) {
+	t.Parallel()
+	r, pub, c := newReviews(t)
+	h := pendingHeld("p1", c.Now())
+	h.Decision = moderation.Approve
+	pub.hang, pub.entered = make(chan struct{}), make(chan string, 1)
+	ctx, stop := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() { r.Run(ctx, time.Hour, nil); close(ran) }()
+	hold(t, r, h)
+	<-pub.entered
+	stop()
+	<-ran
+	h, _ = r.Get(context.Background(), "p1")
+	if h.State != moderation.HeldDeciding || !h.RetryAt.Equal(c.Now()) || !h.Unsure {
+		t.Fatalf("a try stopped with Run: %+v", h)
+	}
+}
+
+func TestNewHeld(t *testing.T) {
+	t.Parallel()
+	at := time.Now()
+	user, channel := []byte(`{"id":"u1"}`), []byte(`{"cid":"messaging:a"}`)
+	verdict := func(a rules.Action) *moderation.Verdict {
+		return &moderation.Verdict{Action: a, RulesVersion: "v9", Fired: []moderation.Firing{
+			{RuleID: "watch", Observed: true}, {RuleID: "links", Matches: []rules.Match{{List: "spam", Term: "buy"}, {Term: "now"}}}}}
+	}
+	for _, tc := range []struct {
+		name     string
+		msg      moderation.Message
+		v        *moderation.Verdict
+		delivery string
+		check    func(t *testing.T, h moderation.Held, err error)
+	}{
+		{"pending, held", moderation.Message{ID: "m1", Hook: moderation.HookPending, User: user, Channel: channel},
+			verdict(rules.ActionHold), "", func(t *testing.T, h moderation.Held, err error) {
+				if err != nil || h.ID != "m1" || h.MessageID != "m1" || h.Decision != "" || fmt.Sprint(h.Rules) != "[links]" ||
+					fmt.Sprint(h.Terms) != "[spam:buy now]" || h.RulesVersion != "v9" {
+					t.Fatalf("%+v %v", h, err)
+				}
+			}},
+		{"pending, allowed", moderation.Message{ID: "m1", Hook: moderation.HookPending, Object: []byte(`{"cid":"messaging:b","user":{"id":"u2"}}`)},
+			verdict(rules.ActionNone), "", func(t *testing.T, h moderation.Held, err error) {
+				if err != nil || h.Decision != moderation.Approve || h.ChannelCID != "messaging:b" || h.UserID != "u2" {
+					t.Fatalf("%+v %v", h, err)
+				}
+			}},
+		{"pending, rejected", moderation.Message{ID: "m1", Hook: moderation.HookPending}, verdict(rules.ActionReject), "",
+			func(t *testing.T, h moderation.Held, err error) {
+				if err != nil || h.Decision != moderation.Reject {
+					t.Fatalf("%+v %v", h, err)
+				}
+			}},
+		{"pending without an id", moderation.Message{Hook: moderation.HookPending}, verdict(rules.ActionHold), "",
+			func(t *testing.T, h moderation.Held, err error) {
+				if !errors.Is(err, moderation.ErrInvalid) {
+					t.Fatal(err)
+				}
+			}},
+		{"before-send", moderation.Message{Hook: moderation.HookBeforeSend, User: user, Channel: channel, Object: []byte(`{"text":"x"}`)},
+			verdict(rules.ActionHold), "wh-1", func(t *testing.T, h moderation.Held, err error) {
+				again, _ := moderation.NewHeld(&moderation.Message{Hook: moderation.HookBeforeSend, User: user, Channel: channel},
+					verdict(rules.ActionHold), moderation.HoldOptions{Delivery: "wh-1"})
+				if err != nil || len(h.ID) != 27 || h.ID != again.ID || h.MessageID != "" || string(h.Message) != `{"text":"x"}` {
+					t.Fatalf("%+v %v", h, err)
+				}
+			}},
+		{"before-send edit", moderation.Message{ID: "m7", Hook: moderation.HookBeforeSend, User: user, Channel: channel},
+			verdict(rules.ActionHold), "wh-2", func(t *testing.T, h moderation.Held, err error) {
+				if err != nil || h.MessageID != "m7" || h.SendID() != "m7" || h.ID == "m7" {
+					t.Fatalf("%+v %v", h, err)
+				}
+			}},
+		{"before-send without a channel", moderation.Message{Hook: moderation.HookBeforeSend, User: user},
+			verdict(rules.ActionHold), "wh-3", func(t *testing.T, h moderation.Held, err error) {
+				if !errors.Is(err, moderation.ErrInvalid) {
+					t.Fatal(err)
+				}
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, err := moderation.NewHeld(&tc.msg, tc.v, moderation.HoldOptions{Delivery: tc.delivery, At: at, Deadline: at.Add(time.Hour)})
+			tc.check(t, h, err)
+		})
+	}
+}
+
+func TestUnheld(t *testing.T) {
+	t.Parallel()
+	set, err := rules.Parse("test.yaml", []byte(`version: 1
+rules:
+  - {id: plain, action: hold}
+  - {id: allow, action: hold, on_error: allow}
+  - {id: reject, action: hold, on_error: reject}
+  - {id: limited, action: reject, on_error: hold, limit: {count: 1, per: 1m, by: user}}
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rule, want := range map[string]moderation.Decision{"plain": moderation.Reject, "allow": moderation.Approve,
+		"reject": moderation.Reject, "limited": moderation.Reject, "gone-since-a-reload": moderation.Reject} {
+		if got := moderation.Unheld(set, &moderation.Verdict{Action: rules.ActionHold, RuleID: rule}); got != want {
+			t.Errorf("%s: %s, want %s", rule, got, want)
+		}
 	}
 }

@@ -172,7 +172,7 @@ func (p *parser) rules(n *yaml.Node, c *compiler, deviceKey string) {
 				if !ok || (a != ActionAllow && a != ActionReject && a != ActionHold) {
 					p.errorf(v, "on_error: %q is not allow, reject or hold", s)
 				}
-				r.OnError = a
+				r.OnError, r.OnErrorSet = a, true
 			}
 		}
 		if v, ok := m["rewrite"]; ok {

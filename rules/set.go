@@ -116,6 +116,7 @@ type Rule struct {
 	Mode        Mode
 	Active      Window
 	OnError     Action // what happens when the rule cannot be evaluated (storage down, deadline): allow, hold or reject
+	OnErrorSet  bool   // on_error is written in the file (a hold the queue cannot keep follows only a written allow)
 	Line        int    // where the rule starts in its file
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -43,15 +44,15 @@ func (a *MemoryAudit) Record(_ context.Context, e moderation.AuditEntry) error {
 }
 
 // List implements moderation.AuditLog; cursors are sequence numbers.
-func (a *MemoryAudit) List(_ context.Context, cursor string, limit int) ([]moderation.AuditEntry, string, error) {
+func (a *MemoryAudit) List(_ context.Context, f moderation.AuditFilter) ([]moderation.AuditEntry, string, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	limit = moderation.PageSize(limit)
+	limit := moderation.PageSize(f.Limit)
 	from := a.next // exclusive
-	if cursor != "" {
-		n, err := strconv.ParseUint(cursor, 10, 64)
+	if f.Cursor != "" {
+		n, err := strconv.ParseUint(f.Cursor, 10, 64)
 		if err != nil || n > a.next {
-			return nil, "", fmt.Errorf("cursor %q: %w", cursor, moderation.ErrInvalid)
+			return nil, "", fmt.Errorf("cursor %q: %w", f.Cursor, moderation.ErrInvalid)
 		}
 		from = n
 	}
@@ -62,7 +63,14 @@ func (a *MemoryAudit) List(_ context.Context, cursor string, limit int) ([]moder
 	var out []moderation.AuditEntry
 	i := from
 	for ; i > oldest && len(out) < limit; i-- {
-		out = append(out, a.entries[(i-1)%uint64(len(a.entries))])
+		e := &a.entries[(i-1)%uint64(len(a.entries))]
+		if !f.Since.IsZero() && e.At.Before(f.Since) {
+			i = oldest // entries are kept in the order they were written
+			break
+		}
+		if f.Matches(e) {
+			out = append(out, *e)
+		}
 	}
 	next := ""
 	if i > oldest && len(out) > 0 {
@@ -99,33 +107,59 @@ func (a *RedisAudit) Record(ctx context.Context, e moderation.AuditEntry) error 
 		Values: []any{"e", data}}).Err()
 }
 
-// List implements moderation.AuditLog; cursors are stream ids.
-func (a *RedisAudit) List(ctx context.Context, cursor string, limit int) ([]moderation.AuditEntry, string, error) {
-	limit = moderation.PageSize(limit)
-	end := "+"
-	if cursor != "" {
-		end = "(" + cursor
+// auditReadMax bounds the entries one List reads from Redis: a filter
+// that selects few entries gets short pages and a cursor to go on.
+const auditReadMax = 2000
+
+// auditSkew is how far the clock of the Redis server (which dates the
+// stream's ids) may be behind the entries' own times, for Since.
+const auditSkew = time.Minute
+
+// List implements moderation.AuditLog; cursors are stream ids. It reads
+// back from the cursor, and no further back than Since.
+func (a *RedisAudit) List(ctx context.Context, f moderation.AuditFilter) ([]moderation.AuditEntry, string, error) {
+	limit := moderation.PageSize(f.Limit)
+	end, start := "+", "-"
+	if f.Cursor != "" {
+		end = "(" + f.Cursor
 	}
-	msgs, err := a.client.XRevRangeN(ctx, a.key, end, "-", int64(limit+1)).Result()
-	if err != nil {
-		if cursor != "" {
-			return nil, "", fmt.Errorf("cursor %q: %w", cursor, moderation.ErrInvalid)
-		}
-		return nil, "", fmt.Errorf("reading the audit log: %w", err)
+	if !f.Since.IsZero() {
+		start = strconv.FormatInt(max(f.Since.Add(-auditSkew).UnixMilli(), 0), 10)
 	}
 	var out []moderation.AuditEntry
-	for _, m := range msgs[:min(limit, len(msgs))] {
-		var e moderation.AuditEntry
-		s, _ := m.Values["e"].(string)
-		if json.Unmarshal([]byte(s), &e) != nil {
-			continue
+	last, read := "", 0
+	for len(out) < limit && read < auditReadMax {
+		batch := min(max(2*(limit-len(out)), 50), auditReadMax-read)
+		msgs, err := a.client.XRevRangeN(ctx, a.key, end, start, int64(batch)).Result()
+		if err != nil {
+			if f.Cursor != "" {
+				return nil, "", fmt.Errorf("cursor %q: %w", f.Cursor, moderation.ErrInvalid)
+			}
+			return nil, "", fmt.Errorf("reading the audit log: %w", err)
 		}
-		e.Cursor = m.ID
-		out = append(out, e)
+		read += len(msgs)
+		for i, m := range msgs {
+			var e moderation.AuditEntry
+			s, _ := m.Values["e"].(string)
+			if json.Unmarshal([]byte(s), &e) != nil || (!f.Since.IsZero() && e.At.Before(f.Since)) || !f.Matches(&e) {
+				last = m.ID
+				continue
+			}
+			e.Cursor = m.ID
+			out = append(out, e)
+			last = m.ID
+			if len(out) == limit {
+				more := i+1 < len(msgs) || len(msgs) == batch
+				if !more {
+					last = ""
+				}
+				return out, last, nil
+			}
+		}
+		if len(msgs) < batch {
+			return out, "", nil // the start of the log (or of Since)
+		}
+		end = "(" + last
 	}
-	next := ""
-	if len(msgs) > limit && len(out) > 0 {
-		next = out[len(out)-1].Cursor
-	}
-	return out, next, nil
+	return out, last, nil
 }

@@ -10,16 +10,43 @@ import (
 	"github.com/modgate/modgate/moderation"
 )
 
-func TestAuditLogPagesNewestFirst(t *testing.T) {
-	logs := []struct {
+func auditLogs() []struct {
+	name string
+	new  func(t *testing.T) moderation.AuditLog
+} {
+	return []struct {
 		name string
 		new  func(t *testing.T) moderation.AuditLog
 	}{
 		{"memory", func(t *testing.T) moderation.AuditLog { return NewMemoryAudit(20) }},
 		{"redis", func(t *testing.T) moderation.AuditLog { return newTestRedis(t).Audit(0) }},
 	}
-	for _, lg := range logs {
+}
+
+// listAll follows the cursors to the end.
+func listAll(t *testing.T, a moderation.AuditLog, f moderation.AuditFilter) []string {
+	t.Helper()
+	var got []string
+	for {
+		page, next, err := a.List(context.Background(), f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page {
+			got = append(got, e.ItemID)
+		}
+		if next == "" {
+			return got
+		}
+		f.Cursor = next
+	}
+}
+
+func TestAuditLogPagesNewestFirst(t *testing.T) {
+	t.Parallel()
+	for _, lg := range auditLogs() {
 		t.Run(lg.name, func(t *testing.T) {
+			t.Parallel()
 			a := lg.new(t)
 			ctx := context.Background()
 			for i := range 25 {
@@ -28,21 +55,7 @@ func TestAuditLogPagesNewestFirst(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			var got []string
-			cursor := ""
-			for {
-				page, next, err := a.List(ctx, cursor, 8)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, e := range page {
-					got = append(got, e.ItemID)
-				}
-				if next == "" {
-					break
-				}
-				cursor = next
-			}
+			got := listAll(t, a, moderation.AuditFilter{Limit: 8})
 			want := 25
 			if lg.name == "memory" {
 				want = 20 // the ring keeps the newest 20
@@ -50,8 +63,51 @@ func TestAuditLogPagesNewestFirst(t *testing.T) {
 			if len(got) != want || got[0] != "m24" || got[len(got)-1] != fmt.Sprint("m", 25-want) {
 				t.Fatalf("entries %v", got)
 			}
-			if _, _, err := a.List(ctx, "not-a-cursor", 5); !errors.Is(err, moderation.ErrInvalid) {
+			if _, _, err := a.List(ctx, moderation.AuditFilter{Cursor: "not-a-cursor", Limit: 5}); !errors.Is(err, moderation.ErrInvalid) {
 				t.Fatalf("bad cursor: %v", err)
+			}
+		})
+	}
+}
+
+func TestAuditLogFilters(t *testing.T) {
+	t.Parallel()
+	for _, lg := range auditLogs() {
+		t.Run(lg.name, func(t *testing.T) {
+			t.Parallel()
+			a := lg.new(t)
+			ctx := context.Background()
+			now := time.Now()
+			entries := []moderation.AuditEntry{
+				{At: now.Add(-3 * time.Hour), Actor: "modgate", Action: moderation.AuditHeld, ItemID: "a"},
+				{At: now.Add(-2 * time.Hour), Actor: "ann", Action: moderation.AuditApproved, ItemID: "b"},
+				{At: now.Add(-90 * time.Minute), Actor: "modgate", Action: moderation.AuditExpired, ItemID: "c"},
+				{At: now.Add(-time.Hour), Actor: "bob", Action: moderation.AuditRejected, ItemID: "d"},
+				{At: now.Add(-30 * time.Minute), Actor: "ann", Action: moderation.AuditReloaded, ItemID: "e"},
+				{At: now.Add(-time.Minute), Actor: "ann", Action: moderation.AuditApproved, ItemID: "f"},
+			}
+			for _, e := range entries {
+				if err := a.Record(ctx, e); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, tc := range []struct {
+				name string
+				f    moderation.AuditFilter
+				want string
+			}{
+				{"actor", moderation.AuditFilter{Actor: "ann"}, "[f e b]"},
+				{"action", moderation.AuditFilter{Action: moderation.AuditApproved}, "[f b]"},
+				{"since", moderation.AuditFilter{Since: now.Add(-100 * time.Minute)}, "[f e d c]"},
+				{"all three", moderation.AuditFilter{Actor: "ann", Action: moderation.AuditApproved, Since: now.Add(-time.Hour)}, "[f]"},
+				{"in pages of one", moderation.AuditFilter{Actor: "modgate", Limit: 1}, "[c a]"},
+				{"nobody", moderation.AuditFilter{Actor: "nobody"}, "[]"},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					if got := fmt.Sprint(listAll(t, a, tc.f)); got != tc.want {
+						t.Fatalf("%s, want %s", got, tc.want)
+					}
+				})
 			}
 		})
 	}

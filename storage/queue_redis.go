@@ -2,10 +2,14 @@ package storage
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -14,61 +18,147 @@ import (
 )
 
 // RedisQueue is the review queue in Redis: it survives restarts of modgate
-// and is shared by every process. Each item is a hash (the held message as
-// JSON, and its state, error, attempts and deadline as fields a script
-// changes atomically) kept until a day past its deadline; an index orders
-// the items by the time they were held, and a second one those that carry a
-// decision of the rules to be carried out (QueueFilter.Decided), so that
-// retrying them does not read the whole queue.
+// and is shared by every process. Each item is a hash: the held message as
+// JSON, and its state, decision, lease and tries as fields that scripts
+// change atomically; it is kept until a day past its deadline, or an hour
+// once done. Sorted sets index the open items: by the time they were held
+// (all of them, and per sender, channel and rule, so a filtered list reads
+// only what it may return), by deadline (for expiry) and, for the deciding
+// ones, by when their next try is due.
+//
+// Every key carries one hash tag, {prefix}, so that the scripts, which
+// touch an item and its indexes at once, work on Redis Cluster; the queue
+// then lives in one slot.
 type RedisQueue struct {
-	client redis.UniversalClient
-	prefix string
+	client   redis.UniversalClient
+	base     string // the keys' prefix, hash tag included
+	maxItems int
+	layoutOK atomic.Bool // the indexes are known to be complete
 }
 
 var _ moderation.Queue = (*RedisQueue)(nil)
 
-// Queue returns the review queue kept in r's Redis under r's prefix.
-func (r *Redis) Queue() *RedisQueue {
-	return &RedisQueue{client: r.client, prefix: r.prefix}
+// Queue returns the review queue kept in r's Redis under r's prefix,
+// holding at most maxItems open items (0: DefaultQueueItems).
+func (r *Redis) Queue(maxItems int) *RedisQueue {
+	if maxItems <= 0 {
+		maxItems = DefaultQueueItems
+	}
+	// The queue's keys keep the hash tag of the prefix whatever the other
+	// keys do: {modgate}:q:...
+	bare := strings.Trim(strings.TrimSuffix(r.prefix, ":"), "{}")
+	return &RedisQueue{client: r.client, base: "{" + bare + "}:q:", maxItems: maxItems}
 }
 
-// expiredGrace is how long an item is kept past its deadline, so that an
-// approval then is told "expired" rather than "not found".
-const expiredGrace = 24 * time.Hour
+// name makes a key name of a value: the value, or its hash when long.
+func name(v string) string {
+	if len(v) > 200 {
+		sum := sha256.Sum256([]byte(v))
+		return "sha256:" + hex.EncodeToString(sum[:])
+	}
+	return v
+}
 
-func (q *RedisQueue) itemKey(id string) string { return q.prefix + "q:item:" + id }
-func (q *RedisQueue) indexKey() string         { return q.prefix + "q:index" }
-func (q *RedisQueue) decidedKey() string       { return q.prefix + "q:decided" }
+func (q *RedisQueue) itemKey(id string) string { return q.base + "item:" + name(id) }
+func (q *RedisQueue) indexKey() string         { return q.base + "index" }
+func (q *RedisQueue) dueKey() string           { return q.base + "due" }
+func (q *RedisQueue) deadlinesKey() string     { return q.base + "deadlines" }
+func (q *RedisQueue) userKey(id string) string { return q.base + "user:" + name(id) }
+func (q *RedisQueue) chanKey(c string) string  { return q.base + "channel:" + name(c) }
+func (q *RedisQueue) ruleKey(r string) string  { return q.base + "rule:" + name(r) }
+func (q *RedisQueue) layoutKey() string        { return q.base + "layout" }
+
+// keys are the keys of the scripts that change an item and its indexes:
+// the item, the index, the due index, the deadlines, then the item's
+// sender, channel and rule indexes.
+func (q *RedisQueue) keys(h *moderation.Held) []string {
+	k := []string{q.itemKey(h.ID), q.indexKey(), q.dueKey(), q.deadlinesKey()}
+	if h.UserID != "" {
+		k = append(k, q.userKey(h.UserID))
+	}
+	if h.ChannelCID != "" {
+		k = append(k, q.chanKey(h.ChannelCID))
+	}
+	seen := map[string]bool{}
+	for _, r := range h.Rules {
+		if r != "" && !seen[r] {
+			seen[r] = true
+			k = append(k, q.ruleKey(r))
+		}
+	}
+	return k
+}
+
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMS(s string) time.Time {
+	n, _ := strconv.ParseInt(s, 10, 64)
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(n).UTC()
+}
 
 var queuePut = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'data', ARGV[1], 'state', 'waiting', 'error', '', 'attempts', 0, 'deadline', ARGV[3])
+local n = redis.call('ZCARD', KEYS[2])
+local max = tonumber(ARGV[6])
+if max > 0 and n >= max then return -1 end
+if n == 0 then redis.call('SET', KEYS[#KEYS], ARGV[12], 'NX') end
+redis.call('HSET', KEYS[1], 'data', ARGV[1], 'state', ARGV[7], 'decision', ARGV[8], 'actor', ARGV[9], 'reason', ARGV[10],
+  'decided_at', ARGV[11], 'attempts', 0, 'error', '', 'unsure', 0, 'retry_at', 0, 'lease', '', 'lease_until', 0,
+  'done_at', 0, 'deadline', ARGV[3], 'held_at', ARGV[2])
 redis.call('PEXPIREAT', KEYS[1], ARGV[4])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[5])
-if ARGV[6] == '1' then redis.call('ZADD', KEYS[3], ARGV[2], ARGV[5]) end
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[5])
+for i = 5, #KEYS - 1 do redis.call('ZADD', KEYS[i], ARGV[2], ARGV[5]) end
+if ARGV[8] ~= '' then redis.call('ZADD', KEYS[3], ARGV[11], ARGV[5]) end
 return 1
 `)
 
-// Put implements moderation.Queue.
-func (q *RedisQueue) Put(ctx context.Context, h moderation.Held) error {
-	h.State, h.LastError, h.Attempts = "", "", 0 // kept in their own fields
-	data, err := json.Marshal(h)
+// Put implements moderation.Queue. An item with a decision is due at once.
+// The first item of an empty queue marks its layout as this modgate's:
+// there is nothing older to take over.
+func (q *RedisQueue) Put(ctx context.Context, h moderation.Held) (bool, error) {
+	state := h.State
+	if state == "" {
+		state = moderation.HeldWaiting
+	}
+	decision, actor, reason, decidedAt := h.Decision, h.DecidedBy, h.Reason, ms(h.DecidedAt)
+	if decision != "" && decidedAt == 0 {
+		decidedAt = ms(h.HeldAt)
+	}
+	data, err := json.Marshal(immutable(h))
 	if err != nil {
-		return fmt.Errorf("queueing %s: %w", h.ID, err)
+		return false, fmt.Errorf("queueing %s: %w", h.ID, err)
 	}
-	deadline := h.Deadline.UnixMilli()
-	decided := "0"
-	if h.Decision != "" {
-		decided = "1"
+	n, err := queuePut.Run(ctx, q.client, append(q.keys(&h), q.layoutKey()), data, ms(h.HeldAt), ms(h.Deadline),
+		h.Deadline.Add(expiredGrace).UnixMilli(), h.ID, q.maxItems, string(state), string(decision), actor, reason, decidedAt,
+		queueLayout).Int()
+	switch {
+	case err != nil:
+		return false, fmt.Errorf("queueing %s: %w", h.ID, err)
+	case n < 0:
+		return false, fmt.Errorf("the review queue holds %d messages: %w", q.maxItems, moderation.ErrFull)
 	}
-	err = queuePut.Run(ctx, q.client, []string{q.itemKey(h.ID), q.indexKey(), q.decidedKey()},
-		data, h.HeldAt.UnixMilli(), deadline, h.Deadline.Add(expiredGrace).UnixMilli(), h.ID, decided).Err()
-	if err != nil {
-		return fmt.Errorf("queueing %s: %w", h.ID, err)
-	}
-	return nil
+	return n == 1, nil
 }
 
+// immutable is h less what changes during its review, which the hash keeps
+// in fields of their own.
+func immutable(h moderation.Held) moderation.Held {
+	h.Decision, h.DecidedBy, h.Reason, h.DecidedAt = "", "", "", time.Time{}
+	h.State, h.Attempts, h.LastError, h.RetryAt, h.LeaseUntil, h.Unsure, h.DoneAt, h.Lease = "", 0, "", time.Time{}, time.Time{}, false, time.Time{}, ""
+	return h
+}
+
+// decodeHeld reads an item from its hash's fields (a flat list of names
+// and values, as scripts return it, or a map).
 func decodeHeld(fields map[string]string) (moderation.Held, error) {
 	var h moderation.Held
 	if err := json.Unmarshal([]byte(fields["data"]), &h); err != nil {
@@ -77,11 +167,37 @@ func decodeHeld(fields map[string]string) (moderation.Held, error) {
 	h.State = moderation.HeldState(fields["state"])
 	h.LastError = fields["error"]
 	h.Attempts, _ = strconv.Atoi(fields["attempts"])
+	if d, ok := fields["decision"]; ok { // items queued by an older modgate keep it in data
+		h.Decision = moderation.Decision(d)
+		h.DecidedBy, h.Reason, h.DecidedAt = fields["actor"], fields["reason"], fromMS(fields["decided_at"])
+	}
+	h.Unsure = fields["unsure"] == "1"
+	h.RetryAt, h.LeaseUntil, h.DoneAt = fromMS(fields["retry_at"]), fromMS(fields["lease_until"]), fromMS(fields["done_at"])
+	h.Lease = fields["lease"]
 	return h, nil
 }
 
+// scriptHeld reads a script's reply: a status, then the item's fields.
+func scriptHeld(reply []any) (string, moderation.Held, error) {
+	if len(reply) == 0 {
+		return "", moderation.Held{}, errors.New("empty reply")
+	}
+	status, _ := reply[0].(string)
+	if len(reply) < 3 {
+		return status, moderation.Held{}, nil
+	}
+	fields := make(map[string]string, len(reply)/2)
+	for i := 1; i+1 < len(reply); i += 2 {
+		k, _ := reply[i].(string)
+		v, _ := reply[i+1].(string)
+		fields[k] = v
+	}
+	h, err := decodeHeld(fields)
+	return status, h, err
+}
+
 // Get implements moderation.Queue.
-func (q *RedisQueue) Get(ctx context.Context, id string, now time.Time) (moderation.Held, error) {
+func (q *RedisQueue) Get(ctx context.Context, id string) (moderation.Held, error) {
 	fields, err := q.client.HGetAll(ctx, q.itemKey(id)).Result()
 	if err != nil {
 		return moderation.Held{}, fmt.Errorf("reading %s: %w", id, err)
@@ -89,74 +205,64 @@ func (q *RedisQueue) Get(ctx context.Context, id string, now time.Time) (moderat
 	if len(fields) == 0 {
 		return moderation.Held{}, moderation.ErrNotFound
 	}
-	h, err := decodeHeld(fields)
-	if err != nil {
-		return h, err
-	}
-	if !now.Before(h.Deadline) {
-		return h, moderation.ErrExpired
-	}
-	return h, nil
+	return decodeHeld(fields)
 }
 
-// List implements moderation.Queue: it walks the index from the cursor,
-// reading items in batches and keeping those the filter selects.
+// List implements moderation.Queue: it walks the smallest index the filter
+// names (or the whole index), from the cursor or held_after to
+// held_before, reading items in batches and keeping those the filter
+// selects.
 func (q *RedisQueue) List(ctx context.Context, f moderation.QueueFilter, now time.Time) ([]moderation.Held, string, error) {
-	min := "-inf"
+	if err := q.ensureLayout(ctx); err != nil {
+		return nil, "", err
+	}
 	var at int64
 	var afterID string
+	lo, hi := "-inf", "+inf"
+	if !f.HeldAfter.IsZero() {
+		lo = strconv.FormatInt(f.HeldAfter.UnixMilli(), 10)
+	}
 	if f.Cursor != "" {
 		var err error
 		if at, afterID, err = decodeCursor(f.Cursor); err != nil {
 			return nil, "", err
 		}
-		min = strconv.FormatInt(at, 10)
+		if f.HeldAfter.IsZero() || at > f.HeldAfter.UnixMilli() {
+			lo = strconv.FormatInt(at, 10)
+		}
+	}
+	if !f.HeldBefore.IsZero() {
+		hi = "(" + strconv.FormatInt(f.HeldBefore.UnixMilli(), 10)
+	}
+	index, err := q.smallestIndex(ctx, &f)
+	if err != nil {
+		return nil, "", err
 	}
 	limit := moderation.PageSize(f.Limit)
-	index := q.indexKey()
-	if f.Decided {
-		index = q.decidedKey()
-	}
 	var page []moderation.Held
 	const batch = 200
 	for offset := int64(0); ; offset += batch {
-		ids, err := q.client.ZRangeArgs(ctx, redis.ZRangeArgs{Key: index, Start: min, Stop: "+inf",
+		ids, err := q.client.ZRangeArgs(ctx, redis.ZRangeArgs{Key: index, Start: lo, Stop: hi,
 			ByScore: true, Offset: offset, Count: batch}).Result()
 		if err != nil {
 			return nil, "", fmt.Errorf("listing the queue: %w", err)
 		}
-		if len(ids) == 0 {
-			return page, "", nil
-		}
-		pipe := q.client.Pipeline()
-		cmds := make([]*redis.MapStringStringCmd, len(ids))
-		for i, id := range ids {
-			cmds[i] = pipe.HGetAll(ctx, q.itemKey(id))
-		}
-		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		items, gone, err := q.read(ctx, ids)
+		if err != nil {
 			return nil, "", fmt.Errorf("listing the queue: %w", err)
 		}
-		var gone []any
-		for i, cmd := range cmds {
-			fields := cmd.Val()
-			if len(fields) == 0 {
-				gone = append(gone, ids[i]) // expired with its key
-				continue
-			}
-			h, err := decodeHeld(fields)
-			if err != nil || !now.Before(h.Deadline) || !f.Matches(&h) {
-				continue
-			}
-			if f.Cursor != "" && !after(&h, at, afterID) {
+		for i := range items {
+			h := &items[i]
+			if !h.State.Open() || !now.Before(h.Deadline) || !f.Matches(h) || (f.Cursor != "" && !after(h, at, afterID)) {
 				continue
 			}
 			if len(page) == limit {
 				return page, encodeCursor(&page[len(page)-1]), nil
 			}
-			page = append(page, h)
+			page = append(page, *h)
 		}
 		if len(gone) > 0 {
-			q.client.ZRem(ctx, index, gone...)
+			q.client.ZRem(ctx, index, gone...) // expired with their keys
 			offset -= int64(len(gone))
 		}
 		if len(ids) < batch {
@@ -165,69 +271,353 @@ func (q *RedisQueue) List(ctx context.Context, f moderation.QueueFilter, now tim
 	}
 }
 
-var queueClaim = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return 'notfound' end
-if tonumber(redis.call('HGET', KEYS[1], 'deadline')) <= tonumber(ARGV[1]) then return 'expired' end
-if redis.call('HGET', KEYS[1], 'state') == 'deciding' then return 'conflict' end
-redis.call('HSET', KEYS[1], 'state', 'deciding')
-redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-return 'ok'
+// smallestIndex is the index a filtered list reads: of the sender, channel
+// and rule the filter names, the one with the fewest items.
+func (q *RedisQueue) smallestIndex(ctx context.Context, f *moderation.QueueFilter) (string, error) {
+	var named []string
+	if f.UserID != "" {
+		named = append(named, q.userKey(f.UserID))
+	}
+	if f.ChannelCID != "" {
+		named = append(named, q.chanKey(f.ChannelCID))
+	}
+	if f.Rule != "" {
+		named = append(named, q.ruleKey(f.Rule))
+	}
+	switch len(named) {
+	case 0:
+		return q.indexKey(), nil
+	case 1:
+		return named[0], nil
+	}
+	pipe := q.client.Pipeline()
+	cards := make([]*redis.IntCmd, len(named))
+	for i, k := range named {
+		cards[i] = pipe.ZCard(ctx, k)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return "", fmt.Errorf("listing the queue: %w", err)
+	}
+	best := 0
+	for i := range cards {
+		if cards[i].Val() < cards[best].Val() {
+			best = i
+		}
+	}
+	return named[best], nil
+}
+
+// read reads items by id, in one round trip; gone lists the ids whose
+// items are no longer there.
+func (q *RedisQueue) read(ctx context.Context, ids []string) (items []moderation.Held, gone []any, err error) {
+	if len(ids) == 0 {
+		return nil, nil, nil
+	}
+	pipe := q.client.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.HGetAll(ctx, q.itemKey(id))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, nil, err
+	}
+	for i, cmd := range cmds {
+		fields := cmd.Val()
+		if len(fields) == 0 {
+			gone = append(gone, ids[i])
+			continue
+		}
+		if h, err := decodeHeld(fields); err == nil {
+			items = append(items, h)
+		}
+	}
+	return items, gone, nil
+}
+
+var queueTake = redis.NewScript(`
+local f = redis.call('HMGET', KEYS[1], 'state', 'deadline', 'lease_until', 'retry_at', 'decision', 'unsure')
+if not f[1] then return {'notfound'} end
+local now = tonumber(ARGV[1])
+local state = f[1]
+local status = 'ok'
+if state == 'done' then status = 'done'
+elseif state == 'expired' or tonumber(f[2] or '0') <= now then status = 'expired'
+elseif state == 'deciding' and tonumber(f[3] or '0') > now then status = 'busy'
+elseif ARGV[2] == '' and (state ~= 'deciding' or tonumber(f[4] or '0') > now) then status = 'notdue'
+elseif ARGV[2] == 'reject' and f[5] == 'approve' and f[6] == '1' and ARGV[5] ~= '1' and state ~= 'waiting' then status = 'unconfirmed'
+end
+if status == 'ok' then
+  if ARGV[2] ~= '' then
+    redis.call('HSET', KEYS[1], 'decision', ARGV[2], 'actor', ARGV[3], 'reason', ARGV[4], 'decided_at', ARGV[1])
+  end
+  redis.call('HSET', KEYS[1], 'state', 'deciding', 'lease', ARGV[6], 'lease_until', ARGV[7], 'retry_at', 0)
+  redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+  redis.call('ZADD', KEYS[2], ARGV[7], ARGV[8])
+end
+local out = redis.call('HGETALL', KEYS[1])
+table.insert(out, 1, status)
+return out
 `)
 
-// Claim implements moderation.Queue, atomically.
-func (q *RedisQueue) Claim(ctx context.Context, id string, now time.Time) (moderation.Held, error) {
-	res, err := queueClaim.Run(ctx, q.client, []string{q.itemKey(id)}, now.UnixMilli()).Text()
+// takeErrors are the errors of Take's and Settle's refusals.
+var takeErrors = map[string]error{
+	"notfound":    moderation.ErrNotFound,
+	"done":        errDecided,
+	"expired":     errPastDeadline,
+	"busy":        errBusy,
+	"notdue":      errNotDue,
+	"unconfirmed": moderation.ErrUnconfirmed,
+	"conflict":    errLostLease,
+}
+
+// Take implements moderation.Queue, atomically.
+func (q *RedisQueue) Take(ctx context.Context, id string, t moderation.Take) (moderation.Held, error) {
+	force := "0"
+	if t.Force {
+		force = "1"
+	}
+	reply, err := queueTake.Run(ctx, q.client, []string{q.itemKey(id), q.dueKey()}, ms(t.Now), string(t.Decision), t.Actor, t.Reason,
+		force, t.Lease, ms(t.LeaseUntil), id).Slice()
 	if err != nil {
-		return moderation.Held{}, fmt.Errorf("claiming %s: %w", id, err)
+		return moderation.Held{}, fmt.Errorf("taking %s: %w", id, err)
 	}
-	switch res {
-	case "notfound":
-		return moderation.Held{}, moderation.ErrNotFound
-	case "expired":
-		h, _ := q.Get(ctx, id, now)
-		return h, moderation.ErrExpired
-	case "conflict":
-		h, _ := q.Get(ctx, id, now)
-		return h, moderation.ErrConflict
+	status, h, err := scriptHeld(reply)
+	if err != nil {
+		return h, fmt.Errorf("taking %s: %w", id, err)
 	}
-	return q.Get(ctx, id, now)
+	if status != "ok" {
+		return h, takeErrors[status]
+	}
+	return h, nil
 }
 
-var queueFail = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return 'notfound' end
-if redis.call('HGET', KEYS[1], 'state') ~= 'deciding' then return 'conflict' end
-redis.call('HSET', KEYS[1], 'state', 'failed', 'error', ARGV[1])
-return 'ok'
+var queueSettle = redis.NewScript(`
+local f = redis.call('HMGET', KEYS[1], 'state', 'lease', 'deadline', 'unsure')
+if not f[1] then return {'notfound'} end
+if f[1] ~= 'deciding' or f[2] ~= ARGV[1] then
+  local out = redis.call('HGETALL', KEYS[1])
+  table.insert(out, 1, 'conflict')
+  return out
+end
+local unsure = '0'
+if f[4] == '1' or ARGV[5] == '1' then unsure = '1' end
+redis.call('HSET', KEYS[1], 'lease', '', 'lease_until', 0, 'retry_at', 0, 'error', ARGV[4], 'unsure', unsure)
+if ARGV[3] == '1' then
+  redis.call('HSET', KEYS[1], 'state', 'done', 'done_at', ARGV[2])
+  redis.call('PEXPIREAT', KEYS[1], ARGV[7])
+  for i = 2, #KEYS do redis.call('ZREM', KEYS[i], ARGV[8]) end
+else
+  local retry = tonumber(ARGV[6])
+  if retry > 0 and retry < tonumber(f[3] or '0') then
+    redis.call('HSET', KEYS[1], 'retry_at', ARGV[6])
+    redis.call('ZADD', KEYS[3], ARGV[6], ARGV[8])
+  else
+    redis.call('HSET', KEYS[1], 'state', 'failed')
+    redis.call('ZREM', KEYS[3], ARGV[8])
+  end
+end
+local out = redis.call('HGETALL', KEYS[1])
+table.insert(out, 1, 'ok')
+return out
 `)
 
-// Fail implements moderation.Queue.
-func (q *RedisQueue) Fail(ctx context.Context, id, reason string) error {
-	res, err := queueFail.Run(ctx, q.client, []string{q.itemKey(id)}, reason).Text()
-	switch {
-	case err != nil:
-		return fmt.Errorf("marking %s failed: %w", id, err)
-	case res == "notfound":
-		return moderation.ErrNotFound
-	case res == "conflict":
-		return moderation.ErrConflict
+// Settle implements moderation.Queue, atomically.
+func (q *RedisQueue) Settle(ctx context.Context, id string, s moderation.Settle) (moderation.Held, error) {
+	h, err := q.Get(ctx, id) // for the keys of its indexes, which do not change
+	if err != nil {
+		return h, err
 	}
-	return nil
+	done, unsure := "0", "0"
+	if s.Done {
+		done = "1"
+	}
+	if s.Unsure {
+		unsure = "1"
+	}
+	reply, err := queueSettle.Run(ctx, q.client, q.keys(&h), s.Lease, ms(s.Now), done, s.Error, unsure, ms(s.RetryAt),
+		ms(s.KeepUntil), id).Slice()
+	if err != nil {
+		return h, fmt.Errorf("settling %s: %w", id, err)
+	}
+	status, settled, err := scriptHeld(reply)
+	if err != nil {
+		return h, fmt.Errorf("settling %s: %w", id, err)
+	}
+	if status != "ok" {
+		return settled, takeErrors[status]
+	}
+	return settled, nil
 }
+
+// Due implements moderation.Queue.
+func (q *RedisQueue) Due(ctx context.Context, now time.Time, limit int) ([]moderation.Held, error) {
+	if err := q.ensureLayout(ctx); err != nil {
+		return nil, err
+	}
+	ids, err := q.client.ZRangeArgs(ctx, redis.ZRangeArgs{Key: q.dueKey(), Start: "-inf", Stop: strconv.FormatInt(now.UnixMilli(), 10),
+		ByScore: true, Count: int64(limit)}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("reading the decisions due: %w", err)
+	}
+	items, gone, err := q.read(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("reading the decisions due: %w", err)
+	}
+	due := items[:0]
+	for _, h := range items {
+		if h.State == moderation.HeldDeciding {
+			due = append(due, h)
+		} else {
+			gone = append(gone, h.ID) // settled meanwhile
+		}
+	}
+	if len(gone) > 0 {
+		q.client.ZRem(ctx, q.dueKey(), gone...)
+	}
+	return due, nil
+}
+
+var queueExpire = redis.NewScript(`
+local f = redis.call('HMGET', KEYS[1], 'state', 'deadline', 'lease_until')
+local function drop() for i = 2, #KEYS do redis.call('ZREM', KEYS[i], ARGV[2]) end end
+if not f[1] then drop() return {'gone'} end
+local now = tonumber(ARGV[1])
+if tonumber(f[2] or '0') > now then return {'early'} end
+if f[1] == 'deciding' and tonumber(f[3] or '0') > now then return {'leased'} end
+local out = redis.call('HGETALL', KEYS[1])
+if f[1] == 'waiting' then
+  redis.call('HSET', KEYS[1], 'state', 'expired')
+elseif f[1] == 'deciding' then
+  redis.call('HSET', KEYS[1], 'state', 'failed', 'error', ARGV[3], 'retry_at', 0)
+end
+drop()
+table.insert(out, 1, f[1])
+return out
+`)
+
+// Expire implements moderation.Queue.
+func (q *RedisQueue) Expire(ctx context.Context, now time.Time, limit int) ([]moderation.Held, error) {
+	if err := q.ensureLayout(ctx); err != nil {
+		return nil, err
+	}
+	ids, err := q.client.ZRangeArgs(ctx, redis.ZRangeArgs{Key: q.deadlinesKey(), Start: "-inf",
+		Stop: strconv.FormatInt(now.UnixMilli(), 10), ByScore: true, Count: int64(limit)}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("reading the deadlines: %w", err)
+	}
+	items, gone, err := q.read(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("reading the deadlines: %w", err)
+	}
+	if len(gone) > 0 {
+		q.client.ZRem(ctx, q.deadlinesKey(), gone...)
+		q.client.ZRem(ctx, q.indexKey(), gone...)
+		q.client.ZRem(ctx, q.dueKey(), gone...)
+	}
+	var closed []moderation.Held
+	for i := range items {
+		h := &items[i]
+		reply, err := queueExpire.Run(ctx, q.client, q.keys(h), ms(now), h.ID, moderation.DeadlinePassed).Slice()
+		if err != nil {
+			return closed, fmt.Errorf("expiring %s: %w", h.ID, err)
+		}
+		was, item, err := scriptHeld(reply)
+		if err == nil && (was == string(moderation.HeldWaiting) || was == string(moderation.HeldDeciding)) {
+			closed = append(closed, item)
+		}
+	}
+	return closed, nil
+}
+
+var queueRemove = redis.NewScript(`
+local n = redis.call('DEL', KEYS[1])
+for i = 2, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
+return n
+`)
 
 // Remove implements moderation.Queue.
-func (q *RedisQueue) Remove(ctx context.Context, id string) error {
-	var del *redis.IntCmd
-	_, err := q.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		del = p.Del(ctx, q.itemKey(id))
-		p.ZRem(ctx, q.indexKey(), id)
-		p.ZRem(ctx, q.decidedKey(), id)
-		return nil
-	})
+func (q *RedisQueue) Remove(ctx context.Context, id string) (moderation.Held, error) {
+	h, err := q.Get(ctx, id)
 	if err != nil {
-		return fmt.Errorf("removing %s: %w", id, err)
+		return h, err
 	}
-	if del.Val() == 0 {
-		return moderation.ErrNotFound
+	if err := queueRemove.Run(ctx, q.client, q.keys(&h), id).Err(); err != nil {
+		return h, fmt.Errorf("removing %s: %w", id, err)
 	}
+	return h, nil
+}
+
+// Len implements moderation.Queue.
+func (q *RedisQueue) Len(ctx context.Context) (int, error) {
+	n, err := q.client.ZCard(ctx, q.indexKey()).Result()
+	if err != nil {
+		return 0, fmt.Errorf("counting the queue: %w", err)
+	}
+	return int(n), nil
+}
+
+var queueReindex = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
+for i = 5, #KEYS do redis.call('ZADD', KEYS[i], ARGV[2], ARGV[1]) end
+if redis.call('HEXISTS', KEYS[1], 'decision') == 1 then return 1 end
+local state = redis.call('HGET', KEYS[1], 'state')
+redis.call('HSET', KEYS[1], 'decision', '', 'actor', '', 'reason', '', 'decided_at', 0, 'unsure', 0, 'lease', '',
+  'lease_until', 0, 'retry_at', 0, 'done_at', 0, 'held_at', ARGV[2])
+if ARGV[5] ~= '' and state ~= 'done' then
+  redis.call('HSET', KEYS[1], 'state', 'deciding', 'decision', ARGV[5], 'actor', 'modgate', 'reason', 'rules',
+    'decided_at', ARGV[4], 'retry_at', ARGV[4])
+  redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+elseif state == 'deciding' then
+  redis.call('HSET', KEYS[1], 'state', 'failed', 'error', ARGV[6])
+end
+return 1
+`)
+
+// ensureLayout brings items queued by an older modgate into the indexes
+// of this one, once: they were in the index by time alone, with the rules'
+// decision inside the item and no lease.
+func (q *RedisQueue) ensureLayout(ctx context.Context) error {
+	if q.layoutOK.Load() {
+		return nil
+	}
+	v, err := q.client.Get(ctx, q.layoutKey()).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("reading the queue's layout: %w", err)
+	}
+	if v != queueLayout {
+		now := time.Now().UnixMilli()
+		for start := int64(0); ; start += 500 {
+			ids, err := q.client.ZRange(ctx, q.indexKey(), start, start+499).Result()
+			if err != nil {
+				return fmt.Errorf("reindexing the queue: %w", err)
+			}
+			items, _, err := q.read(ctx, ids)
+			if err != nil {
+				return fmt.Errorf("reindexing the queue: %w", err)
+			}
+			for i := range items {
+				h := &items[i]
+				err := queueReindex.Run(ctx, q.client, q.keys(h), h.ID, ms(h.HeldAt), ms(h.Deadline), now, string(h.Decision),
+					"queued by an older modgate: which decision was being carried out is not known").Err()
+				if err != nil {
+					return fmt.Errorf("reindexing %s: %w", h.ID, err)
+				}
+			}
+			if len(ids) < 500 {
+				break
+			}
+		}
+		if err := q.client.Del(ctx, q.base+"decided").Err(); err != nil {
+			return fmt.Errorf("reindexing the queue: %w", err)
+		}
+		if err := q.client.Set(ctx, q.layoutKey(), queueLayout, 0).Err(); err != nil {
+			return fmt.Errorf("reindexing the queue: %w", err)
+		}
+	}
+	q.layoutOK.Store(true)
 	return nil
 }
+
+// queueLayout names the layout of the queue's keys this modgate writes.
+const queueLayout = "2"

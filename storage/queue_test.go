@@ -2,31 +2,40 @@ package storage
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/modgate/modgate/moderation"
 )
 
 type queueStore struct {
 	name string
-	new  func(t *testing.T) moderation.Queue
+	new  func(t *testing.T, max int) moderation.Queue
 }
 
 func queues() []queueStore {
 	return []queueStore{
-		{"memory", func(t *testing.T) moderation.Queue { return NewMemoryQueue(0) }},
-		{"redis", func(t *testing.T) moderation.Queue { return newTestRedis(t).Queue() }},
+		{"memory", func(t *testing.T, max int) moderation.Queue { return NewMemoryQueue(max) }},
+		{"redis", func(t *testing.T, max int) moderation.Queue { return newTestRedis(t).Queue(max) }},
 	}
 }
 
+// forEachQueue runs one contract test against both queues.
 func forEachQueue(t *testing.T, test func(t *testing.T, q moderation.Queue)) {
+	t.Parallel()
 	for _, qs := range queues() {
-		t.Run(qs.name, func(t *testing.T) { test(t, qs.new(t)) })
+		t.Run(qs.name, func(t *testing.T) {
+			t.Parallel()
+			test(t, qs.new(t, 0))
+		})
 	}
 }
 
@@ -43,6 +52,23 @@ func ids(hs []moderation.Held) string {
 	return s
 }
 
+func put(t *testing.T, q moderation.Queue, h moderation.Held) {
+	t.Helper()
+	if added, err := q.Put(context.Background(), h); err != nil || !added {
+		t.Fatalf("put %s: %v %v", h.ID, added, err)
+	}
+}
+
+func lease(now time.Time) moderation.Take {
+	return moderation.Take{Lease: fmt.Sprint("lease-", now.UnixNano()), Now: now, LeaseUntil: now.Add(time.Minute)}
+}
+
+func approveBy(actor string, now time.Time) moderation.Take {
+	t := lease(now)
+	t.Decision, t.Actor = moderation.Approve, actor
+	return t
+}
+
 func TestQueueOrderFiltersAndPages(t *testing.T) {
 	forEachQueue(t, func(t *testing.T, q moderation.Queue) {
 		ctx := context.Background()
@@ -51,12 +77,12 @@ func TestQueueOrderFiltersAndPages(t *testing.T) {
 			if i%2 == 1 {
 				ch = "messaging:b"
 			}
-			if err := q.Put(ctx, held(fmt.Sprintf("m%02d", i), time.Duration(11-i)*time.Second, ch, user, "links", fmt.Sprint("r", i%4))); err != nil {
-				t.Fatal(err)
-			}
+			put(t, q, held(fmt.Sprintf("m%02d", i), time.Duration(11-i)*time.Second, ch, user, "links", fmt.Sprint("r", i%4)))
 		}
 		// Putting an id again changes nothing.
-		q.Put(ctx, held("m00", -time.Hour, "x", "y"))
+		if added, err := q.Put(ctx, held("m00", -time.Hour, "x", "y")); added || err != nil {
+			t.Fatalf("put again: %v %v", added, err)
+		}
 		now := t0.Add(30 * time.Second)
 		all, next, err := q.List(ctx, moderation.QueueFilter{}, now)
 		if err != nil || next != "" || ids(all) != "m11 m10 m09 m08 m07 m06 m05 m04 m03 m02 m01 m00 " {
@@ -79,20 +105,26 @@ func TestQueueOrderFiltersAndPages(t *testing.T) {
 			t.Fatalf("pages %q", pages)
 		}
 		for _, tc := range []struct {
+			name string
 			f    moderation.QueueFilter
 			want string
 		}{
-			{moderation.QueueFilter{ChannelCID: "messaging:b"}, "m11 m09 m07 m05 m03 m01 "},
-			{moderation.QueueFilter{UserID: "u1"}, "m10 m07 m04 m01 "},
-			{moderation.QueueFilter{Rule: "r2"}, "m10 m06 m02 "},
-			{moderation.QueueFilter{HeldBefore: t0.Add(3 * time.Second)}, "m11 m10 m09 "},
-			{moderation.QueueFilter{HeldAfter: t0.Add(9 * time.Second)}, "m02 m01 m00 "},
-			{moderation.QueueFilter{ChannelCID: "messaging:a", Rule: "r0"}, "m08 m04 m00 "},
+			{"channel", moderation.QueueFilter{ChannelCID: "messaging:b"}, "m11 m09 m07 m05 m03 m01 "},
+			{"user", moderation.QueueFilter{UserID: "u1"}, "m10 m07 m04 m01 "},
+			{"rule", moderation.QueueFilter{Rule: "r2"}, "m10 m06 m02 "},
+			{"held before", moderation.QueueFilter{HeldBefore: t0.Add(3 * time.Second)}, "m11 m10 m09 "},
+			{"held after", moderation.QueueFilter{HeldAfter: t0.Add(9 * time.Second)}, "m02 m01 m00 "},
+			{"channel and rule", moderation.QueueFilter{ChannelCID: "messaging:a", Rule: "r0"}, "m08 m04 m00 "},
+			{"user and channel", moderation.QueueFilter{UserID: "u0", ChannelCID: "messaging:b"}, "m09 m03 "},
+			{"user, in pages", moderation.QueueFilter{UserID: "u2", HeldAfter: t0.Add(3 * time.Second), Limit: 2}, "m08 m05 "},
+			{"unknown user", moderation.QueueFilter{UserID: "nobody"}, ""},
 		} {
-			got, _, err := q.List(ctx, tc.f, now)
-			if err != nil || ids(got) != tc.want {
-				t.Errorf("filter %+v: %s, want %s (%v)", tc.f, ids(got), tc.want, err)
-			}
+			t.Run(tc.name, func(t *testing.T) {
+				got, _, err := q.List(ctx, tc.f, now)
+				if err != nil || ids(got) != tc.want {
+					t.Errorf("filter %+v: %s, want %s (%v)", tc.f, ids(got), tc.want, err)
+				}
+			})
 		}
 		if _, _, err := q.List(ctx, moderation.QueueFilter{Cursor: "!!not a cursor"}, now); !errors.Is(err, moderation.ErrInvalid) {
 			t.Fatalf("bad cursor: %v", err)
@@ -100,21 +132,26 @@ func TestQueueOrderFiltersAndPages(t *testing.T) {
 	})
 }
 
-func TestQueueClaimIsExactlyOnce(t *testing.T) {
+// TestQueueTakeIsExactlyOnce: of many concurrent takes of one item, one
+// wins; a settled failure lets the next try take it, and only the try that
+// holds the lease settles.
+func TestQueueTakeIsExactlyOnce(t *testing.T) {
 	forEachQueue(t, func(t *testing.T, q moderation.Queue) {
 		ctx := context.Background()
 		now := t0.Add(time.Minute)
 		for i := range 20 {
-			q.Put(ctx, held(fmt.Sprint("c", i), 0, "messaging:a", "u", "r"))
+			put(t, q, held(fmt.Sprint("c", i), 0, "messaging:a", "u", "r"))
 		}
 		var wins atomic.Int64
 		var wg sync.WaitGroup
 		for i := range 20 {
-			for range 10 {
+			for j := range 10 {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					_, err := q.Claim(ctx, fmt.Sprint("c", i), now)
+					take := approveBy(fmt.Sprint("mod", j), now)
+					take.Lease = fmt.Sprint("lease-", j)
+					_, err := q.Take(ctx, fmt.Sprint("c", i), take)
 					switch {
 					case err == nil:
 						wins.Add(1)
@@ -126,34 +163,58 @@ func TestQueueClaimIsExactlyOnce(t *testing.T) {
 		}
 		wg.Wait()
 		if wins.Load() != 20 {
-			t.Fatalf("%d claims won for 20 items", wins.Load())
+			t.Fatalf("%d takes won for 20 items", wins.Load())
 		}
-		h, err := q.Get(ctx, "c3", now)
-		if err != nil || h.State != moderation.HeldDeciding || h.Attempts != 1 {
+		h, err := q.Get(ctx, "c3")
+		if err != nil || h.State != moderation.HeldDeciding || h.Attempts != 1 || h.Decision != moderation.Approve ||
+			!strings.HasPrefix(h.DecidedBy, "mod") || !h.LeaseUntil.Equal(now.Add(time.Minute)) {
 			t.Fatalf("%+v %v", h, err)
 		}
-		// Stream failed: the item goes back, marked, and can be decided again.
-		if err := q.Fail(ctx, "c3", "stream answered 503"); err != nil {
-			t.Fatal(err)
+		// Only the lease's holder settles.
+		if _, err := q.Settle(ctx, "c3", moderation.Settle{Lease: "someone else", Now: now}); !errors.Is(err, moderation.ErrConflict) {
+			t.Fatalf("settled by another: %v", err)
 		}
-		if err := q.Fail(ctx, "c3", "again"); !errors.Is(err, moderation.ErrConflict) {
-			t.Fatalf("failing a failed item: %v", err)
+		// Stream failed: the item is due again at RetryAt.
+		retry := now.Add(30 * time.Second)
+		h, err = q.Settle(ctx, "c3", moderation.Settle{Lease: h.Lease, Now: now, Error: "stream answered 503", Unsure: true, RetryAt: retry})
+		if err != nil || h.State != moderation.HeldDeciding || h.LastError != "stream answered 503" || !h.Unsure || !h.RetryAt.Equal(retry) {
+			t.Fatalf("after a failed try: %+v %v", h, err)
 		}
-		h, _ = q.Get(ctx, "c3", now)
-		if h.State != moderation.HeldFailed || h.LastError != "stream answered 503" {
-			t.Fatalf("%+v", h)
+		if _, err := q.Take(ctx, "c3", lease(now)); !errors.Is(err, moderation.ErrConflict) {
+			t.Fatalf("a retry before its time: %v", err)
 		}
-		if h, err := q.Claim(ctx, "c3", now); err != nil || h.Attempts != 2 {
+		h, err = q.Take(ctx, "c3", lease(retry))
+		if err != nil || h.Attempts != 2 || h.Decision != moderation.Approve {
 			t.Fatalf("retry: %+v %v", h, err)
 		}
-		if err := q.Remove(ctx, "c3"); err != nil {
+		h, err = q.Settle(ctx, "c3", moderation.Settle{Lease: h.Lease, Now: retry, Done: true, KeepUntil: retry.Add(time.Hour)})
+		if err != nil || h.State != moderation.HeldDone || !h.Unsure || h.LastError != "" {
+			t.Fatalf("done: %+v %v", h, err)
+		}
+		// Done: readable, not listed, not decided again, not counted.
+		if h, err := q.Get(ctx, "c3"); err != nil || h.State != moderation.HeldDone {
+			t.Fatalf("get a done item: %+v %v", h, err)
+		}
+		if list, _, _ := q.List(ctx, moderation.QueueFilter{UserID: "u"}, retry); strings.Contains(ids(list), "c3 ") {
+			t.Fatalf("a done item is listed: %s", ids(list))
+		}
+		if _, err := q.Take(ctx, "c3", approveBy("bob", retry)); !errors.Is(err, moderation.ErrConflict) {
+			t.Fatalf("deciding a done item: %v", err)
+		}
+		if n, _ := q.Len(ctx); n != 19 {
+			t.Fatalf("len %d, want 19", n)
+		}
+		if added, err := q.Put(ctx, held("c3", 0, "messaging:a", "u", "r")); added || err != nil {
+			t.Fatalf("a done item put again: %v %v", added, err)
+		}
+		if _, err := q.Remove(ctx, "c3"); err != nil {
 			t.Fatal(err)
 		}
 		for _, op := range []func() error{
-			func() error { _, err := q.Get(ctx, "c3", now); return err },
-			func() error { _, err := q.Claim(ctx, "c3", now); return err },
-			func() error { return q.Remove(ctx, "c3") },
-			func() error { return q.Fail(ctx, "c3", "x") },
+			func() error { _, err := q.Get(ctx, "c3"); return err },
+			func() error { _, err := q.Take(ctx, "c3", approveBy("ann", now)); return err },
+			func() error { _, err := q.Remove(ctx, "c3"); return err },
+			func() error { _, err := q.Settle(ctx, "c3", moderation.Settle{Lease: "x"}); return err },
 		} {
 			if err := op(); !errors.Is(err, moderation.ErrNotFound) {
 				t.Fatalf("after removal: %v", err)
@@ -162,147 +223,325 @@ func TestQueueClaimIsExactlyOnce(t *testing.T) {
 	})
 }
 
-func TestQueueDeadlines(t *testing.T) {
+// TestQueueLeases: a try's lease that runs out makes the item due, and the
+// next try takes it over; the first can no longer settle it.
+func TestQueueLeases(t *testing.T) {
 	forEachQueue(t, func(t *testing.T, q moderation.Queue) {
 		ctx := context.Background()
-		q.Put(ctx, held("late", 0, "messaging:a", "u", "r"))
-		past := t0.Add(2 * time.Hour)
-		if _, err := q.Claim(ctx, "late", past); !errors.Is(err, moderation.ErrExpired) {
-			t.Fatalf("claim past the deadline: %v", err)
+		now := t0.Add(time.Minute)
+		put(t, q, held("l1", 0, "messaging:a", "u", "r"))
+		first, err := q.Take(ctx, "l1", approveBy("ann", now))
+		if err != nil {
+			t.Fatal(err)
 		}
-		if _, err := q.Get(ctx, "late", past); !errors.Is(err, moderation.ErrExpired) {
-			t.Fatalf("get past the deadline: %v", err)
+		if due, _ := q.Due(ctx, now.Add(30*time.Second), 10); len(due) != 0 {
+			t.Fatalf("due within the lease: %s", ids(due))
 		}
-		if list, _, _ := q.List(ctx, moderation.QueueFilter{}, past); len(list) != 0 {
-			t.Fatalf("expired items listed: %s", ids(list))
+		if _, err := q.Take(ctx, "l1", lease(now.Add(30*time.Second))); !errors.Is(err, moderation.ErrConflict) {
+			t.Fatalf("taken within the lease: %v", err)
+		}
+		later := now.Add(61 * time.Second)
+		if due, _ := q.Due(ctx, later, 10); ids(due) != "l1 " {
+			t.Fatalf("due after the lease: %s", ids(due))
+		}
+		second, err := q.Take(ctx, "l1", lease(later))
+		if err != nil || second.Decision != moderation.Approve || second.DecidedBy != "ann" || second.Attempts != 2 {
+			t.Fatalf("takeover: %+v %v", second, err)
+		}
+		if _, err := q.Settle(ctx, "l1", moderation.Settle{Lease: first.Lease, Now: later, Done: true}); !errors.Is(err, moderation.ErrConflict) {
+			t.Fatalf("the first try settled after losing its lease: %v", err)
+		}
+		if _, err := q.Settle(ctx, "l1", moderation.Settle{Lease: second.Lease, Now: later, Done: true, KeepUntil: later.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		if due, _ := q.Due(ctx, later.Add(time.Hour), 10); len(due) != 0 {
+			t.Fatalf("done, yet due: %s", ids(due))
 		}
 	})
 }
 
+// TestQueueDecisionsAndForce: a moderator may change a decision between
+// tries; replacing an approval that may have reached Stream with a
+// rejection takes Force; a decision Stream refused fails the item, which a
+// moderator may decide again.
+func TestQueueDecisionsAndForce(t *testing.T) {
+	forEachQueue(t, func(t *testing.T, q moderation.Queue) {
+		ctx := context.Background()
+		now := t0.Add(time.Minute)
+		put(t, q, held("f1", 0, "messaging:a", "u", "r"))
+		h, _ := q.Take(ctx, "f1", approveBy("ann", now))
+		q.Settle(ctx, "f1", moderation.Settle{Lease: h.Lease, Now: now, Error: "timeout", Unsure: true, RetryAt: now.Add(time.Hour)})
+		reject := lease(now)
+		reject.Decision, reject.Actor, reject.Reason = moderation.Reject, "bob", "spam"
+		if _, err := q.Take(ctx, "f1", reject); !errors.Is(err, moderation.ErrUnconfirmed) {
+			t.Fatalf("rejecting an unconfirmed approval: %v", err)
+		}
+		reject.Force = true
+		h, err := q.Take(ctx, "f1", reject)
+		if err != nil || h.Decision != moderation.Reject || h.DecidedBy != "bob" || h.Reason != "spam" || !h.Unsure {
+			t.Fatalf("forced: %+v %v", h, err)
+		}
+		// Refused for good: failed, and a moderator may decide again.
+		h, err = q.Settle(ctx, "f1", moderation.Settle{Lease: h.Lease, Now: now, Error: "stream answered 403"})
+		if err != nil || h.State != moderation.HeldFailed {
+			t.Fatalf("refused: %+v %v", h, err)
+		}
+		if list, _, _ := q.List(ctx, moderation.QueueFilter{}, now); ids(list) != "f1 " || list[0].State != moderation.HeldFailed {
+			t.Fatalf("a failed item is listed: %s", ids(list))
+		}
+		if _, err := q.Take(ctx, "f1", lease(now.Add(2*time.Hour))); err == nil {
+			t.Fatal("a failed item was retried without a moderator")
+		}
+		if h, err := q.Take(ctx, "f1", approveBy("carl", now)); err != nil || h.DecidedBy != "carl" {
+			t.Fatalf("deciding a failed item again: %+v %v", h, err)
+		}
+		// A failure whose retry would come after the deadline fails for good.
+		put(t, q, held("f2", 0, "messaging:a", "u", "r"))
+		h, _ = q.Take(ctx, "f2", approveBy("ann", now))
+		if h, _ := q.Settle(ctx, "f2", moderation.Settle{Lease: h.Lease, Now: now, Error: "503", RetryAt: t0.Add(2 * time.Hour)}); h.State != moderation.HeldFailed {
+			t.Fatalf("retry past the deadline: %+v", h)
+		}
+	})
+}
+
+// TestQueueExpiry: past its deadline an item can no longer be decided; the
+// sweep closes it once, and leaves one whose try holds a live lease.
+func TestQueueExpiry(t *testing.T) {
+	forEachQueue(t, func(t *testing.T, q moderation.Queue) {
+		ctx := context.Background()
+		put(t, q, held("w", 0, "messaging:a", "u", "r"))
+		put(t, q, held("d", 0, "messaging:a", "u", "r"))
+		put(t, q, held("busy", 0, "messaging:a", "u", "r"))
+		put(t, q, held("fresh", time.Hour, "messaging:a", "u", "r"))
+		h, _ := q.Take(ctx, "d", approveBy("ann", t0))
+		q.Settle(ctx, "d", moderation.Settle{Lease: h.Lease, Now: t0, Error: "503", RetryAt: t0.Add(time.Minute)})
+		deadline := t0.Add(time.Hour)
+		q.Take(ctx, "busy", approveBy("ann", deadline.Add(-time.Second)))
+		past := deadline.Add(time.Second)
+		if _, err := q.Take(ctx, "w", approveBy("ann", past)); !errors.Is(err, moderation.ErrExpired) {
+			t.Fatalf("take past the deadline: %v", err)
+		}
+		if list, _, _ := q.List(ctx, moderation.QueueFilter{}, past); ids(list) != "fresh " {
+			t.Fatalf("listed past the deadline: %s", ids(list))
+		}
+		closed, err := q.Expire(ctx, past, 10)
+		got := map[string]moderation.HeldState{}
+		for _, h := range closed {
+			got[h.ID] = h.State
+		}
+		if err != nil || len(closed) != 2 || got["w"] != moderation.HeldWaiting || got["d"] != moderation.HeldDeciding {
+			t.Fatalf("expired %v %v", got, err)
+		}
+		if closed, _ := q.Expire(ctx, past, 10); len(closed) != 0 {
+			t.Fatalf("expired twice: %s", ids(closed))
+		}
+		if h, _ := q.Get(ctx, "w"); h.State != moderation.HeldExpired {
+			t.Fatalf("w: %+v", h)
+		}
+		if h, _ := q.Get(ctx, "d"); h.State != moderation.HeldFailed || h.LastError != moderation.DeadlinePassed {
+			t.Fatalf("d: %+v", h)
+		}
+		if n, _ := q.Len(ctx); n != 2 {
+			t.Fatalf("len %d: the busy and the fresh one stay open", n)
+		}
+		if closed, _ := q.Expire(ctx, past.Add(2*time.Minute), 10); ids(closed) != "busy " {
+			t.Fatalf("after the lease: %s", ids(closed))
+		}
+	})
+}
+
+// TestQueueOneMessageOneItem: the same message put many times at once, or
+// again by another process or after a restart, makes one item.
+func TestQueueOneMessageOneItem(t *testing.T) {
+	forEachQueue(t, func(t *testing.T, q moderation.Queue) {
+		ctx := context.Background()
+		var added atomic.Int64
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ok, err := q.Put(ctx, held("once", 0, "messaging:a", "u", "r"))
+				if err != nil {
+					t.Error(err)
+				}
+				if ok {
+					added.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		if added.Load() != 1 {
+			t.Fatalf("%d puts added the item", added.Load())
+		}
+		if n, _ := q.Len(ctx); n != 1 {
+			t.Fatalf("len %d", n)
+		}
+	})
+}
+
+func TestQueueCap(t *testing.T) {
+	t.Parallel()
+	for _, qs := range queues() {
+		t.Run(qs.name, func(t *testing.T) {
+			t.Parallel()
+			q := qs.new(t, 2)
+			ctx := context.Background()
+			put(t, q, held("a", 0, "messaging:a", "u", "r"))
+			put(t, q, held("b", 0, "messaging:a", "u", "r"))
+			if _, err := q.Put(ctx, held("c", 0, "messaging:a", "u", "r")); !errors.Is(err, moderation.ErrFull) {
+				t.Fatalf("a third item: %v", err)
+			}
+			// A closed item leaves room.
+			h, _ := q.Take(ctx, "a", approveBy("ann", t0))
+			q.Settle(ctx, "a", moderation.Settle{Lease: h.Lease, Now: t0, Done: true, KeepUntil: t0.Add(time.Hour)})
+			put(t, q, held("c", 0, "messaging:a", "u", "r"))
+		})
+	}
+}
+
+// TestQueueDecidedItemsAreDue: an item put with the rules' decision is due
+// at once.
+func TestQueueDecidedItemsAreDue(t *testing.T) {
+	forEachQueue(t, func(t *testing.T, q moderation.Queue) {
+		ctx := context.Background()
+		for i, d := range []moderation.Decision{"", moderation.Approve, "", moderation.Reject} {
+			h := held(fmt.Sprint("d", i), time.Duration(i)*time.Second, "messaging:a", "u")
+			if d != "" {
+				h.Decision, h.State, h.DecidedBy = d, moderation.HeldDeciding, "modgate"
+			}
+			put(t, q, h)
+		}
+		due, err := q.Due(ctx, t0.Add(time.Minute), 10)
+		if err != nil || ids(due) != "d1 d3 " || due[1].Decision != moderation.Reject {
+			t.Fatalf("due %s %v", ids(due), err)
+		}
+		if h, err := q.Take(ctx, "d1", lease(t0.Add(time.Minute))); err != nil || h.Decision != moderation.Approve || h.DecidedBy != "modgate" {
+			t.Fatalf("take the rules' decision: %+v %v", h, err)
+		}
+	})
+}
+
+// commandCounter counts the commands a Redis client sends, by name.
+type commandCounter struct {
+	mu    sync.Mutex
+	count map[string]int
+}
+
+func (c *commandCounter) add(cmds ...redis.Cmder) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, cmd := range cmds {
+		c.count[cmd.Name()]++
+	}
+}
+
+func (c *commandCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (c *commandCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { c.add(cmd); return next(ctx, cmd) }
+}
+func (c *commandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error { c.add(cmds...); return next(ctx, cmds) }
+}
+
+// TestRedisFilteredListReadsOnlyItsItems: a list by sender, channel or rule
+// reads the items of its index, not the others.
+func TestRedisFilteredListReadsOnlyItsItems(t *testing.T) {
+	t.Parallel()
+	r := newTestRedis(t)
+	q := r.Queue(0)
+	for i := range 300 {
+		put(t, q, held(fmt.Sprint("x", i), time.Duration(i)*time.Millisecond, fmt.Sprint("messaging:c", i%10), fmt.Sprint("u", i%100),
+			fmt.Sprint("r", i%30)))
+	}
+	counter := &commandCounter{count: map[string]int{}}
+	r.client.AddHook(counter)
+	for _, tc := range []struct {
+		name string
+		f    moderation.QueueFilter
+		want int
+	}{
+		{"user", moderation.QueueFilter{UserID: "u7"}, 3},
+		{"rule", moderation.QueueFilter{Rule: "r7"}, 10},
+		{"channel", moderation.QueueFilter{ChannelCID: "messaging:c7"}, 30},
+		{"user and channel: the smaller index", moderation.QueueFilter{UserID: "u7", ChannelCID: "messaging:c7"}, 3},
+		{"nobody", moderation.QueueFilter{UserID: "nobody"}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			counter.mu.Lock()
+			counter.count = map[string]int{}
+			counter.mu.Unlock()
+			list, _, err := q.List(context.Background(), tc.f, t0.Add(time.Second))
+			counter.mu.Lock()
+			read := counter.count["hgetall"]
+			counter.mu.Unlock()
+			if err != nil || len(list) != tc.want || read != tc.want {
+				t.Fatalf("%d items, %d read (%v)", len(list), read, err)
+			}
+		})
+	}
+}
+
+// TestRedisQueueSurvivesRestart: another process (or this one after a
+// restart) with the same prefix finds the items, and does not queue them
+// twice.
 func TestRedisQueueSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	r := newTestRedis(t)
 	ctx := context.Background()
-	if err := r.Queue().Put(ctx, held("kept", 0, "messaging:a", "u", "r")); err != nil {
-		t.Fatal(err)
-	}
-	// Another process (or this one after a restart) with the same prefix.
+	put(t, r.Queue(0), held("kept", 0, "messaging:a", "u", "r"))
 	again, err := OpenRedis(testRedisURL(t), RedisOptions{Prefix: r.prefix[1 : len(r.prefix)-2], Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer again.Close()
-	h, err := again.Queue().Get(ctx, "kept", t0.Add(time.Minute))
+	q := again.Queue(0)
+	h, err := q.Get(ctx, "kept")
 	if err != nil || h.Text != "text of kept" || h.State != moderation.HeldWaiting || len(h.Rules) != 1 {
 		t.Fatalf("%+v %v", h, err)
 	}
+	if added, err := q.Put(ctx, held("kept", 0, "messaging:a", "u", "r")); added || err != nil {
+		t.Fatalf("put again after a restart: %v %v", added, err)
+	}
 }
 
-// publishCounter counts the calls a decision makes to Stream.
-type publishCounter struct {
-	mu    sync.Mutex
-	calls map[string]int
-}
-
-func (p *publishCounter) add(id string) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.calls[id]++
-	return nil
-}
-func (p *publishCounter) Commit(_ context.Context, id string) error        { return p.add(id) }
-func (p *publishCounter) Delete(_ context.Context, id string) error        { return p.add(id) }
-func (p *publishCounter) Send(_ context.Context, h *moderation.Held) error { return p.add(h.ID) }
-
-// TestReviewsRaceExactlyOnce: many concurrent approvals and rejections of
-// the same items, against both queues: exactly one effect per item.
-func TestReviewsRaceExactlyOnce(t *testing.T) {
-	forEachQueue(t, func(t *testing.T, q moderation.Queue) {
-		pub := &publishCounter{calls: map[string]int{}}
-		now := t0.Add(time.Minute)
-		r := &moderation.Reviews{Queue: q, Publisher: pub, Now: func() time.Time { return now }}
-		ctx := context.Background()
-		const items = 15
-		for i := range items {
-			if err := r.Hold(ctx, held(fmt.Sprint("race-", i), 0, "messaging:a", "u", "r")); err != nil {
-				t.Fatal(err)
-			}
+// TestRedisQueueTakesOverAnOlderLayout: items an older modgate queued (in
+// the index by time only, the rules' decision inside the item) are indexed
+// and their decisions become due.
+func TestRedisQueueTakesOverAnOlderLayout(t *testing.T) {
+	t.Parallel()
+	r := newTestRedis(t)
+	q := r.Queue(0)
+	ctx := context.Background()
+	old := func(id, state string, decision moderation.Decision) {
+		h := held(id, 0, "messaging:a", "u9", "r")
+		h.Decision = decision
+		data, _ := json.Marshal(h)
+		r.client.HSet(ctx, q.itemKey(id), "data", data, "state", state, "error", "", "attempts", 0, "deadline", h.Deadline.UnixMilli())
+		r.client.ZAdd(ctx, q.indexKey(), redis.Z{Score: float64(h.HeldAt.UnixMilli()), Member: id})
+		if decision != "" {
+			r.client.ZAdd(ctx, q.base+"decided", redis.Z{Score: float64(h.HeldAt.UnixMilli()), Member: id})
 		}
-		var wg sync.WaitGroup
-		for i := range items {
-			for j := range 12 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					id := fmt.Sprint("race-", i)
-					var err error
-					if j%3 == 0 {
-						_, err = r.Decide(ctx, id, moderation.Reject, "bob", "")
-					} else {
-						_, err = r.Decide(ctx, id, moderation.Approve, "ann", "")
-					}
-					if err != nil && !errors.Is(err, moderation.ErrConflict) && !errors.Is(err, moderation.ErrNotFound) {
-						t.Error(err)
-					}
-				}()
-			}
-		}
-		wg.Wait()
-		if len(pub.calls) != items {
-			t.Fatalf("%d items reached Stream, want %d", len(pub.calls), items)
-		}
-		for id, n := range pub.calls {
-			if n != 1 {
-				t.Fatalf("%s reached Stream %d times", id, n)
-			}
-		}
-	})
-}
-
-// TestQueueDecidedIndex: the items that carry a decision of the rules can
-// be listed on their own, in order and in pages, and leave that list when
-// removed.
-func TestQueueDecidedIndex(t *testing.T) {
-	forEachQueue(t, func(t *testing.T, q moderation.Queue) {
-		ctx := context.Background()
-		for i, decision := range []string{"", "approve", "", "reject", "approve", ""} {
-			h := held(fmt.Sprintf("d%d", i), time.Duration(i)*time.Second, "messaging:a", "u")
-			h.Decision = moderation.Decision(decision)
-			if err := q.Put(ctx, h); err != nil {
-				t.Fatal(err)
-			}
-		}
-		now := t0.Add(30 * time.Second)
-		list := func(f moderation.QueueFilter) string {
-			t.Helper()
-			all := ""
-			for {
-				page, next, err := q.List(ctx, f, now)
-				if err != nil {
-					t.Fatal(err)
-				}
-				all += ids(page) + "| "
-				if next == "" {
-					return all
-				}
-				f.Cursor = next
-			}
-		}
-		if got := list(moderation.QueueFilter{Decided: true, Limit: 2}); got != "d1 d3 | d4 | " {
-			t.Fatalf("decided, in pages of 2: %q", got)
-		}
-		if err := q.Remove(ctx, "d3"); err != nil {
-			t.Fatal(err)
-		}
-		if got := list(moderation.QueueFilter{Decided: true}); got != "d1 d4 | " {
-			t.Fatalf("decided after a removal: %q", got)
-		}
-		if rq, ok := q.(*RedisQueue); ok {
-			if n := rq.client.ZCard(ctx, rq.decidedKey()).Val(); n != 2 {
-				t.Fatalf("the index of decisions holds %d ids, want 2", n)
-			}
-		}
-		if got := list(moderation.QueueFilter{}); got != "d0 d1 d2 d4 d5 | " {
-			t.Fatalf("whole queue: %q", got)
-		}
-	})
+	}
+	old("held", "waiting", "")
+	old("allowed", "failed", moderation.Approve)
+	old("stuck", "deciding", "")
+	now := t0.Add(time.Minute)
+	list, _, err := q.List(ctx, moderation.QueueFilter{UserID: "u9"}, now)
+	if err != nil || len(list) != 3 {
+		t.Fatalf("by sender after the takeover: %s %v", ids(list), err)
+	}
+	due, _ := q.Due(ctx, now, 10)
+	if ids(due) != "allowed " || due[0].Decision != moderation.Approve {
+		t.Fatalf("due %s", ids(due))
+	}
+	if h, _ := q.Get(ctx, "stuck"); h.State != moderation.HeldFailed || h.LastError == "" {
+		t.Fatalf("a try an older modgate left: %+v", h)
+	}
+	if h, _ := q.Get(ctx, "held"); h.State != moderation.HeldWaiting || h.Decision != "" {
+		t.Fatalf("a held one: %+v", h)
+	}
+	if n := r.client.Exists(ctx, q.base+"decided").Val(); n != 0 {
+		t.Fatal("the older index is left")
+	}
 }

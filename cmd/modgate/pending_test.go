@@ -182,21 +182,27 @@ func TestPendingDecisionsSurviveStreamFailures(t *testing.T) {
 	defer api.Close()
 	r := start(t, pendingEnv(t, api.URL))
 	postTo(t, r.addr, "/hooks/pending/PassOnPendingMessage", "secret", pendingMsg("f1", "reviewme"))
-	if code, body := adminCall(t, r.addr, "POST", "/admin/queue/f1/approve", "mod-token-0123456789", ""); code != 502 || !strings.Contains(body, "stream_failed") {
+	// Stream fails: the approval is recorded and goes on in the background.
+	if code, body := adminCall(t, r.addr, "POST", "/admin/queue/f1/approve", "mod-token-0123456789", ""); code != 202 || !strings.Contains(body, `"state":"deciding"`) {
 		t.Fatalf("approve while Stream fails: %d %s", code, body)
 	}
 	code, body := adminCall(t, r.addr, "GET", "/admin/queue/f1", "mod-token-0123456789", "")
 	var h struct {
 		State     string `json:"state"`
 		LastError string `json:"last_error"`
+		Decision  string `json:"decision"`
+		DecidedBy string `json:"decided_by"`
+		Attempts  int    `json:"attempts"`
 	}
-	if json.Unmarshal([]byte(body), &h); code != 200 || h.State != "failed" || h.LastError == "" {
+	if json.Unmarshal([]byte(body), &h); code != 200 || h.State != "deciding" || h.LastError == "" || h.Decision != "approve" ||
+		h.DecidedBy != "ann" || h.Attempts != 1 {
 		t.Fatalf("item after the failure: %d %s", code, body)
 	}
 	fake.mu.Lock()
 	fake.fail = 0
 	fake.mu.Unlock()
-	if code, body := adminCall(t, r.addr, "POST", "/admin/queue/f1/approve", "mod-token-0123456789", ""); code != 200 {
+	// A moderator need not wait for the retry: approving again tries now.
+	if code, body := adminCall(t, r.addr, "POST", "/admin/queue/f1/approve", "mod-token-0123456789", ""); code != 200 || !strings.Contains(body, `"state":"done"`) {
 		t.Fatalf("retry: %d %s", code, body)
 	}
 	if got := fake.got(); len(got) != 1 || got[0] != "POST /messages/f1/commit" {

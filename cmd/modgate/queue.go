@@ -17,7 +17,12 @@ const queueUsage = `usage:
   modgate queue list [--channel CID] [--user ID] [--rule ID] [--limit N] [--cursor C]
   modgate queue show ID
   modgate queue approve ID
-  modgate queue reject ID [--reason TEXT]
+  modgate queue reject ID [--reason TEXT] [--force]
+
+approve and reject wait up to 5 s for Stream; when it has not confirmed by
+then, modgate goes on trying and the item reads "deciding" (queue show).
+--force rejects a message an approval may already have made visible
+(Stream did not confirm it): the message is then deleted from the channel.
 
 A client of the admin API: MODGATE_ADMIN_URL (default http://127.0.0.1:8080)
 and MODGATE_ADMIN_TOKEN (a token of MODGATE_ADMIN_TOKENS).
@@ -39,6 +44,7 @@ func queueCmd(args []string, getenv func(string) string, stdout, stderr io.Write
 	limit := fs.Int("limit", 0, "at most this many")
 	cursor := fs.String("cursor", "", "the next page")
 	reason := fs.String("reason", "", "why it is rejected")
+	force := fs.Bool("force", false, "reject even though an unconfirmed approval may have made the message visible")
 	var id string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -79,11 +85,14 @@ func queueCmd(args []string, getenv func(string) string, stdout, stderr io.Write
 				Rules           []string
 				HeldAt          time.Time `json:"held_at"`
 				Deadline        time.Time
+				Decision        string
+				DecidedBy       string `json:"decided_by"`
+				Attempts        int
 				LastError       string `json:"last_error"`
 			}
 			Next string `json:"next_cursor"`
 		}
-		if err := api.call(http.MethodGet, "/admin/queue?"+q.Encode(), nil, &page); err != nil {
+		if _, err := api.call(http.MethodGet, "/admin/queue?"+q.Encode(), nil, &page); err != nil {
 			fmt.Fprintln(stderr, "modgate queue:", err)
 			return 1
 		}
@@ -95,8 +104,12 @@ func queueCmd(args []string, getenv func(string) string, stdout, stderr io.Write
 				text = string([]rune(text)[:57]) + "..."
 			}
 			state := h.State
-			if h.LastError != "" {
-				state += " (" + h.LastError + ")"
+			if h.Decision != "" {
+				state += fmt.Sprintf(" (%s by %s, %d tries", h.Decision, h.DecidedBy, h.Attempts)
+				if h.LastError != "" {
+					state += ": " + h.LastError
+				}
+				state += ")"
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%q\n", h.ID, h.HeldAt.Format(time.DateTime), h.ChannelCID, h.UserID,
 				strings.Join(h.Rules, ","), state, text)
@@ -108,7 +121,7 @@ func queueCmd(args []string, getenv func(string) string, stdout, stderr io.Write
 		return 0
 	case sub == "show" && id != "":
 		var item json.RawMessage
-		if err := api.call(http.MethodGet, "/admin/queue/"+url.PathEscape(id), nil, &item); err != nil {
+		if _, err := api.call(http.MethodGet, "/admin/queue/"+url.PathEscape(id), nil, &item); err != nil {
 			fmt.Fprintln(stderr, "modgate queue:", err)
 			return 1
 		}
@@ -118,14 +131,29 @@ func queueCmd(args []string, getenv func(string) string, stdout, stderr io.Write
 		return 0
 	case (sub == "approve" || sub == "reject") && id != "":
 		var body []byte
-		if sub == "reject" && *reason != "" {
-			body, _ = json.Marshal(map[string]string{"reason": *reason})
+		if sub == "reject" && (*reason != "" || *force) {
+			body, _ = json.Marshal(map[string]any{"reason": *reason, "force": *force})
 		}
-		if err := api.call(http.MethodPost, "/admin/queue/"+url.PathEscape(id)+"/"+sub, body, nil); err != nil {
+		var answer struct {
+			Result string
+			Item   struct {
+				LastError string `json:"last_error"`
+			}
+		}
+		status, err := api.call(http.MethodPost, "/admin/queue/"+url.PathEscape(id)+"/"+sub, body, &answer)
+		if err != nil {
 			fmt.Fprintln(stderr, "modgate queue:", err)
 			return 1
 		}
-		fmt.Fprintf(stdout, "%s: %s\n", id, map[string]string{"approve": "approved", "reject": "rejected"}[sub])
+		if status == http.StatusAccepted {
+			fmt.Fprintf(stdout, "%s: deciding: Stream has not confirmed yet", id)
+			if answer.Item.LastError != "" {
+				fmt.Fprintf(stdout, " (%s)", answer.Item.LastError)
+			}
+			fmt.Fprintf(stdout, "; modgate keeps trying: modgate queue show %s\n", id)
+			return 0
+		}
+		fmt.Fprintf(stdout, "%s: %s\n", id, answer.Result)
 		return 0
 	}
 	fs.Usage()
@@ -138,11 +166,11 @@ type adminClient struct {
 }
 
 // call makes one admin API call, decoding the answer into out and an
-// error answer into an error that names its code.
-func (a *adminClient) call(method, path string, body []byte, out any) error {
+// error answer into an error that names its code. It returns the status.
+func (a *adminClient) call(method, path string, body []byte, out any) (int, error) {
 	req, err := http.NewRequest(method, a.base+path, bytes.NewReader(body))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	req.Header.Set("Authorization", "Bearer "+a.token)
 	if body != nil {
@@ -150,24 +178,24 @@ func (a *adminClient) call(method, path string, body []byte, out any) error {
 	}
 	resp, err := a.http.Do(req)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	if err != nil {
-		return err
+		return resp.StatusCode, err
 	}
 	if resp.StatusCode/100 != 2 {
 		var e struct {
 			Error struct{ Code, Message string } `json:"error"`
 		}
 		if json.Unmarshal(data, &e) == nil && e.Error.Code != "" {
-			return fmt.Errorf("%s (%d): %s", e.Error.Code, resp.StatusCode, e.Error.Message)
+			return resp.StatusCode, fmt.Errorf("%s (%d): %s", e.Error.Code, resp.StatusCode, e.Error.Message)
 		}
-		return fmt.Errorf("the admin API answered %d: %.200s", resp.StatusCode, data)
+		return resp.StatusCode, fmt.Errorf("the admin API answered %d: %.200s", resp.StatusCode, data)
 	}
 	if out != nil {
-		return json.Unmarshal(data, out)
+		return resp.StatusCode, json.Unmarshal(data, out)
 	}
-	return nil
+	return resp.StatusCode, nil
 }

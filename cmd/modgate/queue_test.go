@@ -90,8 +90,11 @@ func TestHoldApproveResend(t *testing.T) {
 	if code, body := adminCall(t, r.addr, "POST", "/admin/queue/"+id+"/approve", mod, ""); code != 200 {
 		t.Fatalf("approve %d %s", code, body)
 	}
-	if code, _ := adminCall(t, r.addr, "POST", "/admin/queue/"+id+"/approve", mod, ""); code != 404 {
-		t.Fatalf("second approval: %d, want 404 (decided and gone)", code)
+	if code, body := adminCall(t, r.addr, "POST", "/admin/queue/"+id+"/approve", mod, ""); code != 409 || !strings.Contains(body, "already_decided") {
+		t.Fatalf("second approval: %d %s, want 409 (decided)", code, body)
+	}
+	if code, body := adminCall(t, r.addr, "GET", "/admin/queue/"+id, reader, ""); code != 200 || !strings.Contains(body, `"state":"done"`) {
+		t.Fatalf("a decided item reads as done for a while: %d %s", code, body)
 	}
 	if len(fake.sends) != 1 || !strings.HasPrefix(fake.sends[0], "POST /channels/messaging/general/message ") {
 		t.Fatalf("sends %v", fake.sends)
@@ -192,7 +195,7 @@ func TestQueueCommand(t *testing.T) {
 		t.Fatalf("reject: %d %q %s", code, out.String(), errs.String())
 	}
 	errs.Reset()
-	if code := run(context.Background(), []string{"queue", "approve", id}, env, &out, &errs); code != 1 || !strings.Contains(errs.String(), "not_found (404)") {
+	if code := run(context.Background(), []string{"queue", "approve", id}, env, &out, &errs); code != 1 || !strings.Contains(errs.String(), "already_decided (409)") {
 		t.Fatalf("approve a decided message: %d %s", code, errs.String())
 	}
 	if code := run(context.Background(), []string{"queue", "frob"}, env, &out, &errs); code != 2 {

@@ -91,6 +91,8 @@ type config struct {
 	streamBase     string
 	holdTTL        time.Duration
 	pendingTimeout time.Duration
+	queueMax       int
+	decisionLease  time.Duration
 	redisPipeline  bool
 	redisURL       string
 	redisPrefix    string
@@ -146,6 +148,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if c.holdTTL, err = parseDuration(envOr(getenv, "MODGATE_HOLD_TTL", "72h")); err != nil {
 		errs = append(errs, fmt.Errorf("MODGATE_HOLD_TTL: %w", err))
+	}
+	if c.queueMax, err = strconv.Atoi(envOr(getenv, "MODGATE_QUEUE_MAX", "100000")); err != nil || c.queueMax < 1 {
+		errs = append(errs, fmt.Errorf("MODGATE_QUEUE_MAX: %q is not a whole number of 1 or more", getenv("MODGATE_QUEUE_MAX")))
+	}
+	if c.decisionLease, err = parseDuration(envOr(getenv, "MODGATE_DECISION_LEASE", "1m")); err != nil {
+		errs = append(errs, fmt.Errorf("MODGATE_DECISION_LEASE: %w", err))
+	} else if c.decisionLease < 10*time.Second {
+		errs = append(errs, fmt.Errorf("MODGATE_DECISION_LEASE: %s is shorter than 10s, too short for a call to Stream and its retries", c.decisionLease))
 	}
 	c.redisPipeline = envOr(getenv, "MODGATE_REDIS_AUTOPIPELINE", "1") != "0"
 	c.redisPrefix = envOr(getenv, "MODGATE_REDIS_PREFIX", "modgate")
@@ -281,7 +291,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 
 	var state moderation.State
 	var stateCheck func(context.Context) error
-	var queue moderation.Queue = storage.NewMemoryQueue(0)
+	var queue moderation.Queue = storage.NewMemoryQueue(c.queueMax)
 	var audit moderation.AuditLog = storage.NewMemoryAudit(0)
 	stateName := "memory"
 	if c.redisURL != "" {
@@ -298,7 +308,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		}
 		cancel()
 		state, stateCheck, stateName = r, r.Ping, r.String()
-		queue, audit = r.Queue(), r.Audit(0)
+		queue, audit = r.Queue(c.queueMax), r.Audit(0)
 	} else {
 		state = storage.NewMemory(storage.MemoryOptions{})
 	}
@@ -308,8 +318,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		log.Error("stream client", "err", err)
 		return 2
 	}
-	reviews := &moderation.Reviews{Queue: queue, Publisher: publisher, Audit: audit, Log: log}
+	reviews := &moderation.Reviews{Queue: queue, Publisher: publisher, Audit: audit, Log: log, Lease: c.decisionLease}
 	rulesFile := moderation.NewRulesFile(c.rulesPath, engine, log)
+	rulesFile.Audit = audit
 	server := hook.New(hook.Config{
 		Keys:           keys,
 		Engine:         engine,
@@ -350,7 +361,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 				return
 			case <-hup:
 				log.Info("SIGHUP: reloading the rules")
-				_ = rulesFile.Reload()
+				_ = rulesFile.ReloadBy("modgate", "SIGHUP")
 			}
 		}
 	}()
