@@ -1,11 +1,13 @@
 package hook
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/modgate/modgate/hook/stream"
+	"github.com/modgate/modgate/moderation"
 )
 
 // approvedAgain answers for a message that carries an approval marker (a
@@ -19,11 +21,16 @@ func (s *Server) approvedAgain(c echo.Context, p *stream.Payload, raw []byte) er
 	if err == nil {
 		err = s.cfg.Engine.ClaimOnce(c.Request().Context(), "approval:"+id)
 	}
-	set := s.cfg.Engine.Rules()
 	if err != nil {
 		s.log.Warn("approval marker refused", "err", err, "user_id", userID)
 		m.requests[outcomeReject].Inc()
-		return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, stream.AppendReject(nil, set.Settings.RejectReply))
+		reply := s.cfg.Engine.Rules().Settings.RejectReply
+		if errors.Is(err, moderation.ErrUsed) {
+			// modgate sending an approved message again: it reads this in
+			// Stream's answer as "done already".
+			reply = stream.ApprovalUsedReply
+		}
+		return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, stream.AppendReject(nil, reply))
 	}
 	m.requests[outcomeAllow].Inc()
 	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, p.AppendWithout(nil, stream.ApprovalField))

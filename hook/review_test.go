@@ -171,6 +171,54 @@ func TestTheAdminAPIAnswersInTime(t *testing.T) {
 	})
 }
 
+// TestStreamAppliedButDidNotConfirm: Stream applies a decision and answers
+// 500; the try again finds it done ("not pending", "does not exist",
+// "already exists", or the hook's "approval used"): done, in two calls.
+func TestStreamAppliedButDidNotConfirm(t *testing.T) {
+	forEachStore(t, func(t *testing.T, store string) {
+		for _, tc := range []struct {
+			name      string
+			hookFirst bool
+			hold      func(r *rig) string
+			decide    string
+			call      string
+		}{
+			{"commit", false, func(r *rig) string { r.pending("wh-1", "p1", "reviewme"); return "p1" }, "approve", "POST /messages/p1/commit"},
+			{"hard delete", false, func(r *rig) string { r.pending("wh-1", "p1", "reviewme"); return "p1" }, "reject", "DELETE /messages/p1"},
+			{"send, id known first", false, func(r *rig) string {
+				r.beforeSend(r.server, "wh-1", `{"text":"reviewme"}`)
+				return r.heldID()
+			}, "approve", "POST /channels/messaging/general/message"},
+			{"send, the hook first", true, func(r *rig) string {
+				r.beforeSend(r.server, "wh-1", `{"text":"reviewme"}`)
+				return r.heldID()
+			}, "approve", "POST /channels/messaging/general/message"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r := newRig(t, store, 0)
+				r.stream.hookFirst = tc.hookFirst
+				id := tc.hold(r)
+				r.stream.fail(apply500)
+				code, body := r.admin(context.Background(), "POST", "/admin/queue/"+id+"/"+tc.decide, "")
+				if code != 200 || !strings.Contains(body, `"state":"done"`) {
+					t.Fatalf("%d %s", code, body)
+				}
+				if n := r.stream.count(tc.call); n != 2 || len(r.stream.got()) != 2 {
+					t.Fatalf("calls %v", r.stream.got())
+				}
+				if tc.decide == "approve" && !strings.HasPrefix(tc.call, "POST /messages") {
+					if m, ok := r.stream.message(id); !ok || m.text != "reviewme" || m.userID != "u1" {
+						t.Fatalf("sent %+v %v", m, ok)
+					}
+				}
+				if got := r.auditOf(id); len(got) != 2 {
+					t.Fatalf("audit %v", got)
+				}
+			})
+		}
+	})
+}
+
 // TestAFailedDecisionIsRetried: an approval Stream fails is recorded with
 // its moderator and tried again with backoff until Stream is back; a later
 // rejection does not replace it blindly; past the deadline it fails.
@@ -233,6 +281,42 @@ func TestAFailedDecisionIsRetried(t *testing.T) {
 		}
 		if got := fmt.Sprint(r.auditOf("p3")); got != "[held by modgate failed by ann expired by modgate]" {
 			t.Fatalf("audit %s", got)
+		}
+	})
+}
+
+// TestAnApprovedEditUpdatesTheMessage: a held edit approved is one update
+// of the message, as its sender, through the hook; a message whose id the
+// client chose (Stream has no such message) is sent as new with that id.
+func TestAnApprovedEditUpdatesTheMessage(t *testing.T) {
+	forEachStore(t, func(t *testing.T, store string) {
+		r := newRig(t, store, 0)
+		r.stream.put("m-old", storedMessage{text: "hello", userID: "u1"})
+		r.beforeSend(r.server, "wh-1", `{"id":"m-old","text":"reviewme edited","created_at":"2026-01-01T00:00:00Z","custom":{"k":1}}`)
+		id := r.heldID()
+		if h := r.item(id); h.MessageID != "m-old" {
+			t.Fatalf("the edit names its message: %+v", h)
+		}
+		if code, body := r.admin(context.Background(), "POST", "/admin/queue/"+id+"/approve", ""); code != 200 {
+			t.Fatalf("approve: %d %s", code, body)
+		}
+		if calls := fmt.Sprint(r.stream.got()); calls != "[POST /messages/m-old]" {
+			t.Fatalf("calls %s", calls)
+		}
+		if m, _ := r.stream.message("m-old"); m.text != "reviewme edited" {
+			t.Fatalf("message %+v", m)
+		}
+
+		r.beforeSend(r.server, "wh-2", `{"id":"client-chosen","text":"reviewme new"}`)
+		id = r.heldID()
+		if code, body := r.admin(context.Background(), "POST", "/admin/queue/"+id+"/approve", ""); code != 200 {
+			t.Fatalf("approve: %d %s", code, body)
+		}
+		if r.stream.count("POST /channels/messaging/general/message") != 1 {
+			t.Fatalf("calls %v", r.stream.got())
+		}
+		if m, ok := r.stream.message("client-chosen"); !ok || m.text != "reviewme new" {
+			t.Fatalf("message %+v %v", m, ok)
 		}
 	})
 }

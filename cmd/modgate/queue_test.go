@@ -104,7 +104,7 @@ func TestHoldApproveResend(t *testing.T) {
 	}
 	json.Unmarshal([]byte(strings.SplitN(fake.sends[0], " ", 3)[2]), &sent)
 	if string(sent.Message["user_id"]) != `"u1"` || string(sent.Message["custom_flag"]) != "true" ||
-		string(sent.Message["mentioned_users"]) != `["u9"]` || sent.Message["modgate_approval"] == nil || sent.Message["id"] != nil {
+		string(sent.Message["mentioned_users"]) != `["u9"]` || sent.Message["modgate_approval"] == nil || string(sent.Message["id"]) != `"`+id+`"` {
 		t.Fatalf("sent %s", fake.sends[0])
 	}
 

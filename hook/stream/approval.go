@@ -36,6 +36,11 @@ func (a *Approvals) Marker(h *moderation.Held) string {
 	return h.ID + "." + a.mac(h.ID, h.UserID, h.Text)
 }
 
+// ApprovalUsedReply is the hook's answer to a message whose approval
+// marker was used already: a send tried again after Stream applied the
+// first. Only modgate reads it, in Stream's answer to that send.
+const ApprovalUsedReply = "modgate: this approval was used already"
+
 // ErrBadMarker is returned by Check for a marker that is not valid.
 var ErrBadMarker = errors.New("approval marker does not match the message")
 

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -110,34 +111,85 @@ func (e *APIError) Error() string {
 
 // Temporary reports whether trying again later may succeed.
 func (e *APIError) Temporary() bool {
-	return e.HTTPStatus == http.StatusTooManyRequests || e.HTTPStatus >= 500
+	return e.HTTPStatus == http.StatusTooManyRequests || e.HTTPStatus == http.StatusRequestTimeout || e.HTTPStatus >= 500
+}
+
+// codeNotFound is Stream's error code for "does not exist".
+const codeNotFound = 16
+
+// NotFound reports whether Stream answered that the object does not exist.
+func (e *APIError) NotFound() bool {
+	return e.HTTPStatus == http.StatusNotFound || e.Code == codeNotFound
+}
+
+// Says reports whether Stream's message contains s, ignoring case.
+func (e *APIError) Says(s string) bool {
+	return strings.Contains(strings.ToLower(e.Message+e.Body), strings.ToLower(s))
+}
+
+// HookRefusal is Stream's answer to a send or an update that a
+// before-message-send hook refused: a 2xx whose message has the type
+// "error" and, as text, the hook's reply. Nothing was stored.
+type HookRefusal struct {
+	Text string
+}
+
+func (e *HookRefusal) Error() string {
+	return fmt.Sprintf("the before-message-send hook refused the message: %q", e.Text)
 }
 
 // CommitMessage makes a pending message visible: POST /messages/{id}/commit.
 func (c *Client) CommitMessage(ctx context.Context, id string) error {
-	return c.do(ctx, http.MethodPost, "/messages/"+url.PathEscape(id)+"/commit", nil, nil)
+	_, err := c.do(ctx, http.MethodPost, "/messages/"+url.PathEscape(id)+"/commit", nil, nil)
+	return err
 }
 
 // DeleteMessage hard-deletes a message (pending messages can only be
 // hard-deleted): DELETE /messages/{id}?hard=true.
 func (c *Client) DeleteMessage(ctx context.Context, id string) error {
-	return c.do(ctx, http.MethodDelete, "/messages/"+url.PathEscape(id), url.Values{"hard": {"true"}}, nil)
+	_, err := c.do(ctx, http.MethodDelete, "/messages/"+url.PathEscape(id), url.Values{"hard": {"true"}}, nil)
+	return err
 }
 
 // SendMessage sends message (a JSON object with text, user_id and any
 // custom fields) to a channel on its sender's behalf:
-// POST /channels/{type}/{id}/message.
+// POST /channels/{type}/{id}/message. A send the before-message-send hook
+// refused returns a *HookRefusal.
 func (c *Client) SendMessage(ctx context.Context, channelType, channelID string, message json.RawMessage) error {
+	return c.postMessage(ctx, "/channels/"+url.PathEscape(channelType)+"/"+url.PathEscape(channelID)+"/message", message)
+}
+
+// UpdateMessage replaces a stored message with message (the whole message,
+// with user_id: the update is made as that user): POST /messages/{id}. An
+// update the before-message-send hook refused returns a *HookRefusal.
+func (c *Client) UpdateMessage(ctx context.Context, id string, message json.RawMessage) error {
+	return c.postMessage(ctx, "/messages/"+url.PathEscape(id), message)
+}
+
+func (c *Client) postMessage(ctx context.Context, path string, message json.RawMessage) error {
 	if !json.Valid(message) || len(message) == 0 || message[0] != '{' {
 		return errors.New("stream client: the message to send is not a JSON object")
 	}
 	body := make([]byte, 0, len(message)+16)
 	body = append(append(append(body, `{"message":`...), message...), '}')
-	return c.do(ctx, http.MethodPost, "/channels/"+url.PathEscape(channelType)+"/"+url.PathEscape(channelID)+"/message", nil, body)
+	answer, err := c.do(ctx, http.MethodPost, path, nil, body)
+	if err != nil {
+		return err
+	}
+	var sent struct {
+		Message struct {
+			Type string `json:"type"`
+			Text string `json:"text"`
+		} `json:"message"`
+	}
+	if json.Unmarshal(answer, &sent) == nil && sent.Message.Type == "error" {
+		return fmt.Errorf("POST %s: %w", path, &HookRefusal{Text: sent.Message.Text})
+	}
+	return nil
 }
 
-// do makes one call with retries.
-func (c *Client) do(ctx context.Context, method, path string, query url.Values, body []byte) error {
+// do makes one call with retries and returns the body of its 2xx answer.
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, body []byte) ([]byte, error) {
 	u := *c.base
 	// path holds escaped ids: keep them escaped on the wire.
 	u.RawPath = c.base.EscapedPath() + path
@@ -153,9 +205,9 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	backoff := c.options.MinBackoff
 	var lastErr error
 	for attempt := 1; ; attempt++ {
-		wait, err := c.attempt(ctx, method, target, body)
+		answer, wait, err := c.attempt(ctx, method, target, body)
 		if err == nil {
-			return nil
+			return answer, nil
 		}
 		lastErr = err
 		var apiErr *APIError
@@ -169,15 +221,15 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 			backoff = min(2*backoff, c.options.MaxBackoff)
 		}
 		if err := c.options.Sleep(ctx, min(wait, c.options.MaxBackoff)); err != nil {
-			return errors.Join(lastErr, err)
+			return nil, fmt.Errorf("%s %s: %w", method, path, errors.Join(lastErr, err))
 		}
 	}
-	return fmt.Errorf("%s %s: %w", method, path, lastErr)
+	return nil, fmt.Errorf("%s %s: %w", method, path, lastErr)
 }
 
-// attempt makes one request. For a 429 it returns how long to wait, from
-// X-RateLimit-Reset.
-func (c *Client) attempt(ctx context.Context, method, target string, body []byte) (time.Duration, error) {
+// attempt makes one request and returns the body of a 2xx answer. For a
+// 429 it returns how long to wait, from X-RateLimit-Reset.
+func (c *Client) attempt(ctx context.Context, method, target string, body []byte) ([]byte, time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.options.CallTimeout)
 	defer cancel()
 	var rd io.Reader
@@ -186,19 +238,19 @@ func (c *Client) attempt(ctx context.Context, method, target string, body []byte
 	}
 	req, err := http.NewRequestWithContext(ctx, method, target, rd)
 	if err != nil {
-		return 0, err
+		return nil, 0, err
 	}
 	req.Header.Set("Authorization", c.token)
 	req.Header.Set("Stream-Auth-Type", "jwt")
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return 0, err
+		return nil, 0, err
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return 0, nil
+		return data, 0, nil
 	}
 	apiErr := &APIError{HTTPStatus: resp.StatusCode}
 	if json.Unmarshal(data, apiErr) != nil || (apiErr.Message == "" && apiErr.Code == 0) {
@@ -210,7 +262,7 @@ func (c *Client) attempt(ctx context.Context, method, target string, body []byte
 			wait = time.Until(time.Unix(reset, 0)) + 100*time.Millisecond
 		}
 	}
-	return wait, apiErr
+	return nil, wait, apiErr
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
