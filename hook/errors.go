@@ -69,7 +69,7 @@ var domainClasses = []struct {
 	{moderation.ErrConflict, class{http.StatusConflict, "already_decided"}},
 	{moderation.ErrExpired, class{http.StatusGone, "expired"}},
 	{moderation.ErrInvalid, badRequest},
-	{moderation.ErrUnavailable, class{http.StatusBadGateway, "stream_failed"}},
+	{moderation.ErrUnavailable, class{http.StatusServiceUnavailable, "unavailable"}},
 }
 
 // statusClasses names Echo's own errors (unknown route, wrong method, ...).

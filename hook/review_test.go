@@ -74,6 +74,13 @@ func TestAHoldTheQueueCannotKeep(t *testing.T) {
 					t.Errorf("metrics lack %s", want)
 				}
 			}
+			if store == "unreachable" {
+				for _, path := range []string{"/admin/queue", "/admin/queue/p1"} {
+					if code, body := r.admin(context.Background(), "GET", path, ""); code != 503 || !strings.Contains(body, `"unavailable"`) {
+						t.Errorf("%s while the queue's Redis is down: %d %s", path, code, body)
+					}
+				}
+			}
 			// The state failure and the hold failure are both logged: they
 			// do not share a limiter.
 			logs := r.logs.String()
@@ -439,7 +446,7 @@ func TestExpiriesAndReloadsAreAudited(t *testing.T) {
 			{"?actor=ann", "rules_refused rules_reloaded"},
 			{"?action=expired", "expired"},
 			{"?action=rules_reloaded&since=1h", "rules_reloaded"},
-			{"?actor=modgate&since=" + time.Now().Add(time.Hour).Format(time.RFC3339), ""},
+			{"?actor=modgate&since=" + r.clock.Now().Add(time.Hour).Format(time.RFC3339), ""},
 			{"?actor=modgate&limit=1", "expired"},
 		} {
 			code, body := r.admin(context.Background(), "GET", "/admin/audit"+tc.query, "")

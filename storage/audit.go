@@ -64,11 +64,7 @@ func (a *MemoryAudit) List(_ context.Context, f moderation.AuditFilter) ([]moder
 	i := from
 	for ; i > oldest && len(out) < limit; i-- {
 		e := &a.entries[(i-1)%uint64(len(a.entries))]
-		if !f.Since.IsZero() && e.At.Before(f.Since) {
-			i = oldest // entries are kept in the order they were written
-			break
-		}
-		if f.Matches(e) {
+		if f.Matches(e) && (f.Since.IsZero() || !e.At.Before(f.Since)) {
 			out = append(out, *e)
 		}
 	}
@@ -135,7 +131,7 @@ func (a *RedisAudit) List(ctx context.Context, f moderation.AuditFilter) ([]mode
 			if f.Cursor != "" {
 				return nil, "", fmt.Errorf("cursor %q: %w", f.Cursor, moderation.ErrInvalid)
 			}
-			return nil, "", fmt.Errorf("reading the audit log: %w", err)
+			return nil, "", fmt.Errorf("reading the audit log: %w: %w", moderation.ErrUnavailable, err)
 		}
 		read += len(msgs)
 		for i, m := range msgs {

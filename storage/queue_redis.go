@@ -89,6 +89,11 @@ func (q *RedisQueue) keys(h *moderation.Held) []string {
 	return k
 }
 
+// storeErr says what failed when Redis did: the queue is unavailable.
+func storeErr(what string, err error) error {
+	return fmt.Errorf("%s: %w: %w", what, moderation.ErrUnavailable, err)
+}
+
 func ms(t time.Time) int64 {
 	if t.IsZero() {
 		return 0
@@ -142,7 +147,7 @@ func (q *RedisQueue) Put(ctx context.Context, h moderation.Held) (bool, error) {
 		queueLayout).Int()
 	switch {
 	case err != nil:
-		return false, fmt.Errorf("queueing %s: %w", h.ID, err)
+		return false, storeErr("queueing "+h.ID, err)
 	case n < 0:
 		return false, fmt.Errorf("the review queue holds %d messages: %w", q.maxItems, moderation.ErrFull)
 	}
@@ -200,7 +205,7 @@ func scriptHeld(reply []any) (string, moderation.Held, error) {
 func (q *RedisQueue) Get(ctx context.Context, id string) (moderation.Held, error) {
 	fields, err := q.client.HGetAll(ctx, q.itemKey(id)).Result()
 	if err != nil {
-		return moderation.Held{}, fmt.Errorf("reading %s: %w", id, err)
+		return moderation.Held{}, storeErr("reading "+id, err)
 	}
 	if len(fields) == 0 {
 		return moderation.Held{}, moderation.ErrNotFound
@@ -245,11 +250,11 @@ func (q *RedisQueue) List(ctx context.Context, f moderation.QueueFilter, now tim
 		ids, err := q.client.ZRangeArgs(ctx, redis.ZRangeArgs{Key: index, Start: lo, Stop: hi,
 			ByScore: true, Offset: offset, Count: batch}).Result()
 		if err != nil {
-			return nil, "", fmt.Errorf("listing the queue: %w", err)
+			return nil, "", storeErr("listing the queue", err)
 		}
 		items, gone, err := q.read(ctx, ids)
 		if err != nil {
-			return nil, "", fmt.Errorf("listing the queue: %w", err)
+			return nil, "", storeErr("listing the queue", err)
 		}
 		for i := range items {
 			h := &items[i]
@@ -296,7 +301,7 @@ func (q *RedisQueue) smallestIndex(ctx context.Context, f *moderation.QueueFilte
 		cards[i] = pipe.ZCard(ctx, k)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		return "", fmt.Errorf("listing the queue: %w", err)
+		return "", storeErr("listing the queue", err)
 	}
 	best := 0
 	for i := range cards {
@@ -379,11 +384,11 @@ func (q *RedisQueue) Take(ctx context.Context, id string, t moderation.Take) (mo
 	reply, err := queueTake.Run(ctx, q.client, []string{q.itemKey(id), q.dueKey()}, ms(t.Now), string(t.Decision), t.Actor, t.Reason,
 		force, t.Lease, ms(t.LeaseUntil), id).Slice()
 	if err != nil {
-		return moderation.Held{}, fmt.Errorf("taking %s: %w", id, err)
+		return moderation.Held{}, storeErr("taking "+id, err)
 	}
 	status, h, err := scriptHeld(reply)
 	if err != nil {
-		return h, fmt.Errorf("taking %s: %w", id, err)
+		return h, storeErr("taking "+id, err)
 	}
 	if status != "ok" {
 		return h, takeErrors[status]
@@ -437,11 +442,11 @@ func (q *RedisQueue) Settle(ctx context.Context, id string, s moderation.Settle)
 	reply, err := queueSettle.Run(ctx, q.client, q.keys(&h), s.Lease, ms(s.Now), done, s.Error, unsure, ms(s.RetryAt),
 		ms(s.KeepUntil), id).Slice()
 	if err != nil {
-		return h, fmt.Errorf("settling %s: %w", id, err)
+		return h, storeErr("settling "+id, err)
 	}
 	status, settled, err := scriptHeld(reply)
 	if err != nil {
-		return h, fmt.Errorf("settling %s: %w", id, err)
+		return h, storeErr("settling "+id, err)
 	}
 	if status != "ok" {
 		return settled, takeErrors[status]
@@ -457,11 +462,11 @@ func (q *RedisQueue) Due(ctx context.Context, now time.Time, limit int) ([]moder
 	ids, err := q.client.ZRangeArgs(ctx, redis.ZRangeArgs{Key: q.dueKey(), Start: "-inf", Stop: strconv.FormatInt(now.UnixMilli(), 10),
 		ByScore: true, Count: int64(limit)}).Result()
 	if err != nil {
-		return nil, fmt.Errorf("reading the decisions due: %w", err)
+		return nil, storeErr("reading the decisions due", err)
 	}
 	items, gone, err := q.read(ctx, ids)
 	if err != nil {
-		return nil, fmt.Errorf("reading the decisions due: %w", err)
+		return nil, storeErr("reading the decisions due", err)
 	}
 	due := items[:0]
 	for _, h := range items {
@@ -503,11 +508,11 @@ func (q *RedisQueue) Expire(ctx context.Context, now time.Time, limit int) ([]mo
 	ids, err := q.client.ZRangeArgs(ctx, redis.ZRangeArgs{Key: q.deadlinesKey(), Start: "-inf",
 		Stop: strconv.FormatInt(now.UnixMilli(), 10), ByScore: true, Count: int64(limit)}).Result()
 	if err != nil {
-		return nil, fmt.Errorf("reading the deadlines: %w", err)
+		return nil, storeErr("reading the deadlines", err)
 	}
 	items, gone, err := q.read(ctx, ids)
 	if err != nil {
-		return nil, fmt.Errorf("reading the deadlines: %w", err)
+		return nil, storeErr("reading the deadlines", err)
 	}
 	if len(gone) > 0 {
 		q.client.ZRem(ctx, q.deadlinesKey(), gone...)
@@ -519,7 +524,7 @@ func (q *RedisQueue) Expire(ctx context.Context, now time.Time, limit int) ([]mo
 		h := &items[i]
 		reply, err := queueExpire.Run(ctx, q.client, q.keys(h), ms(now), h.ID, moderation.DeadlinePassed).Slice()
 		if err != nil {
-			return closed, fmt.Errorf("expiring %s: %w", h.ID, err)
+			return closed, storeErr("expiring "+h.ID, err)
 		}
 		was, item, err := scriptHeld(reply)
 		if err == nil && (was == string(moderation.HeldWaiting) || was == string(moderation.HeldDeciding)) {
@@ -542,7 +547,7 @@ func (q *RedisQueue) Remove(ctx context.Context, id string) (moderation.Held, er
 		return h, err
 	}
 	if err := queueRemove.Run(ctx, q.client, q.keys(&h), id).Err(); err != nil {
-		return h, fmt.Errorf("removing %s: %w", id, err)
+		return h, storeErr("removing "+id, err)
 	}
 	return h, nil
 }
@@ -551,7 +556,7 @@ func (q *RedisQueue) Remove(ctx context.Context, id string) (moderation.Held, er
 func (q *RedisQueue) Len(ctx context.Context) (int, error) {
 	n, err := q.client.ZCard(ctx, q.indexKey()).Result()
 	if err != nil {
-		return 0, fmt.Errorf("counting the queue: %w", err)
+		return 0, storeErr("counting the queue", err)
 	}
 	return int(n), nil
 }
@@ -583,25 +588,25 @@ func (q *RedisQueue) ensureLayout(ctx context.Context) error {
 	}
 	v, err := q.client.Get(ctx, q.layoutKey()).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return fmt.Errorf("reading the queue's layout: %w", err)
+		return storeErr("reading the queue's layout", err)
 	}
 	if v != queueLayout {
 		now := time.Now().UnixMilli()
 		for start := int64(0); ; start += 500 {
 			ids, err := q.client.ZRange(ctx, q.indexKey(), start, start+499).Result()
 			if err != nil {
-				return fmt.Errorf("reindexing the queue: %w", err)
+				return storeErr("reindexing the queue", err)
 			}
 			items, _, err := q.read(ctx, ids)
 			if err != nil {
-				return fmt.Errorf("reindexing the queue: %w", err)
+				return storeErr("reindexing the queue", err)
 			}
 			for i := range items {
 				h := &items[i]
 				err := queueReindex.Run(ctx, q.client, q.keys(h), h.ID, ms(h.HeldAt), ms(h.Deadline), now, string(h.Decision),
 					"queued by an older modgate: which decision was being carried out is not known").Err()
 				if err != nil {
-					return fmt.Errorf("reindexing %s: %w", h.ID, err)
+					return storeErr("reindexing "+h.ID, err)
 				}
 			}
 			if len(ids) < 500 {
@@ -609,10 +614,10 @@ func (q *RedisQueue) ensureLayout(ctx context.Context) error {
 			}
 		}
 		if err := q.client.Del(ctx, q.base+"decided").Err(); err != nil {
-			return fmt.Errorf("reindexing the queue: %w", err)
+			return storeErr("reindexing the queue", err)
 		}
 		if err := q.client.Set(ctx, q.layoutKey(), queueLayout, 0).Err(); err != nil {
-			return fmt.Errorf("reindexing the queue: %w", err)
+			return storeErr("reindexing the queue", err)
 		}
 	}
 	q.layoutOK.Store(true)
