@@ -34,12 +34,12 @@ const (
 func (r *Reviews) Run(ctx context.Context, every time.Duration, report func(carried int, err error)) {
 	r.base()
 	// The tries stop with ctx, even those of a pass under way.
-	stop := context.AfterFunc(ctx, func() {
+	unregister := context.AfterFunc(ctx, func() {
 		r.mu.Lock()
 		r.stop()
 		r.mu.Unlock()
 	})
-	defer stop()
+	defer unregister()
 	t := time.NewTicker(or(every, DefaultPassEvery))
 	defer t.Stop()
 	for {

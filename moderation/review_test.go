@@ -521,3 +521,48 @@ rules:
 		}
 	}
 }
+
+// flakyQueue fails the first settle, as a Redis dying mid-decision does.
+type flakyQueue struct {
+	moderation.Queue
+	mu     sync.Mutex
+	failed bool
+}
+
+func (q *flakyQueue) Settle(ctx context.Context, id string, s moderation.Settle) (moderation.Held, error) {
+	q.mu.Lock()
+	fail := !q.failed
+	q.failed = true
+	q.mu.Unlock()
+	if fail {
+		return moderation.Held{}, fmt.Errorf("settling %s: %w: connection reset", id, moderation.ErrUnavailable)
+	}
+	return q.Queue.Settle(ctx, id, s)
+}
+
+// TestReviewTheQueueFailingMidDecision: Stream confirmed, but the queue
+// could not record it; the lease runs out, the try again finds Stream's
+// work done, and the item is done once.
+func TestReviewTheQueueFailingMidDecision(t *testing.T) {
+	t.Parallel()
+	r, pub, c := newReviews(t)
+	r.Queue = &flakyQueue{Queue: r.Queue}
+	hold(t, r, pendingHeld("p1", c.Now()))
+	if h, err := r.Decide(context.Background(), "p1", approve("ann")); err != nil || h.State != moderation.HeldDeciding {
+		t.Fatalf("a decision the queue could not settle: %+v %v", h, err)
+	}
+	if h, _ := r.Get(context.Background(), "p1"); h.State != moderation.HeldDeciding || h.LeaseUntil.IsZero() {
+		t.Fatalf("item %+v", h)
+	}
+	pub.errs = []error{fmt.Errorf("%w: message is not pending", moderation.ErrAlreadyDone)}
+	c.add(moderation.DefaultLease)
+	if n, _ := r.Pass(context.Background()); n != 1 {
+		t.Fatalf("the pass after the lease: %d, calls %v", n, pub.got())
+	}
+	if h, _ := r.Get(context.Background(), "p1"); h.State != moderation.HeldDone {
+		t.Fatalf("item %+v", h)
+	}
+	if got := fmt.Sprint(audit(t, r, "p1")); got != "[held by modgate approved by ann]" {
+		t.Fatalf("audit %s", got)
+	}
+}
