@@ -28,7 +28,8 @@ func (rw *Rewrite) ChangesText() bool {
 	return rw.Replace != nil || rw.StripLinks || rw.Lowercase
 }
 
-// ApplyText returns text with the rewrite's transforms applied.
+// ApplyText returns text with the rewrite's transforms applied. A replaced
+// term keeps its invisible and format characters, after the replacement.
 func (rw *Rewrite) ApplyText(text string) string {
 	if rw.Replace != nil {
 		t := Analyze(text)
@@ -44,6 +45,7 @@ func (rw *Rewrite) ApplyText(text string) string {
 				}
 				b.WriteString(text[pos:m.Start])
 				b.WriteString(rw.Replacements[m.Term])
+				invisibleOf(&b, text[m.Start:m.End]) // as with masks: format characters stay
 				pos = m.End
 			}
 			b.WriteString(text[pos:])

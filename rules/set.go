@@ -200,10 +200,14 @@ func BuiltinNames() []string {
 	return names
 }
 
-// Mask replaces every character of the matched spans with '*', leaving the
-// rest of text byte for byte. Invisible characters and combining marks inside
-// a span are removed rather than starred, so a masked word shows one star
-// per visible character. Overlapping spans are merged.
+// Mask replaces the matched characters of the spans with '*' and changes
+// nothing else. Every character outside the spans stays byte for byte, and
+// so do the invisible and format characters inside them (zero-width spaces
+// and joiners, bidirectional controls, variation selectors): a span ends
+// where its word ends, and a bidirectional control it swallowed would change
+// how the rest of the message reads. Combining marks go with the letter
+// they are written on, so a masked word shows one star per visible
+// character. Overlapping spans are merged.
 func Mask(text string, found []Match) string {
 	if len(found) == 0 {
 		return text
@@ -224,16 +228,30 @@ func Mask(text string, found []Match) string {
 			sp[0] = pos
 		}
 		b.WriteString(text[pos:sp[0]])
-		for _, r := range text[sp[0]:sp[1]] {
-			if r != utf8.RuneError && lookupFoldSafe(r).cls == clsDrop {
-				continue
+		for i, r := range text[sp[0]:sp[1]] {
+			switch {
+			case r == utf8.RuneError:
+				b.WriteByte('*')
+			case invisible(r):
+				b.WriteString(text[sp[0]+i : sp[0]+i+utf8.RuneLen(r)])
+			case lookupFoldSafe(r).cls == clsDrop: // a combining mark: it goes with its letter
+			default:
+				b.WriteByte('*')
 			}
-			b.WriteByte('*')
 		}
 		pos = sp[1]
 	}
 	b.WriteString(text[pos:])
 	return b.String()
+}
+
+// invisibleOf appends the invisible and format characters of s.
+func invisibleOf(b *strings.Builder, s string) {
+	for i, r := range s {
+		if r != utf8.RuneError && invisible(r) {
+			b.WriteString(s[i : i+utf8.RuneLen(r)])
+		}
+	}
 }
 
 func lookupFoldSafe(r rune) fold {
