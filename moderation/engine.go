@@ -63,37 +63,6 @@ type Options struct {
 	Unchanged []byte
 }
 
-var zeroTime time.Time
-
-// onlyLimits reports whether every rule that matched is a limit rule.
-func onlyLimits(steps []step) bool {
-	for _, st := range steps {
-		if st.hit < 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// clock is the time before rule i: now for the first, read afresh after.
-func (e *Engine) clock(i int, now time.Time) time.Time {
-	if i == 0 {
-		return now
-	}
-	return e.now()
-}
-
-// deadlineEvery is how many rules are checked between two readings of the
-// clock for Options.Deadline.
-const deadlineEvery = 4
-
-// step is a rule that fired in the first pass, or that waits for its count.
-type step struct {
-	rule   *rules.Rule
-	m0, m1 int // its matches in scratch.matches
-	hit    int // its Hit, or -1
-}
-
 // scratch holds one evaluation's buffers, reused across messages.
 type scratch struct {
 	in       rules.Input
@@ -105,21 +74,28 @@ type scratch struct {
 	rewrites []*rules.Rule
 	flags    []string
 	key      []byte
+	exempt   exemptCache
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
 // Evaluate runs the rules top to bottom over msg (see package rules for the
-// order and precedence) in three steps: the conditions of every rule the
-// check reaches; one call to State that claims the webhook id and counts the
-// limits those rules met, in order; then the decision. A message a rule
-// refuses is not counted by the limits of the rules after it.
+// order and precedence) in four steps: the cheap tests of every rule the
+// check reaches (word lists, fields, links, networks), up to the first rule
+// that surely ends it; the costly tests (regular expressions) of the rules
+// above that one still undecided, in order; one call to State that claims
+// the webhook id and counts the limits those rules met, in order; then the
+// decision. A message a rule refuses is not counted by the limits of the
+// rules after it.
 //
-// Past the deadline the remaining rules are not evaluated: the first of them
-// whose on_error is reject or hold decides, otherwise the message goes
-// through unchanged. When State fails or is too slow, each limit rule's
-// on_error decides for it. A retry of a webhook id gets Replay: the first
-// answer, to send again.
+// Costly rules cannot starve cheap ones: a listed slur is found whatever
+// patterns stand above its rule. The deadline is watched as the work is
+// done (rules.Budget), inside a long regular expression too. A rule that
+// could not be evaluated in time follows its on_error: reject or hold
+// decides in the rule's place, allow (the default) passes over it; the
+// rules that were evaluated keep their meaning. When State fails or is too
+// slow, each limit rule's on_error decides for it. A retry of a webhook id
+// gets Replay: the first answer, to send again.
 func (e *Engine) Evaluate(ctx context.Context, msg *Message, opt Options) Verdict {
 	set := e.set.Load()
 	v := Verdict{RulesVersion: set.Version}
@@ -136,72 +112,29 @@ func (e *Engine) Evaluate(ctx context.Context, msg *Message, opt Options) Verdic
 	if in.Hook == "" {
 		in.Hook = HookBeforeSend
 	}
+	in.Budget = rules.Budget{Deadline: opt.Deadline, Clock: e.now}
 	sc.matches, sc.steps, sc.hits, sc.key = sc.matches[:0], sc.steps[:0], sc.hits[:0], sc.key[:0]
 	sc.masks, sc.rewrites, sc.flags = sc.masks[:0], sc.rewrites[:0], sc.flags[:0]
+	sc.exempt = exemptCache{}
 
-	// 1. Conditions, in order, up to the first rule that surely ends the check.
-	globalExempt := 0 // 0: not asked yet, 1: exempt, 2: not
-	for i, r := range set.Rules {
-		// The clock is read before every few rules, not each one: a rule's
-		// conditions are bounded by the file's limits, and most cost less
-		// than reading the clock.
-		if i%deadlineEvery == 0 && !opt.Deadline.IsZero() && e.clock(i, now).After(opt.Deadline) {
-			return e.onError(set, set.Rules[i:], nil)
-		}
-		if !r.Active.Contains(now) {
-			continue
-		}
-		if ex := set.Exempt(r); ex != nil {
-			var exempt bool
-			if ex == set.Settings.Exempt { // shared by most rules: ask once
-				if globalExempt == 0 {
-					globalExempt = 2
-					if _, yes := ex.Match(in, sc.found[:0]); yes {
-						globalExempt = 1
-					}
-				}
-				exempt = globalExempt == 1
-			} else {
-				_, exempt = ex.Match(in, sc.found[:0])
-			}
-			if exempt {
-				continue
-			}
-		}
-		found := sc.found[:0]
-		matched := true
-		if r.When != nil {
-			found, matched = r.When.Match(in, found)
-		}
-		sc.found = found[:0]
-		if !matched {
-			continue
-		}
-		st := step{rule: r, m0: len(sc.matches), hit: -1}
-		sc.matches = append(sc.matches, found...)
-		st.m1 = len(sc.matches)
-		if r.Limit != nil {
-			key, ok := e.limitKey(sc, r, in)
-			if !ok {
-				continue // the payload lacks what the limit counts by
-			}
-			st.hit = len(sc.hits)
-			sc.hits = append(sc.hits, Hit{Key: key, Limit: r.Limit.Count, Window: r.Limit.Per,
-				Stop: r.Mode == rules.ModeEnforce && r.Action.Final()})
-		}
-		sc.steps = append(sc.steps, st)
-		if r.Limit == nil && r.Mode == rules.ModeEnforce && r.Action.Final() {
-			break
-		}
+	if !opt.Deadline.IsZero() && now.After(opt.Deadline) {
+		// Out of time before the first rule: nothing is evaluated, counted or claimed.
+		unevaluated(sc, set.Rules, now)
+		return e.decide(set, v, msg, sc)
 	}
 
-	// 2. One call to State: claim the webhook id, count the limits.
-	var replay Replay
+	// 1 and 2. The conditions: cheap tests first, then costly ones.
+	cheapTests(set, sc, now)
+	costlyTests(set, sc)
+
+	// 3. One call to State: claim the webhook id, count the limits.
+	e.limitHits(sc)
 	if e.state != nil && (len(sc.hits) > 0 || opt.WebhookID != "") {
 		var ifAllowed []byte
 		if opt.WebhookID != "" && onlyLimits(sc.steps) {
 			ifAllowed = opt.Unchanged // no rule but a limit matched: allowed means unchanged
 		}
+		var replay Replay
 		replay, v.StateErr = e.state.Count(ctx, opt.WebhookID, e.replayTTL, ifAllowed, now, sc.hits)
 		v.Stored = replay.Stored && v.StateErr == nil
 		if replay.Seen && replay.Answer != nil {
@@ -211,25 +144,56 @@ func (e *Engine) Evaluate(ctx context.Context, msg *Message, opt Options) Verdic
 		v.Retry = replay.Seen
 	}
 
-	// 3. The decision.
+	// 4. The decision.
+	return e.decide(set, v, msg, sc)
+}
+
+// limitHits lists the counters the fired limit rules count against.
+func (e *Engine) limitHits(sc *scratch) {
+	for k := range sc.steps {
+		st := &sc.steps[k]
+		if st.state != stepFired || st.rule.Limit == nil {
+			continue
+		}
+		r := st.rule
+		key, ok := e.limitKey(sc, r, &sc.in)
+		if !ok {
+			st.state = stepDropped // the payload lacks what the limit counts by
+			continue
+		}
+		st.hit = len(sc.hits)
+		sc.hits = append(sc.hits, Hit{Key: key, Limit: r.Limit.Count, Window: r.Limit.Per,
+			Stop: r.Mode == rules.ModeEnforce && r.Action.Final()})
+	}
+}
+
+// decide goes through the steps in rule order: the first that refuses or
+// allows ends the check; masks, rewrites and flags accumulate.
+func (e *Engine) decide(set *rules.Set, v Verdict, msg *Message, sc *scratch) Verdict {
 	for _, st := range sc.steps {
 		r := st.rule
 		found := sc.matches[st.m0:st.m1]
 		var retryAfter time.Duration
-		if st.hit >= 0 {
+		switch {
+		case st.state == stepDropped:
+			continue
+		case st.state != stepFired: // no time to evaluate it
+			v.DeadlineHit = true
+			if r == nil {
+				continue
+			}
+			if refused := e.onError(set, &v, r, msg, sc, nil); refused {
+				return v
+			}
+			continue
+		case st.hit >= 0:
 			h := &sc.hits[st.hit]
 			switch {
 			case v.StateErr != nil:
-				if r.OnError != rules.ActionReject && r.OnError != rules.ActionHold {
-					continue
+				if refused := e.onError(set, &v, r, msg, sc, found); refused {
+					return v
 				}
-				v.Fired = append(v.Fired, Firing{RuleID: r.ID, Action: r.OnError, Observed: r.Mode == rules.ModeObserve, OnError: true})
-				if r.Mode == rules.ModeObserve {
-					continue
-				}
-				v.Action, v.RuleID = r.OnError, r.ID
-				v.Reply = set.ReplyFor(r).Render(replyData(r, found, msg, in, 0))
-				return v
+				continue
 			case e.state == nil, v.Retry, !h.Done, h.Allowed:
 				continue // within the limit, or not counted
 			}
@@ -248,7 +212,7 @@ func (e *Engine) Evaluate(ctx context.Context, msg *Message, opt Options) Verdic
 			v.Action = rules.ActionAllow
 		case rules.ActionReject, rules.ActionHold:
 			v.Action, v.RuleID = r.Action, r.ID
-			v.Reply = set.ReplyFor(r).Render(replyData(r, found, msg, in, retryAfter))
+			v.Reply = set.ReplyFor(r).Render(replyData(r, found, msg, &sc.in, retryAfter))
 			return v
 		case rules.ActionMask:
 			for _, m := range found {
@@ -267,6 +231,22 @@ func (e *Engine) Evaluate(ctx context.Context, msg *Message, opt Options) Verdic
 	}
 	e.applyChanges(set, &v, msg.Text, sc)
 	return v
+}
+
+// onError applies the on_error of a rule that could not be evaluated (no
+// time) or counted (State failed), and reports whether it refused the
+// message. allow passes over the rule.
+func (e *Engine) onError(set *rules.Set, v *Verdict, r *rules.Rule, msg *Message, sc *scratch, found []rules.Match) bool {
+	if r.OnError != rules.ActionReject && r.OnError != rules.ActionHold {
+		return false
+	}
+	v.Fired = append(v.Fired, Firing{RuleID: r.ID, Action: r.OnError, Observed: r.Mode == rules.ModeObserve, OnError: true})
+	if r.Mode == rules.ModeObserve {
+		return false
+	}
+	v.Action, v.RuleID = r.OnError, r.ID
+	v.Reply = set.ReplyFor(r).Render(replyData(r, found, msg, &sc.in, 0))
+	return true
 }
 
 // Remember stores the answer given for a webhook id the engine claimed, so
@@ -381,24 +361,6 @@ func boolJSON(b bool) []byte {
 		return []byte("true")
 	}
 	return []byte("false")
-}
-
-// onError decides for the rules that could not be evaluated: the first
-// enforced rule among them whose on_error refuses the message decides.
-func (e *Engine) onError(set *rules.Set, rest []*rules.Rule, fired []Firing) Verdict {
-	v := Verdict{RulesVersion: set.Version, DeadlineHit: true, Fired: fired}
-	now := e.now()
-	for _, r := range rest {
-		if r.Mode == rules.ModeObserve || !r.Active.Contains(now) {
-			continue
-		}
-		if r.OnError == rules.ActionReject || r.OnError == rules.ActionHold {
-			v.Action, v.RuleID = r.OnError, r.ID
-			v.Reply = set.ReplyFor(r).Render(rules.ReplyData{RuleID: r.ID, Limit: r.Limit})
-			return v
-		}
-	}
-	return v
 }
 
 func replyData(r *rules.Rule, found []rules.Match, msg *Message, in *rules.Input, retryAfter time.Duration) rules.ReplyData {

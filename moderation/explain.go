@@ -52,14 +52,16 @@ func (e *Engine) Explain(msg *Message) (Verdict, []RuleResult) {
 		if !r.Active.Contains(in.Now) {
 			res.Skipped = "inactive"
 		} else if ex := set.Exempt(r); ex != nil {
-			if _, exempt := ex.Match(&in, nil); exempt {
+			if _, exempt := ex.Match(&in, nil); exempt == rules.True {
 				res.Skipped = "exempt"
 			}
 		}
 		var found []rules.Match
 		res.Matched = true
 		if r.When != nil {
-			found, res.Matched = r.When.Match(&in, nil)
+			var t rules.Truth
+			found, t = r.When.Match(&in, nil)
+			res.Matched = t == rules.True
 		}
 		for _, m := range found {
 			ex := Explained{Match: m}

@@ -37,6 +37,15 @@ type Input struct {
 	// Known are members the payload's reader found already; nil, or a
 	// nil list in it, means the object is scanned when first read.
 	Known *Members
+
+	// SkipCostly puts costly tests (regular expressions) off: they answer
+	// Unknown. The engine evaluates every rule's cheap tests first, then the
+	// costly ones of the rules still undecided.
+	SkipCostly bool
+	// Budget is the time the evaluation has; a regular expression reads it
+	// while it matches, and answers Unknown once the deadline passed.
+	Budget Budget
+	reader textReader
 }
 
 // Member is one member of a JSON object: its key (unescaped) and raw value.
@@ -201,10 +210,36 @@ func (in *Input) cached(f *field, read func(in *Input) value) value {
 
 // Condition is a compiled `when` (or `exempt`). Match reports whether it
 // holds for in and appends to found the words it matched, which masking and
-// explanations use.
+// explanations use. Match answers Unknown only when in puts off costly tests
+// (Input.SkipCostly) or runs out of time (Input.Budget); without either it
+// answers True or False.
 type Condition interface {
-	Match(in *Input, found []Match) ([]Match, bool)
+	Match(in *Input, found []Match) ([]Match, Truth)
 }
+
+// Truth is what a condition makes of a message. Combinators follow
+// three-valued logic: `all` is False when any part is False, `any` is True
+// when any part is True, `not` turns True and False round; otherwise an
+// Unknown part leaves the whole Unknown.
+type Truth uint8
+
+// The truths.
+const (
+	False   Truth = iota
+	True          // the condition holds
+	Unknown       // a costly test was put off or ran out of time
+)
+
+func truth(b bool) Truth {
+	if b {
+		return True
+	}
+	return False
+}
+
+var truthText = [...]string{False: "false", True: "true", Unknown: "unknown"}
+
+func (t Truth) String() string { return truthText[t] }
 
 // valueKind is the type of a value a condition reads.
 type valueKind uint8
@@ -613,35 +648,57 @@ func cheapestFirst(conds []Condition) allOf {
 	return allOf(conds)
 }
 
-func (c allOf) Match(in *Input, found []Match) ([]Match, bool) {
+func (c allOf) Match(in *Input, found []Match) ([]Match, Truth) {
 	start := len(found)
+	all := True
 	for _, sub := range c {
-		var ok bool
-		if found, ok = sub.Match(in, found); !ok {
-			return found[:start], false
+		var t Truth
+		switch found, t = sub.Match(in, found); t {
+		case False:
+			return found[:start], False
+		case Unknown:
+			all = Unknown // a later part may still be False
 		}
 	}
-	return found, true
+	if all == Unknown {
+		return found[:start], Unknown
+	}
+	return found, True
 }
 
+// anyOf is `any`. Its parts are ordered cheapest first, like those of an
+// `all`: a part that needs no costly test is tried before those that do, so
+// a cheap part that holds decides in the first pass.
 type anyOf []Condition
 
-func (c anyOf) Match(in *Input, found []Match) ([]Match, bool) {
+func (c anyOf) Match(in *Input, found []Match) ([]Match, Truth) {
+	start := len(found)
+	some := False
 	for _, sub := range c {
-		var ok bool
-		if found, ok = sub.Match(in, found); ok {
-			return found, true
+		var t Truth
+		switch found, t = sub.Match(in, found); t {
+		case True:
+			return found, True
+		case Unknown:
+			some = Unknown
 		}
+		found = found[:start]
 	}
-	return found, false
+	return found, some
 }
 
 type notCond struct{ c Condition }
 
-func (c notCond) Match(in *Input, found []Match) ([]Match, bool) {
+func (c notCond) Match(in *Input, found []Match) ([]Match, Truth) {
 	start := len(found)
-	found, ok := c.c.Match(in, found)
-	return found[:start], !ok
+	found, t := c.c.Match(in, found)
+	switch t {
+	case True:
+		t = False
+	case False:
+		t = True
+	}
+	return found[:start], t
 }
 
 // containsCond is `contains` (with `except`): a word-list match on the
@@ -652,13 +709,17 @@ type containsCond struct {
 	except *Matcher
 }
 
-func (c *containsCond) Match(in *Input, found []Match) ([]Match, bool) {
+func (c *containsCond) Match(in *Input, found []Match) ([]Match, Truth) {
 	if c.f.text {
-		return matchText(in.Text, c.terms, c.except, found)
+		found, ok := matchText(in.Text, c.terms, c.except, found)
+		return found, truth(ok)
 	}
 	v := c.f.get(in)
 	matched := false
 	v.each(func(s string) bool {
+		// A field is analysed for each rule that reads it: the work counts,
+		// so that a huge field cannot take the engine past its deadline.
+		in.Budget.Spend(len(s) * fieldStepsPerByte)
 		t := Analyze(s)
 		// Spans of other fields do not point into the message text: they
 		// explain, and masking ignores them.
@@ -672,7 +733,7 @@ func (c *containsCond) Match(in *Input, found []Match) ([]Match, bool) {
 		matched = ok
 		return ok
 	})
-	return found, matched
+	return found, truth(matched)
 }
 
 func matchText(t *Text, terms, except *Matcher, found []Match) ([]Match, bool) {
@@ -705,20 +766,36 @@ func covered(m Match, by []Match) bool {
 }
 
 type matchesCond struct {
-	f  field
-	re *regexp.Regexp
+	f field
+	p *pattern
 }
 
-func (c *matchesCond) Match(in *Input, found []Match) ([]Match, bool) {
+// Match runs the pattern, unless in puts costly tests off. A match cut
+// short by the deadline is Unknown.
+func (c *matchesCond) Match(in *Input, found []Match) ([]Match, Truth) {
+	if in.SkipCostly {
+		return found, Unknown
+	}
 	v := c.f.get(in)
 	if c.f.text {
-		loc := c.re.FindStringIndex(v.s)
-		if loc == nil {
-			return found, false
+		start, end, t := in.find(c.p, v.s)
+		if t == True {
+			found = append(found, Match{Start: start, End: end, Term: c.p.re.String()})
 		}
-		return append(found, Match{Start: loc[0], End: loc[1], Term: c.re.String()}), true
+		return found, t
 	}
-	return found, v.each(c.re.MatchString)
+	result := False
+	v.each(func(s string) bool {
+		switch _, _, t := in.find(c.p, s); t {
+		case True:
+			result = True
+			return true
+		case Unknown:
+			result = Unknown
+		}
+		return false
+	})
+	return found, result
 }
 
 // setCond is `equals`, `in` and `not_in`.
@@ -729,7 +806,7 @@ type setCond struct {
 	domains bool // links: a domain matches its parent domains too
 }
 
-func (c *setCond) Match(in *Input, found []Match) ([]Match, bool) {
+func (c *setCond) Match(in *Input, found []Match) ([]Match, Truth) {
 	v := c.f.get(in)
 	hit := v.each(func(s string) bool {
 		if _, ok := c.set[s]; ok {
@@ -750,9 +827,9 @@ func (c *setCond) Match(in *Input, found []Match) ([]Match, bool) {
 		return false
 	})
 	if v.kind == kindMissing && c.negate {
-		return found, false // not_in needs a value to be outside the set
+		return found, False // not_in needs a value to be outside the set
 	}
-	return found, hit != c.negate
+	return found, truth(hit != c.negate)
 }
 
 // compareCond is `over` and `under`: numbers, durations, sizes, and the
@@ -763,7 +840,7 @@ type compareCond struct {
 	over  bool
 }
 
-func (c *compareCond) Match(in *Input, found []Match) ([]Match, bool) {
+func (c *compareCond) Match(in *Input, found []Match) ([]Match, Truth) {
 	v := c.f.get(in)
 	var n float64
 	switch v.kind {
@@ -774,16 +851,16 @@ func (c *compareCond) Match(in *Input, found []Match) ([]Match, bool) {
 	case kindString:
 		f, err := strconv.ParseFloat(v.s, 64)
 		if err != nil {
-			return found, false
+			return found, False
 		}
 		n = f
 	default:
-		return found, false
+		return found, False
 	}
 	if c.over {
-		return found, n > c.limit
+		return found, truth(n > c.limit)
 	}
-	return found, n < c.limit
+	return found, truth(n < c.limit)
 }
 
 type cidrCond struct {
@@ -791,9 +868,9 @@ type cidrCond struct {
 	prefixes []netip.Prefix
 }
 
-func (c *cidrCond) Match(in *Input, found []Match) ([]Match, bool) {
+func (c *cidrCond) Match(in *Input, found []Match) ([]Match, Truth) {
 	v := c.f.get(in)
-	return found, v.each(func(s string) bool {
+	return found, truth(v.each(func(s string) bool {
 		addr, err := netip.ParseAddr(strings.TrimSpace(s))
 		if err != nil {
 			return false
@@ -805,7 +882,7 @@ func (c *cidrCond) Match(in *Input, found []Match) ([]Match, bool) {
 			}
 		}
 		return false
-	})
+	}))
 }
 
 type existsCond struct {
@@ -813,6 +890,6 @@ type existsCond struct {
 	want bool
 }
 
-func (c *existsCond) Match(in *Input, found []Match) ([]Match, bool) {
-	return found, (c.f.get(in).kind != kindMissing) == c.want
+func (c *existsCond) Match(in *Input, found []Match) ([]Match, Truth) {
+	return found, truth((c.f.get(in).kind != kindMissing) == c.want)
 }

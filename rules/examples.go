@@ -41,7 +41,8 @@ func (p *parser) tests(n *yaml.Node, r *Rule) {
 			}
 			matched := true
 			if r.When != nil {
-				_, matched = r.When.Match(in, nil)
+				_, t := r.When.Match(in, nil)
+				matched = t == True
 			}
 			in.Text.Release()
 			switch {

@@ -149,6 +149,7 @@ func (p *parser) rules(n *yaml.Node, c *compiler, deviceKey string) {
 				r.Exempt = p.cond(v, "exempt", c, 0)
 			}
 		}
+		r.textTests = textTests(r.When) + textTests(r.Exempt)
 		if v, ok := m["limit"]; ok {
 			r.Limit = p.limit(v, deviceKey)
 		}
@@ -499,7 +500,7 @@ func (p *parser) cond(n *yaml.Node, path string, c *compiler, depth int) Conditi
 			if key == "all" {
 				sub = cheapestFirst(subs)
 			} else {
-				sub = anyOf(subs)
+				sub = anyOf(cheapestFirst(subs))
 			}
 		case "not":
 			if s := p.cond(v, path+".not", c, depth+1); s != nil {
@@ -616,12 +617,12 @@ func (p *parser) matchesOp(f field, v *yaml.Node, path string) Condition {
 		p.errorf(v, "%s: the pattern is longer than %d bytes", path, MaxRegexLength)
 		return nil
 	}
-	re, err := regexp.Compile(s)
+	pat, err := compilePattern(s)
 	if err != nil {
 		p.errorf(v, "%s: %q is not a valid RE2 regular expression: %v", path, s, unwrapRegexp(err))
 		return nil
 	}
-	return &matchesCond{f: f, re: re}
+	return &matchesCond{f: f, p: pat}
 }
 
 func unwrapRegexp(err error) string {

@@ -118,6 +118,56 @@ type Rule struct {
 	OnError     Action // what happens when the rule cannot be evaluated (storage down, deadline): allow, hold or reject
 	OnErrorSet  bool   // on_error is written in the file (a hold the queue cannot keep follows only a written allow)
 	Line        int    // where the rule starts in its file
+
+	textTests int // tests other than patterns that read the text or another free-text field
+}
+
+// Work estimates, in Budget steps, what the rule's tests other than
+// regular expressions cost over in: a few steps for fields of the payload,
+// and for each test that reads the text, a few steps a byte of it. Regular
+// expressions count their own work as they match.
+func (r *Rule) Work(in *Input) int {
+	return 64 + r.textTests*len(in.Text.Source())*textStepsPerByte
+}
+
+// scansText is 1 for a field read by scanning the text (links), else 0.
+func scansText(f field) int {
+	if f.cost >= costPattern {
+		return 1
+	}
+	return 0
+}
+
+// textTests counts the tests of c, other than patterns, that read the text
+// or another free-text field.
+func textTests(c Condition) int {
+	switch c := c.(type) {
+	case *containsCond:
+		return 1
+	case *setCond:
+		return scansText(c.f)
+	case *compareCond:
+		return scansText(c.f)
+	case *cidrCond:
+		return scansText(c.f)
+	case *existsCond:
+		return scansText(c.f)
+	case notCond:
+		return textTests(c.c)
+	case allOf:
+		n := 0
+		for _, sub := range c {
+			n += textTests(sub)
+		}
+		return n
+	case anyOf:
+		n := 0
+		for _, sub := range c {
+			n += textTests(sub)
+		}
+		return n
+	}
+	return 0
 }
 
 // Set is a compiled rules file: every list, automaton and condition built up
@@ -176,7 +226,7 @@ func (s *Set) Exempt(r *Rule) Condition {
 // settings exempt.
 type noExempt struct{}
 
-func (noExempt) Match(_ *Input, found []Match) ([]Match, bool) { return found, false }
+func (noExempt) Match(_ *Input, found []Match) ([]Match, Truth) { return found, False }
 
 //go:embed builtin/*.txt
 var builtinFS embed.FS

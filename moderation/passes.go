@@ -1,0 +1,179 @@
+package moderation
+
+import (
+	"time"
+
+	"github.com/modgate/modgate/rules"
+)
+
+// An evaluation looks at the rules in two passes. The first runs every
+// rule's cheap tests (word lists, fields, links, networks) top to bottom, up
+// to the first rule that surely ends the check; a rule they leave undecided
+// because of a costly test (a regular expression) waits. The second runs
+// the waiting rules' costly tests, top to bottom. A costly rule above a
+// cheap one therefore never keeps the cheap one from being evaluated, and
+// the order of the rules still decides as the file says, for every rule
+// that was evaluated.
+
+// stepState is where a rule stands in an evaluation.
+type stepState uint8
+
+const (
+	stepFired   stepState = iota // its condition holds
+	stepPending                  // its cheap tests left it undecided: its costly ones decide
+	stepUnknown                  // it could not be evaluated in time: its on_error decides
+	stepDropped                  // its costly tests, or its limit's key, ruled it out
+)
+
+// step is a rule that fired, that waits for its costly tests, or that ran
+// out of time; a step without a rule marks that time ran out.
+type step struct {
+	rule   *rules.Rule
+	m0, m1 int // its matches in scratch.matches
+	hit    int // its Hit, or -1
+	state  stepState
+	exempt rules.Truth // what its exemption made of the message in the first pass
+}
+
+// ends reports whether a rule that fires surely ends the check: an enforced
+// allow, hold or reject without a limit still to count.
+func ends(r *rules.Rule) bool {
+	return r.Limit == nil && r.Mode == rules.ModeEnforce && r.Action.Final()
+}
+
+// onlyLimits reports whether every rule that matched is a limit rule.
+func onlyLimits(steps []step) bool {
+	for _, st := range steps {
+		if st.state == stepDropped {
+			continue
+		}
+		if st.state != stepFired || st.hit < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// cheapTests is the first pass. The budget is spent as each rule's work is
+// estimated; past the deadline, the rules not reached are unevaluated.
+func cheapTests(set *rules.Set, sc *scratch, now time.Time) {
+	in := &sc.in
+	in.SkipCostly = true
+	defer func() { in.SkipCostly = false }()
+	for i, r := range set.Rules {
+		if !in.Budget.Spend(r.Work(in)) {
+			unevaluated(sc, set.Rules[i:], now)
+			return
+		}
+		if !r.Active.Contains(now) {
+			continue
+		}
+		exempt := sc.exempt.ask(set, r, in, sc.found[:0])
+		if exempt == rules.True {
+			continue
+		}
+		found, when := sc.found[:0], rules.True
+		if r.When != nil {
+			found, when = r.When.Match(in, found)
+		}
+		sc.found = found[:0]
+		if when == rules.False {
+			continue
+		}
+		st := step{rule: r, hit: -1, exempt: exempt}
+		if when == rules.Unknown || exempt == rules.Unknown {
+			st.state = stepPending
+		} else {
+			st.m0 = len(sc.matches)
+			sc.matches = append(sc.matches, found...)
+			st.m1 = len(sc.matches)
+		}
+		sc.steps = append(sc.steps, st)
+		if st.state == stepFired && ends(r) {
+			return
+		}
+	}
+}
+
+// costlyTests is the second pass: the waiting rules, top to bottom, until
+// one fires that ends the check (the rules after it no longer matter) or
+// the deadline passes (the rules still waiting are unevaluated).
+func costlyTests(set *rules.Set, sc *scratch) {
+	in := &sc.in
+	for k := 0; k < len(sc.steps); k++ {
+		st := &sc.steps[k]
+		if st.state != stepPending {
+			continue
+		}
+		if in.Budget.Passed() {
+			st.state = stepUnknown
+			continue
+		}
+		r := st.rule
+		found, when := sc.found[:0], rules.True
+		if r.When != nil {
+			found, when = r.When.Match(in, found)
+		}
+		sc.found = found[:0]
+		if when == rules.True && st.exempt == rules.Unknown {
+			switch sc.exempt.ask(set, r, in, sc.found[:0]) {
+			case rules.True:
+				when = rules.False
+			case rules.Unknown:
+				when = rules.Unknown
+			}
+		}
+		switch when {
+		case rules.False:
+			st.state = stepDropped
+			continue
+		case rules.Unknown:
+			st.state = stepUnknown
+			continue
+		}
+		st.state = stepFired
+		st.m0 = len(sc.matches)
+		sc.matches = append(sc.matches, found...)
+		st.m1 = len(sc.matches)
+		if ends(r) {
+			sc.steps = sc.steps[:k+1]
+			return
+		}
+	}
+}
+
+// unevaluated adds the rules the evaluation had no time for whose on_error
+// refuses the message (each decides in its rule's place), and a mark that
+// time ran out.
+func unevaluated(sc *scratch, rest []*rules.Rule, now time.Time) {
+	for _, r := range rest {
+		if r.Active.Contains(now) && (r.OnError == rules.ActionReject || r.OnError == rules.ActionHold) {
+			sc.steps = append(sc.steps, step{rule: r, hit: -1, state: stepUnknown})
+		}
+	}
+	sc.steps = append(sc.steps, step{hit: -1, state: stepUnknown})
+}
+
+// exemptCache keeps what the settings' exemption, shared by most rules,
+// made of the message: it is asked once, and again without putting costly
+// tests off when the first answer was Unknown.
+type exemptCache struct {
+	asked  bool
+	answer rules.Truth
+}
+
+// ask evaluates the exemption that applies to r.
+func (c *exemptCache) ask(set *rules.Set, r *rules.Rule, in *rules.Input, buf []rules.Match) rules.Truth {
+	ex := set.Exempt(r)
+	switch {
+	case ex == nil:
+		return rules.False
+	case ex != set.Settings.Exempt:
+		_, t := ex.Match(in, buf)
+		return t
+	case !c.asked || (c.answer == rules.Unknown && !in.SkipCostly):
+		_, c.answer = ex.Match(in, buf)
+		c.asked = true
+	}
+	return c.answer
+}
