@@ -105,6 +105,9 @@ func (f *RulesFile) ReloadBy(actor, reason string) error {
 	st.Successes++
 	f.status.Store(&st)
 	f.log.Info("rules reloaded", "file", f.path, "rules", len(set.Rules), "rules_version", set.Version, "previous_version", old.Version)
+	for _, w := range set.Warnings {
+		f.log.Warn("rules warning", "file", f.path, "rules_version", set.Version, "warning", w.Error())
+	}
 	f.record(AuditEntry{Actor: actor, Action: AuditReloaded, RulesVersion: set.Version, PreviousVersion: old.Version, Reason: reason})
 	return nil
 }

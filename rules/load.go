@@ -22,13 +22,15 @@ const (
 	MaxRules     = 1_000
 )
 
-// Problem is one error found in a rules file, with its position.
+// Problem is one error found in a rules file, or one warning, with its
+// position.
 type Problem struct {
-	File   string
-	Line   int
-	Column int
-	Rule   string // the rule id, when the problem is inside a rule
-	Msg    string
+	File    string
+	Line    int
+	Column  int
+	Rule    string // the rule id, when the problem is inside a rule
+	Msg     string
+	Warning bool // the file is accepted, but should be changed
 }
 
 func (p Problem) Error() string {
@@ -38,6 +40,9 @@ func (p Problem) Error() string {
 		fmt.Fprintf(&b, ":%d:%d", p.Line, p.Column)
 	}
 	b.WriteString(": ")
+	if p.Warning {
+		b.WriteString("warning: ")
+	}
 	if p.Rule != "" {
 		fmt.Fprintf(&b, "rule %q: ", p.Rule)
 	}
@@ -46,9 +51,11 @@ func (p Problem) Error() string {
 }
 
 // FileError lists every problem found in a rules file. A file with any
-// problem is refused whole.
+// problem is refused whole. Warnings are what a file that was accepted
+// would have carried (Set.Warnings); Error does not list them.
 type FileError struct {
 	Problems []Problem
+	Warnings []Problem
 }
 
 func (e *FileError) Error() string {
@@ -107,20 +114,27 @@ func Parse(name string, data []byte, read ReadFile) (*Set, error) {
 		return nil, &FileError{Problems: p.problems}
 	}
 	set := p.document(&doc)
+	sortProblems(p.warnings)
 	if len(p.problems) > 0 {
-		sort.SliceStable(p.problems, func(i, j int) bool {
-			a, b := p.problems[i], p.problems[j]
-			if a.Line != b.Line {
-				return a.Line < b.Line
-			}
-			return a.Column < b.Column
-		})
-		return nil, &FileError{Problems: p.problems}
+		sortProblems(p.problems)
+		return nil, &FileError{Problems: p.problems, Warnings: p.warnings}
 	}
 	set.Version = hex.EncodeToString(hash.Sum(nil))[:12]
 	set.Source = name
 	set.Files = append([]string{name}, p.files...)
+	set.Warnings = p.warnings
 	return set, nil
+}
+
+// sortProblems orders problems by position.
+func sortProblems(list []Problem) {
+	sort.SliceStable(list, func(i, j int) bool {
+		a, b := list[i], list[j]
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Column < b.Column
+	})
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -141,6 +155,7 @@ type parser struct {
 	read     ReadFile
 	hash     interface{ Write([]byte) (int, error) }
 	problems []Problem
+	warnings []Problem
 	rule     string   // id of the rule being read
 	files    []string // list files read
 	now      func() time.Time
@@ -152,6 +167,14 @@ func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
 		pr.Line, pr.Column = n.Line, n.Column
 	}
 	p.problems = append(p.problems, pr)
+}
+
+func (p *parser) warnf(n *yaml.Node, format string, args ...any) {
+	pr := Problem{File: p.file, Rule: p.rule, Msg: fmt.Sprintf(format, args...), Warning: true}
+	if n != nil {
+		pr.Line, pr.Column = n.Line, n.Column
+	}
+	p.warnings = append(p.warnings, pr)
 }
 
 // mapping checks that n is a mapping with only the allowed keys, reports

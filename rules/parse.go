@@ -617,10 +617,13 @@ func (p *parser) matchesOp(f field, v *yaml.Node, path string) Condition {
 		p.errorf(v, "%s: the pattern is longer than %d bytes", path, MaxRegexLength)
 		return nil
 	}
-	pat, err := compilePattern(s)
+	pat, warning, err := compilePattern(s)
 	if err != nil {
 		p.errorf(v, "%s: %q is not a valid RE2 regular expression: %v", path, s, unwrapRegexp(err))
 		return nil
+	}
+	if warning != "" {
+		p.warnf(v, "%s: %s", path, warning)
 	}
 	return &matchesCond{f: f, p: pat}
 }

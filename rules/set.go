@@ -179,6 +179,7 @@ type Set struct {
 	Files    []string
 	Settings Settings
 	Rules    []*Rule
+	Warnings []Problem // what the file should change, though it was accepted: costly patterns
 	lists    map[string]*List
 }
 

@@ -288,6 +288,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return 1
 	}
 	log.Info("rules loaded", "file", c.rulesPath, "rules", len(set.Rules), "rules_version", set.Version)
+	for _, w := range set.Warnings {
+		log.Warn("rules warning", "file", c.rulesPath, "warning", w.Error())
+	}
 
 	var state moderation.State
 	var stateCheck func(context.Context) error
@@ -411,6 +414,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	return 0
 }
 
+// check is `modgate check`: it loads a rules file as serve would, runs its
+// inline tests, and prints every problem and warning as file:line:column.
+// Warnings (costly patterns) do not make it fail.
 func check(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	path := envOr(getenv, "MODGATE_RULES", "rules.yaml")
 	if len(args) > 0 {
@@ -419,8 +425,24 @@ func check(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	set, err := rules.Load(path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
+		var fe *rules.FileError
+		if errors.As(err, &fe) {
+			for _, w := range fe.Warnings {
+				fmt.Fprintln(stderr, w.Error())
+			}
+		}
 		return 1
 	}
-	fmt.Fprintf(stdout, "%s: ok: %d rules, version %s\n", path, len(set.Rules), set.Version)
+	for _, w := range set.Warnings {
+		fmt.Fprintln(stderr, w.Error())
+	}
+	fmt.Fprintf(stdout, "%s: ok: %d rules, version %s", path, len(set.Rules), set.Version)
+	switch n := len(set.Warnings); {
+	case n == 1:
+		fmt.Fprint(stdout, ", 1 warning")
+	case n > 1:
+		fmt.Fprintf(stdout, ", %d warnings", n)
+	}
+	fmt.Fprintln(stdout)
 	return 0
 }
