@@ -150,15 +150,16 @@ func yamlProblem(file string, err error) Problem {
 }
 
 type parser struct {
-	file     string
-	dir      string
-	read     ReadFile
-	hash     interface{ Write([]byte) (int, error) }
-	problems []Problem
-	warnings []Problem
-	rule     string   // id of the rule being read
-	files    []string // list files read
-	now      func() time.Time
+	file       string
+	dir        string
+	read       ReadFile
+	hash       interface{ Write([]byte) (int, error) }
+	problems   []Problem
+	warnings   []Problem
+	rule       string   // id of the rule being read
+	incomplete bool     // the rule being read names a broken list
+	files      []string // list files read
+	now        func() time.Time
 }
 
 func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
@@ -272,6 +273,7 @@ func (p *parser) lists(n *yaml.Node, set *Set) {
 			continue
 		}
 		list := &List{Name: name}
+		problemsBefore := len(p.problems)
 		sources := 0
 		if t, ok := fields["terms"]; ok {
 			sources++
@@ -300,6 +302,7 @@ func (p *parser) lists(n *yaml.Node, set *Set) {
 		if len(list.Terms) > MaxListTerms {
 			p.errorf(v, "%s: %d terms is more than the %d a list may hold", path, len(list.Terms), MaxListTerms)
 		}
+		list.broken = len(p.problems) > problemsBefore
 		set.lists[name] = list
 	}
 }

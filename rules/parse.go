@@ -112,6 +112,7 @@ func (p *parser) rules(n *yaml.Node, c *compiler, deviceKey string) {
 	seen := map[string]int{}
 	for i, rn := range n.Content {
 		problemsBefore := len(p.problems)
+		p.incomplete = false
 		// Name the rule in every message about it, even those found before
 		// its id is read; only a rule without an id is named by position.
 		p.rule = peekID(rn)
@@ -194,7 +195,9 @@ func (p *parser) rules(n *yaml.Node, c *compiler, deviceKey string) {
 		if _, hasWhen := m["when"]; r.Action == ActionMask && !hasWhen {
 			p.errorf(rn, "when: a mask rule needs a `contains` or `matches` on text")
 		}
-		if v, ok := m["tests"]; ok && len(p.problems) == problemsBefore {
+		// Examples run only on a rule compiled whole: one with a problem of
+		// its own, or that names a broken list, would fail them for nothing.
+		if v, ok := m["tests"]; ok && len(p.problems) == problemsBefore && !p.incomplete {
 			p.tests(v, r)
 		}
 		c.set.Rules = append(c.set.Rules, r)
@@ -646,9 +649,8 @@ func (p *parser) setOp(f field, v *yaml.Node, path string, c *compiler, negate b
 	sc := &setCond{f: f, set: map[string]struct{}{}, negate: negate, domains: f.path == "links"}
 	for _, item := range items {
 		if name, isList := strings.CutPrefix(item, "list."); isList {
-			list, found := c.set.lists[name]
-			if !found {
-				p.errorf(v, "%s: unknown list %q (lists: %s)", path, name, strings.Join(c.set.listNames(), ", "))
+			list := p.useList(v, path, name, c)
+			if list == nil {
 				continue
 			}
 			for _, t := range list.Terms {
@@ -659,6 +661,21 @@ func (p *parser) setOp(f field, v *yaml.Node, path string, c *compiler, negate b
 		sc.set[normaliseSetItem(f, item)] = struct{}{}
 	}
 	return sc
+}
+
+// useList returns the list a condition names, or nil: unknown (reported
+// here), or broken (reported at the list, and the rule is incomplete).
+func (p *parser) useList(n *yaml.Node, path, name string, c *compiler) *List {
+	list, found := c.set.lists[name]
+	switch {
+	case !found:
+		p.errorf(n, "%s: unknown list %q (lists: %s)", path, name, strings.Join(c.set.listNames(), ", "))
+		return nil
+	case list.broken:
+		p.incomplete = true
+		return nil
+	}
+	return list
 }
 
 func normaliseSetItem(f field, s string) string {
@@ -745,9 +762,8 @@ func (p *parser) cidrOp(f field, v *yaml.Node, path string, c *compiler) Conditi
 	for _, item := range items {
 		entries := []string{item}
 		if name, isList := strings.CutPrefix(item, "list."); isList {
-			list, found := c.set.lists[name]
-			if !found {
-				p.errorf(v, "%s: unknown list %q (lists: %s)", path, name, strings.Join(c.set.listNames(), ", "))
+			list := p.useList(v, path, name, c)
+			if list == nil {
 				continue
 			}
 			entries = list.Terms
@@ -790,9 +806,8 @@ func (p *parser) matcher(n *yaml.Node, path string, c *compiler) *Matcher {
 	ok := true
 	for _, item := range items {
 		if name, isList := strings.CutPrefix(item, "list."); isList {
-			list, found := c.set.lists[name]
-			if !found {
-				p.errorf(n, "%s: unknown list %q (lists: %s)", path, name, strings.Join(c.set.listNames(), ", "))
+			list := p.useList(n, path, name, c)
+			if list == nil {
 				ok = false
 				continue
 			}
@@ -808,8 +823,8 @@ func (p *parser) matcher(n *yaml.Node, path string, c *compiler) *Matcher {
 		}
 		terms = append(terms, Term{Text: item})
 	}
-	if !ok || len(p.problems) > 0 {
-		return nil // a list it names may be broken, and was reported there
+	if !ok {
+		return nil // reported, here or at the list
 	}
 	m, err := NewMatcher(terms)
 	if err != nil {

@@ -82,6 +82,8 @@ func defaultSettings() Settings {
 type List struct {
 	Name  string
 	Terms []string
+
+	broken bool // it has problems: rules naming it are not compiled whole
 }
 
 // Limit is a rule's rate limit: at most Count messages that meet the rule's

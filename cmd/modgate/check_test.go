@@ -29,3 +29,19 @@ func TestCheckWarnsAboutCostlyPatterns(t *testing.T) {
 		t.Fatalf("warning %q, want it to start with %q", errs.String(), want)
 	}
 }
+
+// TestCheckReportsTestsAfterAnError: the inline tests of the rules after a
+// broken one are run against their own conditions: passing examples pass,
+// a real failure is reported.
+func TestCheckReportsTestsAfterAnError(t *testing.T) {
+	path := filepath.Join("..", "..", "rules", "testdata", "errors", "tests-after-an-error.yaml")
+	var out, errs bytes.Buffer
+	if code := run(context.Background(), []string{"check", path}, envFrom(nil), &out, &errs); code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	lines := strings.Split(strings.TrimSpace(errs.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `unknown list "nope"`) ||
+		!strings.Contains(lines[1], `rule "guests": tests.no_match[1]: "hello" matches the rule, but should not`) {
+		t.Fatalf("output:\n%s", errs.String())
+	}
+}
