@@ -4,8 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -66,45 +64,34 @@ func (e *FileError) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// ReadFile reads a file for the loader; tests and embedders replace it.
-type ReadFile func(path string) ([]byte, error)
+// ReadFile reads a list file for the loader; tests and embedders replace
+// it. name is relative to the rules file's folder and local to it (no
+// `..`, not absolute: see filepath.IsLocal), checked before ReadFile is
+// called.
+type ReadFile func(name string) ([]byte, error)
 
 // Load reads, checks and compiles the rules file at path. List files are
-// read relative to the directory of path.
+// read from the folder of path, and only from inside it.
 func Load(path string) (*Set, error) {
-	data, err := readCapped(path)
+	data, err := readRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("loading rules: %w", err)
 	}
-	return Parse(path, data, readCapped)
-}
-
-func readCapped(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > MaxFileSize {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, MaxFileSize)
-	}
-	return data, nil
+	return Parse(path, data, ListFolder(filepath.Dir(path)))
 }
 
 // Parse checks and compiles a rules file held in memory. name is used in
-// error messages and to find list files; read reads them.
+// error messages and names the folder list files are read from; read reads
+// them (nil: ListFolder of that folder).
 func Parse(name string, data []byte, read ReadFile) (*Set, error) {
 	if len(data) > MaxFileSize {
 		return nil, &FileError{Problems: []Problem{{File: name, Msg: fmt.Sprintf("larger than %d bytes", MaxFileSize)}}}
 	}
+	dir := filepath.Dir(name)
 	if read == nil {
-		read = readCapped
+		read = ListFolder(dir)
 	}
-	p := &parser{file: name, dir: filepath.Dir(name), read: read, now: time.Now}
+	p := &parser{file: name, dir: dir, read: read, now: time.Now}
 	hash := sha256.New()
 	hash.Write(data)
 	p.hash = hash
@@ -114,9 +101,9 @@ func Parse(name string, data []byte, read ReadFile) (*Set, error) {
 		return nil, &FileError{Problems: p.problems}
 	}
 	set := p.document(&doc)
-	sortProblems(p.warnings)
+	p.sort(p.warnings)
 	if len(p.problems) > 0 {
-		sortProblems(p.problems)
+		p.sort(p.problems)
 		return nil, &FileError{Problems: p.problems, Warnings: p.warnings}
 	}
 	set.Version = hex.EncodeToString(hash.Sum(nil))[:12]
@@ -126,10 +113,17 @@ func Parse(name string, data []byte, read ReadFile) (*Set, error) {
 	return set, nil
 }
 
-// sortProblems orders problems by position.
-func sortProblems(list []Problem) {
+// sort orders problems by position: the rules file's first, then those of
+// each list file.
+func (p *parser) sort(list []Problem) {
 	sort.SliceStable(list, func(i, j int) bool {
 		a, b := list[i], list[j]
+		if a.File != b.File {
+			if a.File == p.file || b.File == p.file {
+				return a.File == p.file
+			}
+			return a.File < b.File
+		}
 		if a.Line != b.Line {
 			return a.Line < b.Line
 		}
@@ -159,6 +153,7 @@ type parser struct {
 	rule       string   // id of the rule being read
 	incomplete bool     // the rule being read names a broken list
 	files      []string // list files read
+	reported   map[listTerm]bool
 	now        func() time.Time
 }
 
@@ -282,7 +277,7 @@ func (p *parser) lists(n *yaml.Node, set *Set) {
 		if f, ok := fields["file"]; ok {
 			sources++
 			if file, ok := p.str(f, path+".file"); ok {
-				list.Terms = append(list.Terms, p.listFile(f, path, file)...)
+				p.listFile(f, path, file, list)
 			}
 		}
 		if b, ok := fields["builtin"]; ok {
@@ -298,7 +293,7 @@ func (p *parser) lists(n *yaml.Node, set *Set) {
 		if sources == 0 {
 			p.errorf(v, "%s: give `terms`, `file` or `builtin`", path)
 		}
-		p.checkTerms(v, path, list.Terms)
+		p.checkTerms(v, path, list)
 		if len(list.Terms) > MaxListTerms {
 			p.errorf(v, "%s: %d terms is more than the %d a list may hold", path, len(list.Terms), MaxListTerms)
 		}
@@ -307,46 +302,19 @@ func (p *parser) lists(n *yaml.Node, set *Set) {
 	}
 }
 
-// checkTerms reports the terms of a list that cannot be matched, at the list.
-func (p *parser) checkTerms(n *yaml.Node, path string, terms []string) {
+// checkTerms reports the terms of a list that cannot be matched: at the
+// list, or at their line of the list file.
+func (p *parser) checkTerms(n *yaml.Node, path string, list *List) {
 	reported := 0
-	for i, term := range terms {
+	for i, term := range list.Terms {
 		if _, err := parseTerm(term); err != nil {
 			if reported++; reported > 10 {
 				p.errorf(n, "%s: more terms cannot be used; fix the above first", path)
 				return
 			}
-			p.errorf(n, "%s: term %d %q: %v", path, i+1, term, err)
+			if !p.fileTermError(list, i, err.Error()) {
+				p.errorf(n, "%s: term %d %q: %v", path, i+1, term, err)
+			}
 		}
 	}
-}
-
-// listFile reads a list file: one term a line; blank lines and lines
-// starting with # are ignored.
-func (p *parser) listFile(n *yaml.Node, path, file string) []string {
-	full := file
-	if !filepath.IsAbs(full) {
-		full = filepath.Join(p.dir, file)
-	}
-	data, err := p.read(full)
-	if err != nil {
-		p.errorf(n, "%s.file: %v", path, err)
-		return nil
-	}
-	p.hash.Write([]byte(full))
-	p.hash.Write(data)
-	p.files = append(p.files, full)
-	return splitList(string(data))
-}
-
-func splitList(data string) []string {
-	var terms []string
-	for _, line := range strings.Split(data, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		terms = append(terms, line)
-	}
-	return terms
 }

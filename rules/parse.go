@@ -760,31 +760,48 @@ func (p *parser) cidrOp(f field, v *yaml.Node, path string, c *compiler) Conditi
 	items := p.strs(v, path)
 	cc := &cidrCond{f: f}
 	for _, item := range items {
-		entries := []string{item}
 		if name, isList := strings.CutPrefix(item, "list."); isList {
 			list := p.useList(v, path, name, c)
 			if list == nil {
 				continue
 			}
-			entries = list.Terms
-		}
-		for _, e := range entries {
-			prefix, err := netip.ParsePrefix(strings.TrimSpace(e))
-			if err != nil {
-				addr, aerr := netip.ParseAddr(strings.TrimSpace(e))
-				if aerr != nil {
-					p.errorf(v, "%s: %q is not an IP network such as 203.0.113.0/24 or 2001:db8::/32", path, e)
+			for i, e := range list.Terms {
+				prefix, ok := parsePrefix(e)
+				if !ok {
+					if !p.fileTermError(list, i, "not an IP network such as 203.0.113.0/24 or 2001:db8::/32") {
+						p.errorf(v, "%s: %q is not an IP network such as 203.0.113.0/24 or 2001:db8::/32", path, e)
+					}
 					continue
 				}
-				prefix = netip.PrefixFrom(addr.Unmap(), addr.Unmap().BitLen())
+				cc.prefixes = append(cc.prefixes, prefix)
 			}
-			cc.prefixes = append(cc.prefixes, prefix.Masked())
+			continue
 		}
+		prefix, ok := parsePrefix(item)
+		if !ok {
+			p.errorf(v, "%s: %q is not an IP network such as 203.0.113.0/24 or 2001:db8::/32", path, item)
+			continue
+		}
+		cc.prefixes = append(cc.prefixes, prefix)
 	}
 	if len(cc.prefixes) == 0 {
 		return nil
 	}
 	return cc
+}
+
+// parsePrefix reads a network, or one address as a network of one.
+func parsePrefix(s string) (netip.Prefix, bool) {
+	s = strings.TrimSpace(s)
+	prefix, err := netip.ParsePrefix(s)
+	if err != nil {
+		addr, aerr := netip.ParseAddr(s)
+		if aerr != nil {
+			return netip.Prefix{}, false
+		}
+		prefix = netip.PrefixFrom(addr.Unmap(), addr.Unmap().BitLen())
+	}
+	return prefix.Masked(), true
 }
 
 // matcher compiles the terms and lists a contains or except names; lists

@@ -83,7 +83,10 @@ type List struct {
 	Name  string
 	Terms []string
 
-	broken bool // it has problems: rules naming it are not compiled whole
+	broken bool       // it has problems: rules naming it are not compiled whole
+	file   string     // the list file that Terms[first:first+len(at)] came from, if any
+	first  int        // the first term read from file
+	at     [][2]int32 // line and column of each term read from file
 }
 
 // Limit is a rule's rate limit: at most Count messages that meet the rule's
