@@ -100,6 +100,11 @@ func Parse(name string, data []byte, read ReadFile) (*Set, error) {
 		p.problems = append(p.problems, yamlProblem(name, err))
 		return nil, &FileError{Problems: p.problems}
 	}
+	if at, ok := checkAliases(&doc); !ok {
+		p.errorf(at, "YAML: aliases repeat more than %d KiB of the file once expanded (here, at *%s): "+
+			"write the repeated parts out, or use lists", MaxAliasExpansion>>10, at.Value)
+		return nil, &FileError{Problems: p.problems}
+	}
 	set := p.document(&doc)
 	p.sort(p.warnings)
 	if len(p.problems) > 0 {

@@ -28,6 +28,8 @@ var limitKeys = []string{"user", "channel", "ip", "device", "text"}
 type compiler struct {
 	set      *Set
 	matchers map[string]*Matcher
+	sets     map[string]map[string]struct{} // the sets of equals, in and not_in, by what they name
+	networks map[string][]netip.Prefix      // the networks of in_cidr, likewise
 }
 
 func (p *parser) document(doc *yaml.Node) *Set {
@@ -45,7 +47,8 @@ func (p *parser) document(doc *yaml.Node) *Set {
 	} else if s, ok := p.str(v, "version"); ok && s != "1" {
 		p.errorf(v, "version: %q is not supported (this modgate reads version 1)", s)
 	}
-	c := &compiler{set: set, matchers: map[string]*Matcher{}}
+	c := &compiler{set: set, matchers: map[string]*Matcher{}, sets: map[string]map[string]struct{}{},
+		networks: map[string][]netip.Prefix{}}
 	if n, ok := top["lists"]; ok {
 		p.lists(n, set)
 	}
@@ -640,27 +643,43 @@ func unwrapRegexp(err error) string {
 }
 
 // setOp reads equals, in and not_in: a value or list of values, where
-// `list.NAME` stands for a list's terms.
+// `list.NAME` stands for a list's terms. Conditions naming the same values
+// share one set, however many rules name a long list.
 func (p *parser) setOp(f field, v *yaml.Node, path string, c *compiler, negate bool) Condition {
 	items := p.strs(v, path)
 	if len(items) == 0 {
 		return nil
 	}
-	sc := &setCond{f: f, set: map[string]struct{}{}, negate: negate, domains: f.path == "links"}
-	for _, item := range items {
-		if name, isList := strings.CutPrefix(item, "list."); isList {
-			list := p.useList(v, path, name, c)
-			if list == nil {
+	domains := f.path == "links"
+	key := strings.Join(items, "\x00")
+	if domains {
+		key = "links\x00" + key
+	}
+	set, shared := c.sets[key]
+	if !shared {
+		set = map[string]struct{}{}
+		for _, item := range items {
+			if name, isList := strings.CutPrefix(item, "list."); isList {
+				list := p.useList(v, path, name, c)
+				if list == nil {
+					continue
+				}
+				for _, t := range list.Terms {
+					set[normaliseSetItem(f, t)] = struct{}{}
+				}
 				continue
 			}
-			for _, t := range list.Terms {
-				sc.set[normaliseSetItem(f, t)] = struct{}{}
-			}
-			continue
+			set[normaliseSetItem(f, item)] = struct{}{}
 		}
-		sc.set[normaliseSetItem(f, item)] = struct{}{}
+		c.sets[key] = set
+	} else {
+		for _, item := range items {
+			if name, isList := strings.CutPrefix(item, "list."); isList {
+				p.useList(v, path, name, c)
+			}
+		}
 	}
-	return sc
+	return &setCond{f: f, set: set, negate: negate, domains: domains}
 }
 
 // useList returns the list a condition names, or nil: unknown (reported
@@ -758,7 +777,19 @@ func parseQuantity(s, want string) (float64, error) {
 
 func (p *parser) cidrOp(f field, v *yaml.Node, path string, c *compiler) Condition {
 	items := p.strs(v, path)
-	cc := &cidrCond{f: f}
+	key := strings.Join(items, "\x00")
+	if prefixes, shared := c.networks[key]; shared {
+		for _, item := range items {
+			if name, isList := strings.CutPrefix(item, "list."); isList {
+				p.useList(v, path, name, c)
+			}
+		}
+		if len(prefixes) == 0 {
+			return nil
+		}
+		return &cidrCond{f: f, prefixes: prefixes}
+	}
+	var prefixes []netip.Prefix
 	for _, item := range items {
 		if name, isList := strings.CutPrefix(item, "list."); isList {
 			list := p.useList(v, path, name, c)
@@ -773,7 +804,7 @@ func (p *parser) cidrOp(f field, v *yaml.Node, path string, c *compiler) Conditi
 					}
 					continue
 				}
-				cc.prefixes = append(cc.prefixes, prefix)
+				prefixes = append(prefixes, prefix)
 			}
 			continue
 		}
@@ -782,12 +813,13 @@ func (p *parser) cidrOp(f field, v *yaml.Node, path string, c *compiler) Conditi
 			p.errorf(v, "%s: %q is not an IP network such as 203.0.113.0/24 or 2001:db8::/32", path, item)
 			continue
 		}
-		cc.prefixes = append(cc.prefixes, prefix)
+		prefixes = append(prefixes, prefix)
 	}
-	if len(cc.prefixes) == 0 {
+	c.networks[key] = prefixes
+	if len(prefixes) == 0 {
 		return nil
 	}
-	return cc
+	return &cidrCond{f: f, prefixes: prefixes}
 }
 
 // parsePrefix reads a network, or one address as a network of one.

@@ -30,6 +30,19 @@ func TestCheckWarnsAboutCostlyPatterns(t *testing.T) {
 	}
 }
 
+// TestCheckRefusesAliasExplosion: the 886-byte file whose aliases expand to
+// ten billion conditions is refused at the alias, at once.
+func TestCheckRefusesAliasExplosion(t *testing.T) {
+	path := filepath.Join("..", "..", "rules", "testdata", "errors", "alias-explosion.yaml")
+	var out, errs bytes.Buffer
+	if code := run(context.Background(), []string{"check", path}, envFrom(nil), &out, &errs); code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	if want := path + ":15:37: YAML: aliases repeat more than 1024 KiB of the file once expanded (here, at *e)"; !strings.HasPrefix(errs.String(), want) {
+		t.Fatalf("output %q", errs.String())
+	}
+}
+
 // TestCheckReportsTestsAfterAnError: the inline tests of the rules after a
 // broken one are run against their own conditions: passing examples pass,
 // a real failure is reported.
