@@ -266,10 +266,11 @@ type value struct {
 
 // field reads one value of a message.
 type field struct {
-	path string
-	get  func(in *Input) value
-	text bool  // the message text: contains uses its analysis
-	cost uint8 // how dear the value is to read: see condCost
+	path    string
+	get     func(in *Input) value
+	text    bool  // the message text: contains uses its analysis
+	boolean bool  // true or false, nothing else: compared values must be booleans
+	cost    uint8 // how dear the value is to read: see condCost
 }
 
 // Roots a field path may start with, and the derived values.
@@ -316,10 +317,12 @@ func resolveField(path string) (field, bool) {
 			return value{kind: kindDuration, n: in.Now.Sub(t).Seconds()}
 		}
 	case "message.is_edit":
+		f.boolean = true
 		f.get = func(in *Input) value {
 			return value{kind: kindBool, b: nonEmptyString(in.get(rootMessage, "id"))}
 		}
 	case "message.is_reply":
+		f.boolean = true
 		f.get = func(in *Input) value {
 			return value{kind: kindBool, b: nonEmptyString(in.get(rootMessage, "parent_id")) ||
 				nonEmptyString(in.get(rootMessage, "quoted_message_id"))}

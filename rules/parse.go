@@ -353,9 +353,8 @@ func (p *parser) rewrite(n *yaml.Node, c *compiler) *Rewrite {
 		if !ok {
 			return nil
 		}
-		var b bool
-		if err := resolve(v).Decode(&b); err != nil || resolve(v).Tag != "!!bool" {
-			p.errorf(v, "rewrite.%s: must be true or false", key)
+		b, ok := p.boolean(v, "rewrite."+key)
+		if !ok {
 			return nil
 		}
 		return &b
@@ -597,12 +596,9 @@ func (p *parser) fieldCond(f field, n *yaml.Node, path string, c *compiler) Cond
 		case "in_cidr":
 			add(p.cidrOp(f, v, at, c))
 		case "exists":
-			var b bool
-			if err := resolve(v).Decode(&b); err != nil || resolve(v).Tag != "!!bool" {
-				p.errorf(v, "%s: must be true or false", at)
-				continue
+			if b, ok := p.boolean(v, at); ok {
+				add(&existsCond{f: f, want: b})
 			}
-			add(&existsCond{f: f, want: b})
 		}
 	}
 	switch len(conds) {
@@ -646,7 +642,7 @@ func unwrapRegexp(err error) string {
 // `list.NAME` stands for a list's terms. Conditions naming the same values
 // share one set, however many rules name a long list.
 func (p *parser) setOp(f field, v *yaml.Node, path string, c *compiler, negate bool) Condition {
-	items := p.strs(v, path)
+	items := p.setItems(f, v, path)
 	if len(items) == 0 {
 		return nil
 	}
@@ -680,6 +676,32 @@ func (p *parser) setOp(f field, v *yaml.Node, path string, c *compiler, negate b
 		}
 	}
 	return &setCond{f: f, set: set, negate: negate, domains: domains}
+}
+
+// setItems reads the values of an equals, in or not_in: one, or a list.
+func (p *parser) setItems(f field, v *yaml.Node, path string) []string {
+	v = resolve(v)
+	var nodes []*yaml.Node
+	switch v.Kind {
+	case yaml.ScalarNode:
+		nodes = []*yaml.Node{v}
+	case yaml.SequenceNode:
+		nodes = v.Content
+	default:
+		p.errorf(v, "%s: must be a list", path)
+		return nil
+	}
+	out := make([]string, 0, len(nodes))
+	for i, n := range nodes {
+		at := path
+		if v.Kind == yaml.SequenceNode {
+			at = fmt.Sprintf("%s[%d]", path, i)
+		}
+		if s, ok := p.setItem(f, n, at); ok {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // useList returns the list a condition names, or nil: unknown (reported
