@@ -801,38 +801,52 @@ func (c *matchesCond) Match(in *Input, found []Match) ([]Match, Truth) {
 	return found, result
 }
 
-// setCond is `equals`, `in` and `not_in`.
+// setCond is `equals`, `in` and `not_in`. Over a list (links, mentions, an
+// array field) `in` holds when an element is one of the set and `not_in`
+// when an element is none of them; an empty or missing list meets neither,
+// unless orEmpty makes it meet both.
 type setCond struct {
 	f       field
 	set     map[string]struct{}
 	negate  bool
 	domains bool // links: a domain matches its parent domains too
+	orEmpty bool // `or_empty: true`: a missing value or empty list holds
 }
 
 func (c *setCond) Match(in *Input, found []Match) ([]Match, Truth) {
 	v := c.f.get(in)
-	hit := v.each(func(s string) bool {
-		if _, ok := c.set[s]; ok {
-			return true
-		}
-		if c.domains {
-			for d := s; ; {
-				i := strings.IndexByte(d, '.')
-				if i < 0 {
-					return false
-				}
-				d = d[i+1:]
-				if _, ok := c.set[d]; ok {
-					return true
-				}
+	seen, hit := false, false
+	v.each(func(s string) bool {
+		seen = true
+		_, listed := c.lookup(s)
+		hit = listed != c.negate
+		return hit
+	})
+	if !seen {
+		return found, truth(c.orEmpty)
+	}
+	return found, truth(hit)
+}
+
+// lookup finds s in the set, or for links one of its parent domains; it
+// returns the entry found.
+func (c *setCond) lookup(s string) (string, bool) {
+	if _, ok := c.set[s]; ok {
+		return s, true
+	}
+	if c.domains {
+		for d := s; ; {
+			i := strings.IndexByte(d, '.')
+			if i < 0 {
+				return "", false
+			}
+			d = d[i+1:]
+			if _, ok := c.set[d]; ok {
+				return d, true
 			}
 		}
-		return false
-	})
-	if v.kind == kindMissing && c.negate {
-		return found, False // not_in needs a value to be outside the set
 	}
-	return found, truth(hit != c.negate)
+	return "", false
 }
 
 // compareCond is `over` and `under`: numbers, durations, sizes, and the

@@ -534,7 +534,7 @@ func (p *parser) cond(n *yaml.Node, path string, c *compiler, depth int) Conditi
 }
 
 var operators = []string{"contains", "except", "matches", "equals", "in", "not_in", "over", "under",
-	"count_over", "count_under", "in_cidr", "exists"}
+	"count_over", "count_under", "in_cidr", "exists", "or_empty"}
 
 // fieldCond reads the tests on one field. A bare value means `equals`, a
 // bare list `in`.
@@ -542,9 +542,9 @@ func (p *parser) fieldCond(f field, n *yaml.Node, path string, c *compiler) Cond
 	n = resolve(n)
 	switch n.Kind {
 	case yaml.ScalarNode:
-		return p.setOp(f, n, path, c, false)
+		return p.setOp(f, n, path, c, false, false)
 	case yaml.SequenceNode:
-		return p.setOp(f, n, path, c, false)
+		return p.setOp(f, n, path, c, false, false)
 	case yaml.MappingNode:
 	default:
 		p.errorf(n, "%s: must be a value, a list, or a mapping of tests", path)
@@ -562,6 +562,13 @@ func (p *parser) fieldCond(f field, n *yaml.Node, path string, c *compiler) Cond
 	add := func(c Condition) {
 		if c != nil {
 			conds = append(conds, c)
+		}
+	}
+	orEmpty := false
+	if v, ok := m["or_empty"]; ok {
+		orEmpty, _ = p.boolean(v, path+".or_empty")
+		if m["equals"] == nil && m["in"] == nil && m["not_in"] == nil {
+			p.errorf(v, "%s.or_empty: goes with equals, in or not_in", path)
 		}
 	}
 	for _, kv := range orderedPairs(n) {
@@ -585,12 +592,10 @@ func (p *parser) fieldCond(f field, n *yaml.Node, path string, c *compiler) Cond
 			}
 		case "matches":
 			add(p.matchesOp(f, v, at))
-		case "equals":
-			add(p.setOp(f, v, at, c, false))
-		case "in":
-			add(p.setOp(f, v, at, c, false))
+		case "equals", "in":
+			add(p.setOp(f, v, at, c, false, orEmpty))
 		case "not_in":
-			add(p.setOp(f, v, at, c, true))
+			add(p.setOp(f, v, at, c, true, orEmpty))
 		case "over", "under", "count_over", "count_under":
 			add(p.compareOp(f, v, at, op == "over" || op == "count_over"))
 		case "in_cidr":
@@ -641,7 +646,7 @@ func unwrapRegexp(err error) string {
 // setOp reads equals, in and not_in: a value or list of values, where
 // `list.NAME` stands for a list's terms. Conditions naming the same values
 // share one set, however many rules name a long list.
-func (p *parser) setOp(f field, v *yaml.Node, path string, c *compiler, negate bool) Condition {
+func (p *parser) setOp(f field, v *yaml.Node, path string, c *compiler, negate, orEmpty bool) Condition {
 	items := p.setItems(f, v, path)
 	if len(items) == 0 {
 		return nil
@@ -675,7 +680,7 @@ func (p *parser) setOp(f field, v *yaml.Node, path string, c *compiler, negate b
 			}
 		}
 	}
-	return &setCond{f: f, set: set, negate: negate, domains: domains}
+	return &setCond{f: f, set: set, negate: negate, domains: domains, orEmpty: orEmpty}
 }
 
 // setItems reads the values of an equals, in or not_in: one, or a list.
