@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -201,7 +202,7 @@ func (e *Engine) decide(set *rules.Set, v Verdict, msg *Message, sc *scratch) Ve
 		}
 		f := Firing{RuleID: r.ID, Action: r.Action, Observed: r.Mode == rules.ModeObserve}
 		if len(found) > 0 {
-			f.Matches = append([]rules.Match(nil), found...)
+			f.Matches = keepMatches(found)
 		}
 		v.Fired = append(v.Fired, f)
 		if f.Observed {
@@ -212,7 +213,7 @@ func (e *Engine) decide(set *rules.Set, v Verdict, msg *Message, sc *scratch) Ve
 			v.Action = rules.ActionAllow
 		case rules.ActionReject, rules.ActionHold:
 			v.Action, v.RuleID = r.Action, r.ID
-			v.Reply = set.ReplyFor(r).Render(replyData(r, found, msg, &sc.in, retryAfter))
+			v.Reply = set.ReplyFor(r).Render(replyData(r, found, msg, &sc.in, retryAfter, true))
 			return v
 		case rules.ActionMask:
 			for _, m := range found {
@@ -245,8 +246,20 @@ func (e *Engine) onError(set *rules.Set, v *Verdict, r *rules.Rule, msg *Message
 		return false
 	}
 	v.Action, v.RuleID = r.OnError, r.ID
-	v.Reply = set.ReplyFor(r).Render(replyData(r, found, msg, &sc.in, 0))
+	v.Reply = set.ReplyFor(r).Render(replyData(r, found, msg, &sc.in, 0, false))
 	return true
+}
+
+// keepMatches copies matches out of the evaluation's buffers. The values of
+// fields other than the text are views of the payload: they are copied too.
+func keepMatches(found []rules.Match) []rules.Match {
+	out := append([]rules.Match(nil), found...)
+	for i := range out {
+		if out[i].Value != "" {
+			out[i].Value = strings.Clone(out[i].Value)
+		}
+	}
+	return out
 }
 
 // Remember stores the answer given for a webhook id the engine claimed, so
@@ -363,11 +376,19 @@ func boolJSON(b bool) []byte {
 	return []byte("false")
 }
 
-func replyData(r *rules.Rule, found []rules.Match, msg *Message, in *rules.Input, retryAfter time.Duration) rules.ReplyData {
-	d := rules.ReplyData{RuleID: r.ID, Limit: r.Limit, RetryAfter: retryAfter}
+// replyData fills a reply's placeholders: {{match}} is what the first
+// match covered in the text, or the value of the field it was found in (a
+// link's domain, a role); retryAfter is known only when the limit was
+// counted.
+func replyData(r *rules.Rule, found []rules.Match, msg *Message, in *rules.Input, retryAfter time.Duration, counted bool) rules.ReplyData {
+	d := rules.ReplyData{RuleID: r.ID, Limit: r.Limit, RetryAfter: retryAfter, RetryKnown: counted && r.Limit != nil}
 	for _, m := range found {
 		if m.Start >= 0 && m.End <= len(msg.Text) {
 			d.Match = msg.Text[m.Start:m.End]
+			break
+		}
+		if m.Start < 0 && m.Value != "" {
+			d.Match = m.Value
 			break
 		}
 	}

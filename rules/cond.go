@@ -209,8 +209,9 @@ func (in *Input) cached(f *field, read func(in *Input) value) value {
 }
 
 // Condition is a compiled `when` (or `exempt`). Match reports whether it
-// holds for in and appends to found the words it matched, which masking and
-// explanations use. Match answers Unknown only when in puts off costly tests
+// holds for in and appends to found what it matched (the words of the text,
+// or the values of other fields), which masking, replies and explanations
+// use. Match answers Unknown only when in puts off costly tests
 // (Input.SkipCostly) or runs out of time (Input.Budget); without either it
 // answers True or False.
 type Condition interface {
@@ -725,10 +726,11 @@ func (c *containsCond) Match(in *Input, found []Match) ([]Match, Truth) {
 		in.Budget.Spend(len(s) * fieldStepsPerByte)
 		t := Analyze(s)
 		// Spans of other fields do not point into the message text: they
-		// explain, and masking ignores them.
+		// explain and fill {{match}}, and masking ignores them.
 		var local [4]Match
 		got, ok := matchText(t, c.terms, c.except, local[:0])
 		for _, m := range got {
+			m.Value = s[m.Start:m.End]
 			m.Start, m.End = -1, -1
 			found = append(found, m)
 		}
@@ -791,6 +793,7 @@ func (c *matchesCond) Match(in *Input, found []Match) ([]Match, Truth) {
 	v.each(func(s string) bool {
 		switch _, _, t := in.find(c.p, s); t {
 		case True:
+			found = append(found, Match{Start: -1, End: -1, Term: c.p.re.String(), Value: s})
 			result = True
 			return true
 		case Unknown:
@@ -816,16 +819,25 @@ type setCond struct {
 func (c *setCond) Match(in *Input, found []Match) ([]Match, Truth) {
 	v := c.f.get(in)
 	seen, hit := false, false
+	var value, term string
 	v.each(func(s string) bool {
 		seen = true
-		_, listed := c.lookup(s)
-		hit = listed != c.negate
+		t, listed := c.lookup(s)
+		if listed != c.negate {
+			hit, value, term = true, s, t
+			if c.negate {
+				term = s // outside the set: no entry of it met the test, the value did
+			}
+		}
 		return hit
 	})
-	if !seen {
+	switch {
+	case !seen:
 		return found, truth(c.orEmpty)
+	case !hit:
+		return found, False
 	}
-	return found, truth(hit)
+	return append(found, Match{Start: -1, End: -1, Term: term, Value: value}), True
 }
 
 // lookup finds s in the set, or for links one of its parent domains; it
@@ -887,7 +899,9 @@ type cidrCond struct {
 
 func (c *cidrCond) Match(in *Input, found []Match) ([]Match, Truth) {
 	v := c.f.get(in)
-	return found, truth(v.each(func(s string) bool {
+	var value string
+	var network netip.Prefix
+	hit := v.each(func(s string) bool {
 		addr, err := netip.ParseAddr(strings.TrimSpace(s))
 		if err != nil {
 			return false
@@ -895,11 +909,16 @@ func (c *cidrCond) Match(in *Input, found []Match) ([]Match, Truth) {
 		addr = addr.Unmap()
 		for _, p := range c.prefixes {
 			if p.Contains(addr) {
+				value, network = s, p
 				return true
 			}
 		}
 		return false
-	}))
+	})
+	if !hit {
+		return found, False
+	}
+	return append(found, Match{Start: -1, End: -1, Term: network.String(), Value: value}), True
 }
 
 type existsCond struct {

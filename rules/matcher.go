@@ -20,10 +20,11 @@ type Term struct {
 
 // Match is one place where a term was found.
 type Match struct {
-	Start, End int    // bytes of the source text that formed the match, disguises included
-	Term       string // the term as written in its list
+	Start, End int    // bytes of the source text that formed the match, disguises included; -1 for another field
+	Term       string // the term as written in its list; for another field, the entry, network or pattern it met
 	List       string // the list's name; "" for a term written in the rule
 	Steps      Steps  // the foldings the text needed to match
+	Value      string // for a test on another field than the text: the value that met it (a link's domain, a role)
 }
 
 // Matcher finds the terms of word lists in analysed texts. Whole words and

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Template is a reply with placeholders, compiled when the file is loaded:
@@ -65,42 +67,83 @@ func (t *Template) String() string { return t.src }
 
 // ReplyData fills a template's placeholders.
 type ReplyData struct {
-	Match      string
+	Match      string // what met the rule: the words of the text, or a field's value (a link's domain, a role)
 	RuleID     string
 	UserName   string
 	Limit      *Limit
 	RetryAfter time.Duration
+	RetryKnown bool // RetryAfter was counted; false when state was unreachable or the rule has no limit
 }
 
-// Render writes the reply.
+// RetryUnknown is what {{retry_after}} says when the limit could not be
+// counted (shared state unreachable, or no time left).
+const RetryUnknown = "a little while"
+
+// Render writes the reply. A placeholder with nothing to say ({{user.name}}
+// of a sender without a name, {{match}} of a rule without one) drops out
+// with the space before it, or at the start with the punctuation after it:
+// "Sorry {{user.name}}, no" is "Sorry, no", never "Sorry , no".
 func (t *Template) Render(d ReplyData) string {
 	if len(t.parts) == 1 && t.parts[0].key == "" {
 		return t.parts[0].text
 	}
-	var b strings.Builder
-	for _, p := range t.parts {
-		switch p.key {
-		case "":
-			b.WriteString(p.text)
-		case "match":
-			b.WriteString(d.Match)
-		case "rule.id":
-			b.WriteString(d.RuleID)
-		case "user.name":
-			b.WriteString(d.UserName)
-		case "limit.count":
-			if d.Limit != nil {
-				b.WriteString(strconv.Itoa(d.Limit.Count))
+	var b []byte
+	dropped := false // the last placeholder said nothing
+	for i, p := range t.parts {
+		if p.key == "" {
+			text := p.text
+			if dropped && len(strings.TrimSpace(string(b))) == 0 {
+				text = strings.TrimLeft(text, " \t,;:.!?-–—")
 			}
-		case "limit.per":
-			if d.Limit != nil {
-				b.WriteString(HumanDuration(d.Limit.Per))
-			}
-		case "retry_after":
-			b.WriteString(HumanDuration(d.RetryAfter.Round(time.Second)))
+			b = append(b, text...)
+			dropped = false
+			continue
 		}
+		value := d.value(p.key)
+		if value == "" {
+			dropped = true
+			if i+1 == len(t.parts) || !isWordStart(t.parts[i+1].text) {
+				b = []byte(strings.TrimRight(string(b), " \t"))
+			}
+			continue
+		}
+		b = append(b, value...)
+		dropped = false
 	}
-	return b.String()
+	return string(b)
+}
+
+// value is what one placeholder says.
+func (d ReplyData) value(key string) string {
+	switch key {
+	case "match":
+		return d.Match
+	case "rule.id":
+		return d.RuleID
+	case "user.name":
+		return d.UserName
+	case "limit.count":
+		if d.Limit != nil {
+			return strconv.Itoa(d.Limit.Count)
+		}
+	case "limit.per":
+		if d.Limit != nil {
+			return HumanDuration(d.Limit.Per)
+		}
+	case "retry_after":
+		if !d.RetryKnown {
+			return RetryUnknown
+		}
+		return HumanDuration(d.RetryAfter.Round(time.Second))
+	}
+	return ""
+}
+
+// isWordStart reports whether s starts with a letter or digit: an empty
+// placeholder glued to a word keeps the space before it.
+func isWordStart(s string) bool {
+	r, _ := utf8.DecodeRuneInString(s)
+	return unicode.IsLetter(r) || unicode.IsDigit(r)
 }
 
 // HumanDuration writes a duration for people: "10 seconds", "1 minute",

@@ -185,8 +185,15 @@ func explainOne(w io.Writer, path string, set *rules.Set, engine *moderation.Eng
 			if m.List != "" {
 				list = "list " + m.List
 			}
-			fmt.Fprintf(tw, "\t\t%q at %d-%d is term %q (%s), folded %q, via %s\n",
-				m.Original, m.Start, m.End, m.Term, list, m.Folded, m.Steps)
+			switch {
+			case m.Start < 0 && m.Term != "" && m.Term != m.Value:
+				fmt.Fprintf(tw, "\t\tthe field's value %q, for %q\n", m.Value, m.Term)
+			case m.Start < 0:
+				fmt.Fprintf(tw, "\t\tthe field's value %q\n", m.Value)
+			default:
+				fmt.Fprintf(tw, "\t\t%q at %d-%d is term %q (%s), folded %q, via %s\n",
+					m.Original, m.Start, m.End, m.Term, list, m.Folded, m.Steps)
+			}
 		}
 	}
 	tw.Flush()
@@ -213,9 +220,10 @@ type ruleReport struct {
 }
 
 type matchReport struct {
-	Start  int      `json:"start"`
+	Start  int      `json:"start"` // -1 for another field than the text
 	End    int      `json:"end"`
 	Text   string   `json:"text"`
+	Value  string   `json:"value,omitempty"` // the field's value, for another field than the text
 	Term   string   `json:"term"`
 	List   string   `json:"list,omitempty"`
 	Folded string   `json:"folded"`
@@ -271,7 +279,7 @@ func explainLines(r io.Reader, w io.Writer, engine *moderation.Engine) error {
 			rr := ruleReport{ID: res.RuleID, Action: res.Action.String(), Reached: res.Reached, Matched: res.Matched,
 				Observed: res.Observed, Skipped: res.Skipped}
 			for _, m := range res.Matches {
-				mr := matchReport{Start: m.Start, End: m.End, Text: m.Original, Term: m.Term, List: m.List, Folded: m.Folded}
+				mr := matchReport{Start: m.Start, End: m.End, Text: m.Original, Value: m.Value, Term: m.Term, List: m.List, Folded: m.Folded}
 				if m.Steps != 0 {
 					mr.Steps = strings.Split(m.Steps.String(), ",")
 				}
