@@ -28,7 +28,9 @@ type Explained struct {
 
 // Explain evaluates msg like Evaluate, without a deadline, and also reports
 // every rule: whether the check reached it, whether it matched, and why.
-// It is for dry runs and tools, not the hot path.
+// The check ends at the rule that decided it: the one that refused the
+// message, or the first enforced allow that fired; a rule in observe mode
+// never ends it. It is for dry runs and tools, not the hot path.
 func (e *Engine) Explain(msg *Message) (Verdict, []RuleResult) {
 	set := e.set.Load()
 	// A dry run counts nothing: limits are shown, never hit.
@@ -41,12 +43,9 @@ func (e *Engine) Explain(msg *Message) (Verdict, []RuleResult) {
 	if in.Hook == "" {
 		in.Hook = HookBeforeSend
 	}
+	endedBy := endedBy(&v)
 	reached := true
 	out := make([]RuleResult, 0, len(set.Rules))
-	fired := map[string]bool{}
-	for _, f := range v.Fired {
-		fired[f.RuleID] = true
-	}
 	for _, r := range set.Rules {
 		res := RuleResult{RuleID: r.ID, Action: r.Action, Reached: reached, Observed: r.Mode == rules.ModeObserve, Limit: r.Limit}
 		if !r.Active.Contains(in.Now) {
@@ -70,10 +69,25 @@ func (e *Engine) Explain(msg *Message) (Verdict, []RuleResult) {
 			}
 			res.Matches = append(res.Matches, ex)
 		}
-		if reached && res.Matched && r.Action.Final() && fired[r.ID] {
+		if r.ID == endedBy {
 			reached = false
 		}
 		out = append(out, res)
 	}
 	return v, out
+}
+
+// endedBy names the rule that ended the check: the one that refused the
+// message, or the first enforced allow that fired; "" when the check ran
+// through every rule.
+func endedBy(v *Verdict) string {
+	if v.Refused() {
+		return v.RuleID
+	}
+	for _, f := range v.Fired {
+		if !f.Observed && f.Action == rules.ActionAllow {
+			return f.RuleID
+		}
+	}
+	return ""
 }
