@@ -19,9 +19,26 @@
 // fires (it is logged and counted as "would <action>") but has no effect and
 // does not end the check.
 //
+// Conditions are evaluated in two passes with the same result: first the
+// cheap tests of every rule (word lists, fields, links, networks), top to
+// bottom, up to the first rule that surely ends the check; then the
+// costly ones (regular expressions) of the rules above it still undecided
+// (Input.SkipCostly, Truth). A costly rule above a cheap one thus never keeps
+// the cheap one from being evaluated. In `any` and `all` the cheap
+// conditions come first.
+//
 // When a rule cannot be evaluated (the deadline passed, or the state it
 // needs is unreachable), its `on_error` applies: allow (the default, like
-// Stream itself), hold or reject.
+// Stream itself) passes over it, hold or reject decide in its place. The
+// deadline is watched as work is done (Budget), inside a long regular
+// expression too.
+//
+// Over a list of values (links, mentions, an array field) `in` holds when
+// an element is in the set and `not_in` when an element is not; an empty or
+// missing list holds neither unless the test says `or_empty: true`.
+//
+// A mask stars the matched letters and changes nothing else: invisible and
+// format characters stay where they are.
 //
 // # Text folding
 //
@@ -40,4 +57,15 @@
 // lookaround, and matching time linear in the input, so no pattern can stall
 // the hook. Patterns are limited to MaxRegexLength bytes. They run on the
 // original text, not the folded one; add (?i) for case-insensitive matching.
+// The factor of that linear time is the size of the pattern's program:
+// a pattern whose counted repetitions make it longer than
+// CostlyPatternSteps is accepted with a warning (Set.Warnings).
+//
+// # The file
+//
+// A rules file is YAML. Booleans are true and false; yes, no, on and off
+// are booleans only where nothing else makes sense, and refused unquoted
+// where a text could be meant. Aliases may repeat at most MaxAliasExpansion
+// of the file. List files are regular files inside the rules file's folder,
+// and errors about them point at their own lines without quoting them.
 package rules
