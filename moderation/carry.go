@@ -122,6 +122,11 @@ func (r *Reviews) Pass(ctx context.Context) (int, error) {
 // retry makes a try at the decision recorded for item id, when it is due,
 // and reports whether it made one.
 func (r *Reviews) retry(id string) (Held, bool) {
+	if r.base().Err() != nil {
+		// Run has ended: an item a stopped try left due is the next
+		// process's to take, not this one's.
+		return Held{}, false
+	}
 	ctx, cancel := context.WithTimeout(r.base(), 5*time.Second)
 	h, err := r.take(ctx, id, Take{})
 	cancel()
@@ -165,7 +170,10 @@ func (r *Reviews) backoff(attempts int) time.Duration {
 func (r *Reviews) carry(h Held) Held {
 	base := r.base()
 	ctx, cancel := context.WithTimeout(base, r.tryTime())
-	err := r.publish(ctx, &h)
+	err := ctx.Err() // Run has ended since the item was taken: Stream is not called
+	if err == nil {
+		err = r.publish(ctx, &h)
+	}
 	cancel()
 	now := r.now()
 	s := Settle{Lease: h.Lease, Now: now}

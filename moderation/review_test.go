@@ -25,6 +25,9 @@ type fakePublisher struct {
 }
 
 func (p *fakePublisher) call(ctx context.Context, s string) error {
+	if err := ctx.Err(); err != nil {
+		return err // as a real client does
+	}
 	p.mu.Lock()
 	p.calls = append(p.calls, s)
 	hang := p.hang
