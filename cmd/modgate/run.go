@@ -36,7 +36,6 @@ usage:
   modgate test [rules.yaml] "message"               explain what the rules do with a message
   modgate test [rules.yaml] --jsonl FILE            the same for one JSON message a line
   modgate queue list|show|approve|reject ...        the review queue, through the admin API
-  modgate bench [-duration 10s] [-redis URL]        load test against a bare baseline (see -h)
   modgate version                                   print the version
 
 Configuration is read from the environment; see README.md.
@@ -58,10 +57,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return dryRun(args, getenv, os.Stdin, stdout, stderr)
 	case "queue":
 		return queueCmd(args, getenv, stdout, stderr)
-	case "bench":
-		return bench(ctx, args, stdout, stderr)
-	case "bench-baseline":
-		return benchBaseline(ctx, getenv, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "modgate", version)
 		return 0

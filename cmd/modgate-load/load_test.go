@@ -14,7 +14,7 @@ import (
 // stated shares of abuse, links and mentions.
 func TestBenchMix(t *testing.T) {
 	const n = 4000
-	ps := benchPayloads(7, n, 1000, "secret")
+	ps := payloads(7, n, 1000, "secret")
 	keys := stream.NewKeys(map[string]string{"k": "secret"})
 	links, mentions := 0, 0
 	for _, p := range ps {
@@ -52,11 +52,11 @@ func TestBenchMix(t *testing.T) {
 
 // TestBenchMerge: rounds add up, and CPU per request is over the answered requests.
 func TestBenchMerge(t *testing.T) {
-	a := &benchResult{cpu: 2 * time.Second, requests: 100, elapsed: time.Second, latencies: []time.Duration{3, 1},
+	a := &result{cpu: 2 * time.Second, requests: 100, elapsed: time.Second, latencies: []time.Duration{3, 1},
 		verdicts: map[string]int{"unchanged": 2}}
-	b := &benchResult{cpu: time.Second, requests: 50, errors: 10, elapsed: time.Second, latencies: []time.Duration{2},
+	b := &result{cpu: time.Second, requests: 50, errors: 10, elapsed: time.Second, latencies: []time.Duration{2},
 		verdicts: map[string]int{"unchanged": 1, "refused": 1}, firstErr: "boom"}
-	var sum *benchResult
+	var sum *result
 	sum = sum.merge(a).merge(b)
 	if sum.requests != 150 || sum.errors != 10 || sum.cpu != 3*time.Second || sum.elapsed != 2*time.Second ||
 		sum.verdicts["unchanged"] != 3 || sum.verdicts["refused"] != 1 || sum.firstErr != "boom" {
