@@ -29,10 +29,10 @@ const (
 // failingState fails every count, as an unreachable Redis does.
 type failingState struct{}
 
-func (failingState) Count(context.Context, string, time.Duration, []byte, time.Time, []moderation.Hit) (moderation.Replay, error) {
+func (failingState) Count(context.Context, moderation.Claim, []byte, time.Time, time.Time, []moderation.Hit) (moderation.Replay, error) {
 	return moderation.Replay{}, fmt.Errorf("redis: connection refused")
 }
-func (failingState) Remember(context.Context, string, []byte, time.Duration) error { return nil }
+func (failingState) Remember(context.Context, moderation.Claim, []byte) error { return nil }
 
 // TestAHoldTheQueueCannotKeep: a message the queue cannot keep (full, or
 // its Redis down) is never answered with the hold reply: the rule's

@@ -361,7 +361,7 @@ func (s *Server) beforeSend(c echo.Context) error {
 	// once (Redis writes in the background), so Stream does not wait for it.
 	if webhookID != "" && !v.Retry && v.StateErr == nil && !v.DeadlineHit && !v.Stored {
 		compact := appendReplay(answer[len(answer):], &v)
-		if err := s.cfg.Engine.Remember(ctx, webhookID, compact); err != nil {
+		if err := s.cfg.Engine.Remember(ctx, &msg, webhookID, compact); err != nil {
 			s.stateLog.Warn("storing a webhook answer failed", "webhook_id", webhookID, "err", err)
 		}
 	}

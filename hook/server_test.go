@@ -544,11 +544,11 @@ rules:
 // panickingState fails in the worst way: it panics.
 type panickingState struct{}
 
-func (panickingState) Count(context.Context, string, time.Duration, []byte, time.Time, []moderation.Hit) (moderation.Replay, error) {
+func (panickingState) Count(context.Context, moderation.Claim, []byte, time.Time, time.Time, []moderation.Hit) (moderation.Replay, error) {
 	panic("state exploded")
 }
 
-func (panickingState) Remember(context.Context, string, []byte, time.Duration) error { return nil }
+func (panickingState) Remember(context.Context, moderation.Claim, []byte) error { return nil }
 
 // TestPanicIsA500: a panic while handling a request is answered 500 with a
 // JSON error (Stream lets the message through), logged, counted, and the

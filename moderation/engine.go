@@ -129,14 +129,23 @@ func (e *Engine) Evaluate(ctx context.Context, msg *Message, opt Options) Verdic
 	costlyTests(set, sc)
 
 	// 3. One call to State: claim the webhook id, count the limits.
-	e.limitHits(sc)
+	sender := ""
+	if e.state != nil {
+		sender = sc.sender(in)
+	}
+	e.limitHits(sc, sender)
 	if e.state != nil && (len(sc.hits) > 0 || opt.WebhookID != "") {
 		var ifAllowed []byte
 		if opt.WebhookID != "" && onlyLimits(sc.steps) {
 			ifAllowed = opt.Unchanged // no rule but a limit matched: allowed means unchanged
 		}
+		claim := Claim{ID: opt.WebhookID, Sender: sender, TTL: e.replayTTL}
+		stateDeadline := opt.Deadline
+		if !stateDeadline.IsZero() {
+			stateDeadline = stateDeadline.Add(-decideMargin)
+		}
 		var replay Replay
-		replay, v.StateErr = e.state.Count(ctx, opt.WebhookID, e.replayTTL, ifAllowed, now, sc.hits)
+		replay, v.StateErr = e.state.Count(ctx, claim, ifAllowed, now, stateDeadline, sc.hits)
 		v.Stored = replay.Stored && v.StateErr == nil
 		if replay.Seen && replay.Answer != nil {
 			v.Replay = replay.Answer
@@ -149,21 +158,25 @@ func (e *Engine) Evaluate(ctx context.Context, msg *Message, opt Options) Verdic
 	return e.decide(set, v, msg, sc)
 }
 
+// decideMargin is the time state's answer leaves before the deadline, for
+// the decision and the answer to go out within it.
+const decideMargin = 10 * time.Millisecond
+
 // limitHits lists the counters the fired limit rules count against.
-func (e *Engine) limitHits(sc *scratch) {
+func (e *Engine) limitHits(sc *scratch, sender string) {
 	for k := range sc.steps {
 		st := &sc.steps[k]
 		if st.state != stepFired || st.rule.Limit == nil {
 			continue
 		}
 		r := st.rule
-		key, ok := e.limitKey(sc, r, &sc.in)
+		key, group, ok := e.limitKey(sc, r, &sc.in, sender)
 		if !ok {
 			st.state = stepDropped // the payload lacks what the limit counts by
 			continue
 		}
 		st.hit = len(sc.hits)
-		sc.hits = append(sc.hits, Hit{Key: key, Limit: r.Limit.Count, Window: r.Limit.Per,
+		sc.hits = append(sc.hits, Hit{Key: key, Group: group, Limit: r.Limit.Count, Window: r.Limit.Per,
 			Stop: r.Mode == rules.ModeEnforce && r.Action.Final()})
 	}
 }
@@ -262,13 +275,35 @@ func keepMatches(found []rules.Match) []rules.Match {
 	return out
 }
 
-// Remember stores the answer given for a webhook id the engine claimed, so
-// that Stream's retries get it again.
-func (e *Engine) Remember(ctx context.Context, id string, answer []byte) error {
+// Remember stores the answer given to msg, whose webhook id the engine
+// claimed, so that Stream's retries get it again.
+func (e *Engine) Remember(ctx context.Context, msg *Message, id string, answer []byte) error {
 	if e.state == nil || id == "" {
 		return nil
 	}
-	return e.state.Remember(ctx, id, answer, e.replayTTL)
+	return e.state.Remember(ctx, Claim{ID: id, Sender: senderOf(msg), TTL: e.replayTTL}, answer)
+}
+
+// sender is the sender's user id, as limits by user count it, a view of the
+// scratch buffer: "" when there is none.
+func (sc *scratch) sender(in *rules.Input) string {
+	start := len(sc.key)
+	k, ok := in.AppendScope(sc.key, "user", "")
+	sc.key = k
+	if !ok || len(k) == start {
+		return ""
+	}
+	return unsafe.String(&k[start], len(k)-start)
+}
+
+// senderOf is the sender's user id read from the message, as sc.sender
+// reads it: a view of the message's bytes; "" when there is none.
+func senderOf(msg *Message) string {
+	raw := rules.Lookup(msg.User, "id")
+	if len(raw) < 3 || raw[0] != '"' {
+		return ""
+	}
+	return rules.JSONStringView(raw)
 }
 
 // ErrUsed is returned by ClaimOnce for a key claimed before.
@@ -285,7 +320,7 @@ func (e *Engine) ClaimOnce(ctx context.Context, key string) error {
 	if e.state == nil {
 		return nil
 	}
-	rp, err := e.state.Count(ctx, key, ApprovalTTL, nil, e.now(), nil)
+	rp, err := e.state.Count(ctx, Claim{ID: key, TTL: ApprovalTTL}, nil, e.now(), time.Time{}, nil)
 	switch {
 	case err != nil:
 		return err
@@ -297,26 +332,37 @@ func (e *Engine) ClaimOnce(ctx context.Context, key string) error {
 
 // limitKey names the counter a message counts against: the rule, and the
 // values of what the limit is counted by. It reports false when the payload
-// lacks one of them (a server-side send has no IP).
+// lacks one of them (a server-side send has no IP). The group is the
+// sender for a limit by user (with others or not), else the first value.
 //
 // The keys of one message are appended to one buffer and handed out as
 // views of it: they live as long as the evaluation (an append that moves the
 // buffer leaves the earlier views on the old array, which they keep alive).
-func (e *Engine) limitKey(sc *scratch, r *rules.Rule, in *rules.Input) (string, bool) {
+func (e *Engine) limitKey(sc *scratch, r *rules.Rule, in *rules.Input, sender string) (key, group string, ok bool) {
 	start := len(sc.key)
 	k := append(sc.key, r.ID...)
-	for _, by := range r.Limit.By {
+	g0, g1 := 0, 0
+	for i, by := range r.Limit.By {
 		k = append(k, '|')
 		k = append(k, by...)
 		k = append(k, '=')
-		var ok bool
+		v0 := len(k)
 		if k, ok = in.AppendScope(k, by, r.Limit.Device); !ok {
 			sc.key = k[:start]
-			return "", false
+			return "", "", false
+		}
+		if i == 0 {
+			g0, g1 = v0, len(k)
+		}
+		if by == "user" {
+			group = sender
 		}
 	}
 	sc.key = k
-	return unsafe.String(&k[start], len(k)-start), true
+	if group == "" && g1 > g0 {
+		group = unsafe.String(&k[g0], g1-g0)
+	}
+	return unsafe.String(&k[start], len(k)-start), group, true
 }
 
 // applyChanges writes what mask, rewrite and flag rules accumulated: masks

@@ -18,26 +18,29 @@ import (
 // countingState wraps a State, counting calls and failing on demand.
 type countingState struct {
 	moderation.State
-	mu    sync.Mutex
-	calls int
-	hits  [][]string
-	fail  error
+	mu     sync.Mutex
+	calls  int
+	hits   [][]string
+	groups [][]string
+	claims []moderation.Claim
+	fail   error
 }
 
-func (c *countingState) Count(ctx context.Context, id string, ttl time.Duration, ifAllowed []byte, now time.Time, hits []moderation.Hit) (moderation.Replay, error) {
+func (c *countingState) Count(ctx context.Context, claim moderation.Claim, ifAllowed []byte, now, deadline time.Time, hits []moderation.Hit) (moderation.Replay, error) {
 	c.mu.Lock()
 	c.calls++
-	keys := make([]string, len(hits))
+	keys, groups := make([]string, len(hits)), make([]string, len(hits))
 	for i, h := range hits {
-		keys[i] = strings.Clone(h.Key) // keys are views, valid during the call
+		keys[i], groups[i] = strings.Clone(h.Key), strings.Clone(h.Group) // views, valid during the call
 	}
-	c.hits = append(c.hits, keys)
+	c.hits, c.groups = append(c.hits, keys), append(c.groups, groups)
+	c.claims = append(c.claims, moderation.Claim{ID: strings.Clone(claim.ID), Sender: strings.Clone(claim.Sender), TTL: claim.TTL})
 	fail := c.fail
 	c.mu.Unlock()
 	if fail != nil {
 		return moderation.Replay{}, fail
 	}
-	return c.State.Count(ctx, id, ttl, ifAllowed, now, hits)
+	return c.State.Count(ctx, claim, ifAllowed, now, deadline, hits)
 }
 
 const limitRules = `
@@ -180,7 +183,7 @@ func TestRetriesGetTheFirstAnswer(t *testing.T) {
 	if !v.Retry || v.Replay != nil {
 		t.Fatalf("retry in flight: %+v", v)
 	}
-	f.engine.Remember(context.Background(), "wh-1", []byte("ANSWER"))
+	f.engine.Remember(context.Background(), &msg, "wh-1", []byte("ANSWER"))
 	v = f.engine.Evaluate(context.Background(), &msg, moderation.Options{WebhookID: "wh-1"})
 	if string(v.Replay) != "ANSWER" {
 		t.Fatalf("retry after the answer: %+v", v)
@@ -223,5 +226,38 @@ func TestUnchangedAnswerStoredWithTheClaim(t *testing.T) {
 	}
 	if v := send("wh-flood-3", "dan", "one more"); !v.Retry || v.Replay != nil {
 		t.Fatalf("retry of the refused message: %+v, want its answer pending", v)
+	}
+}
+
+// TestHitGroups: the engine names the sender as the claim's and as the
+// group of every limit by user (alone or with other scopes), and the first
+// value of other limits, so that shared state can keep what one script must
+// see together.
+func TestHitGroups(t *testing.T) {
+	f := newLimitFixture(t)
+	obj := []byte(`{"text":"see https://example.com"}`)
+	msg := moderation.Message{Text: "see https://example.com", Object: obj, User: []byte(`{"name":"Ann","id":"ann-1"}`),
+		Channel: []byte(`{"cid":"messaging:general"}`), RequestInfo: []byte(`{"ip":"192.0.2.1","ext":"dev=phone-1"}`)}
+	f.engine.Evaluate(context.Background(), &msg, moderation.Options{WebhookID: "wh-g"})
+	if len(f.state.claims) != 1 || f.state.claims[0].ID != "wh-g" || f.state.claims[0].Sender != "ann-1" {
+		t.Fatalf("claims %+v", f.state.claims)
+	}
+	want := map[string]string{"flood": "ann-1", "repeats": "ann-1", "per-ip": "192.0.2.1", "per-device": "phone-1",
+		"per-channel-links": "messaging:general", "observe-burst": "ann-1"}
+	keys, groups := f.state.hits[0], f.state.groups[0]
+	if len(keys) != len(want) {
+		t.Fatalf("hits %v", keys)
+	}
+	for i, k := range keys {
+		rule, _, _ := strings.Cut(k, "|")
+		if groups[i] != want[rule] {
+			t.Errorf("rule %s (key %q): group %q, want %q", rule, k, groups[i], want[rule])
+		}
+	}
+	// No sender: the claim names none.
+	anon := moderation.Message{Text: "hi", Object: []byte(`{"text":"hi"}`)}
+	f.engine.Evaluate(context.Background(), &anon, moderation.Options{WebhookID: "wh-anon"})
+	if c := f.state.claims[len(f.state.claims)-1]; c.ID != "wh-anon" || c.Sender != "" {
+		t.Fatalf("claim without a user %+v", c)
 	}
 }

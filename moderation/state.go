@@ -9,6 +9,7 @@ import (
 // request; the Counter fills the result.
 type Hit struct {
 	Key    string        // the counter: rule and scope (user, channel, ...); valid during the call only
+	Group  string        // what the counter is counted by first: the sender for limits by user; valid during the call only
 	Limit  int           // messages allowed per Window
 	Window time.Duration // the sliding window
 	Stop   bool          // when this hit is refused, later hits are not counted: the message is stopped here
@@ -30,25 +31,38 @@ type Replay struct {
 	Stored bool
 }
 
+// Claim is the webhook id a message claims, and who sent the message.
+// Shared state that spreads its keys over several servers keeps a claim
+// beside its sender's counters (the Group of limits by user), so that one
+// atomic step claims the id and counts those limits.
+type Claim struct {
+	ID     string        // Stream's X-Webhook-Id; "" for none
+	Sender string        // the sender's user id; "" when unknown
+	TTL    time.Duration // how long the claim and its answer are kept
+}
+
 // Counter counts messages against rate limits and claims webhook ids, in
-// one step, so a message costs at most one round trip to shared state
-// however many limits it meets. Hits are processed in order.
+// one step, so a message costs one round trip to shared state however many
+// limits it meets (on a Redis Cluster, one per group of limits that live
+// apart). Hits are processed in order.
 //
-// Count claims id (unless "") for ttl; when it was claimed before it counts
-// nothing and returns what it knows of it. Otherwise it counts the hits, and
-// when ifAllowed is not nil and every hit counted was allowed, it stores
-// ifAllowed as the id's answer with the claim (Replay.Stored): the engine
-// passes it when the answer is known unless a limit refuses, which spares
-// most messages a second write.
-// Implementations bound their own time: shared state gives up quickly, and
-// the engine then applies the limit rules' on_error.
+// Count claims c.ID (unless "") for c.TTL; when it was claimed before it
+// counts nothing and returns what it knows of it. Otherwise it counts the
+// hits, and when ifAllowed is not nil and every hit counted was allowed, it
+// may store ifAllowed as the id's answer with the claim (Replay.Stored):
+// the engine passes it when the answer is known unless a limit refuses,
+// which spares most messages a second write.
+//
+// Implementations bound their own time: shared state waits until deadline
+// (the message's, zero for none) at the most, and the engine then applies
+// the limit rules' on_error.
 type Counter interface {
-	Count(ctx context.Context, id string, ttl time.Duration, ifAllowed []byte, now time.Time, hits []Hit) (Replay, error)
+	Count(ctx context.Context, c Claim, ifAllowed []byte, now, deadline time.Time, hits []Hit) (Replay, error)
 }
 
 // Answers stores the answer given for a claimed webhook id, for retries.
 type Answers interface {
-	Remember(ctx context.Context, id string, answer []byte, ttl time.Duration) error
+	Remember(ctx context.Context, c Claim, answer []byte) error
 }
 
 // State is what the engine needs from storage.

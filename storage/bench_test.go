@@ -34,7 +34,7 @@ func (r *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 func benchHits(n int, user int) []moderation.Hit {
 	hits := make([]moderation.Hit, n)
 	for i := range hits {
-		hits[i] = moderation.Hit{Key: fmt.Sprintf("rule-%d|user=u%d", i, user), Limit: 1_000_000, Window: time.Minute}
+		hits[i] = moderation.Hit{Key: fmt.Sprintf("rule-%d|user=u%d", i, user), Group: fmt.Sprint("u", user), Limit: 1_000_000, Window: time.Minute}
 	}
 	return hits
 }
@@ -51,7 +51,7 @@ func BenchmarkCount(b *testing.B) {
 			i := 0
 			for b.Loop() {
 				hits := benchHits(limits, i%1000)
-				m.Count(ctx, "", 0, nil, time.Now(), hits)
+				m.Count(ctx, moderation.Claim{}, nil, time.Now(), time.Time{}, hits)
 				i++
 			}
 		})
@@ -64,7 +64,7 @@ func BenchmarkCount(b *testing.B) {
 			i := 0
 			for b.Loop() {
 				hits := benchHits(limits, i%1000)
-				if _, err := r.Count(ctx, fmt.Sprint("wh-", i), time.Minute, nil, time.Now(), hits); err != nil {
+				if _, err := r.Count(ctx, moderation.Claim{ID: fmt.Sprint("wh-", i), Sender: fmt.Sprint("u", i%1000), TTL: time.Minute}, nil, time.Now(), time.Time{}, hits); err != nil {
 					b.Fatal(err)
 				}
 				i++

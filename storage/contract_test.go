@@ -2,11 +2,7 @@ package storage
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,62 +11,21 @@ import (
 	"github.com/modgate/modgate/moderation"
 )
 
-const defaultTestRedis = "redis://127.0.0.1:6379/15"
-
-// testRedisURL returns the Redis the tests use. They skip only when
-// MODGATE_TEST_REDIS_URL is unset and nothing answers on the default.
-func testRedisURL(t testing.TB) string {
-	t.Helper()
-	url, set := os.LookupEnv("MODGATE_TEST_REDIS_URL")
-	if !set || url == "" {
-		url = defaultTestRedis
-		conn, err := net.DialTimeout("tcp", "127.0.0.1:6379", time.Second)
-		if err != nil {
-			t.Skipf("MODGATE_TEST_REDIS_URL is unset and nothing answers on 127.0.0.1:6379: skipping the Redis tests (%v)", err)
-		}
-		conn.Close()
-	}
-	return url
-}
-
-// NewTestRedis opens the test Redis with a prefix of its own, and removes
-// the prefix's keys at the end.
-func newTestRedis(t testing.TB) *Redis {
-	t.Helper()
-	var b [6]byte
-	rand.Read(b[:])
-	prefix := "modgate-test-" + hex.EncodeToString(b[:])
-	// A generous timeout: these tests check what is counted, not how fast,
-	// and run under the race detector on busy machines.
-	r, err := OpenRedis(testRedisURL(t), RedisOptions{Prefix: prefix, Timeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := r.Ping(ctx); err != nil {
-		t.Fatalf("test redis does not answer: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx := context.Background()
-		iter := r.client.Scan(ctx, 0, "{"+prefix+"}:*", 1000).Iterator()
-		for iter.Next(ctx) {
-			r.client.Del(ctx, iter.Val())
-		}
-		r.Close()
-	})
-	return r
-}
-
 type store struct {
 	name string
 	new  func(t *testing.T) moderation.State
 }
 
+// stores are the implementations the contract holds for: memory, one
+// Redis server, the same counting group by group as on a Cluster, a Redis
+// Cluster and a Sentinel group.
 func stores() []store {
 	return []store{
 		{"memory", func(t *testing.T) moderation.State { return NewMemory(MemoryOptions{}) }},
 		{"redis", func(t *testing.T) moderation.State { return newTestRedis(t) }},
+		{"redis-spread", func(t *testing.T) moderation.State { r := newTestRedis(t); r.spread = true; return r }},
+		{"redis-cluster", func(t *testing.T) moderation.State { return newTestRedisAt(t, testClusterURL(t)) }},
+		{"redis-sentinel", func(t *testing.T) moderation.State { return newTestRedisAt(t, testSentinelURL(t)) }},
 	}
 }
 
@@ -88,7 +43,7 @@ var t0 = time.Now().UTC().Truncate(time.Second)
 func hit(s moderation.State, t *testing.T, key string, limit int, window time.Duration, at time.Time) moderation.Hit {
 	t.Helper()
 	hits := []moderation.Hit{{Key: key, Limit: limit, Window: window}}
-	if _, err := s.Count(context.Background(), "", 0, nil, at, hits); err != nil {
+	if _, err := s.Count(context.Background(), moderation.Claim{}, nil, at, time.Time{}, hits); err != nil {
 		t.Fatal(err)
 	}
 	return hits[0]
@@ -132,7 +87,7 @@ func TestContractStopsAtARefusal(t *testing.T) {
 			{Key: "a", Limit: 1, Window: time.Minute, Stop: true},
 			{Key: "c", Limit: 5, Window: time.Minute},
 		}
-		if _, err := s.Count(context.Background(), "", 0, nil, t0, hits); err != nil {
+		if _, err := s.Count(context.Background(), moderation.Claim{}, nil, t0, time.Time{}, hits); err != nil {
 			t.Fatal(err)
 		}
 		if !hits[0].Done || !hits[0].Allowed || !hits[1].Done || hits[1].Allowed || hits[2].Done {
@@ -156,7 +111,7 @@ func TestContractConcurrentHitsCountExactly(t *testing.T) {
 				for i := range each {
 					hits := []moderation.Hit{{Key: "hot", Limit: limit, Window: time.Hour}}
 					at := t0.Add(time.Duration(g*each+i) * time.Millisecond)
-					if _, err := s.Count(context.Background(), "", 0, nil, at, hits); err != nil {
+					if _, err := s.Count(context.Background(), moderation.Claim{}, nil, at, time.Time{}, hits); err != nil {
 						t.Error(err)
 						return
 					}
@@ -183,7 +138,7 @@ func TestContractCountersExpire(t *testing.T) {
 			t.Fatalf("after the window: %+v", h)
 		}
 		if r, ok := s.(*Redis); ok {
-			ttl := r.client.PTTL(context.Background(), r.key("rl", "e")).Val()
+			ttl := r.client.PTTL(context.Background(), r.counterKey(&moderation.Hit{Key: "e"})).Val()
 			if ttl <= 0 || ttl > time.Second {
 				t.Fatalf("counter key TTL %v, want at most the window", ttl)
 			}
@@ -196,7 +151,7 @@ func TestContractWebhookClaims(t *testing.T) {
 		ctx := context.Background()
 		counted := func(id string) (moderation.Replay, moderation.Hit) {
 			hits := []moderation.Hit{{Key: "wh-counter", Limit: 100, Window: time.Hour}}
-			rp, err := s.Count(ctx, id, time.Minute, nil, t0, hits)
+			rp, err := s.Count(ctx, moderation.Claim{ID: id, TTL: time.Minute}, nil, t0, time.Time{}, hits)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -210,10 +165,10 @@ func TestContractWebhookClaims(t *testing.T) {
 		if !rp.Seen || rp.Answer != nil || h.Done {
 			t.Fatalf("retry while the first runs: %+v %+v (nothing may be counted)", rp, h)
 		}
-		if err := s.Remember(ctx, "wh-1", []byte(`{"message":{"text":"a"}}`), time.Minute); err != nil {
+		if err := s.Remember(ctx, moderation.Claim{ID: "wh-1", TTL: time.Minute}, []byte(`{"message":{"text":"a"}}`)); err != nil {
 			t.Fatal(err)
 		}
-		s.Remember(ctx, "wh-1", []byte(`{"message":{"text":"second"}}`), time.Minute)
+		s.Remember(ctx, moderation.Claim{ID: "wh-1", TTL: time.Minute}, []byte(`{"message":{"text":"second"}}`))
 		var got []byte
 		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 			if rp, _ = counted("wh-1"); rp.Answer != nil {
@@ -228,7 +183,7 @@ func TestContractWebhookClaims(t *testing.T) {
 			t.Fatalf("a new id counts: %+v", h)
 		}
 		// An answer for an id never claimed is not stored.
-		s.Remember(ctx, "never-claimed", []byte("x"), time.Minute)
+		s.Remember(ctx, moderation.Claim{ID: "never-claimed", TTL: time.Minute}, []byte("x"))
 		if rp, _ := counted("never-claimed"); rp.Seen {
 			t.Fatal("an unclaimed id was stored")
 		}
@@ -239,14 +194,14 @@ func TestContractClaimsExpire(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s moderation.State) {
 		ctx := context.Background()
 		now := time.Now()
-		if rp, err := s.Count(ctx, "short", 100*time.Millisecond, nil, now, nil); err != nil || rp.Seen {
+		if rp, err := s.Count(ctx, moderation.Claim{ID: "short", TTL: 100 * time.Millisecond}, nil, now, time.Time{}, nil); err != nil || rp.Seen {
 			t.Fatalf("%+v %v", rp, err)
 		}
 		// Memory keeps an id one to two TTLs, by the clock it is given;
 		// Redis by its own TTL.
 		time.Sleep(250 * time.Millisecond)
-		s.Count(ctx, "other", 100*time.Millisecond, nil, now.Add(150*time.Millisecond), nil)
-		if rp, err := s.Count(ctx, "short", 100*time.Millisecond, nil, now.Add(250*time.Millisecond), nil); err != nil || rp.Seen {
+		s.Count(ctx, moderation.Claim{ID: "other", TTL: 100 * time.Millisecond}, nil, now.Add(150*time.Millisecond), time.Time{}, nil)
+		if rp, err := s.Count(ctx, moderation.Claim{ID: "short", TTL: 100 * time.Millisecond}, nil, now.Add(250*time.Millisecond), time.Time{}, nil); err != nil || rp.Seen {
 			t.Fatalf("claim did not expire: %+v %v", rp, err)
 		}
 	})
@@ -257,8 +212,8 @@ func TestMemoryIsBounded(t *testing.T) {
 	ctx := context.Background()
 	for i := range 10_000 {
 		id := fmt.Sprint("id-", i)
-		m.Count(ctx, id, time.Hour, nil, t0, []moderation.Hit{{Key: fmt.Sprint("k-", i), Limit: 5, Window: time.Hour}})
-		m.Remember(ctx, id, make([]byte, 50), time.Hour)
+		m.Count(ctx, moderation.Claim{ID: id, TTL: time.Hour}, nil, t0, time.Time{}, []moderation.Hit{{Key: fmt.Sprint("k-", i), Limit: 5, Window: time.Hour}})
+		m.Remember(ctx, moderation.Claim{ID: id, TTL: time.Hour}, make([]byte, 50))
 	}
 	for i := range m.replays {
 		s := &m.replays[i]
@@ -269,7 +224,7 @@ func TestMemoryIsBounded(t *testing.T) {
 			t.Fatalf("counter shard %d holds %d", i, len(c.entries))
 		}
 	}
-	if rp, _ := m.Count(ctx, "id-9999", time.Hour, nil, t0, nil); !rp.Seen || rp.Answer == nil {
+	if rp, _ := m.Count(ctx, moderation.Claim{ID: "id-9999", TTL: time.Hour}, nil, t0, time.Time{}, nil); !rp.Seen || rp.Answer == nil {
 		t.Fatal("the newest answer was evicted")
 	}
 }
@@ -323,7 +278,7 @@ func TestRedisAnswersAfterScriptFlush(t *testing.T) {
 	ctx := context.Background()
 	for i, flush := range []bool{false, true} {
 		id := fmt.Sprintf("flush-%d", i)
-		if rp, err := r.Count(ctx, id, time.Minute, nil, time.Now(), nil); err != nil || rp.Seen {
+		if rp, err := r.Count(ctx, moderation.Claim{ID: id, TTL: time.Minute}, nil, time.Now(), time.Time{}, nil); err != nil || rp.Seen {
 			t.Fatalf("claim: %+v %v", rp, err)
 		}
 		if flush {
@@ -331,12 +286,12 @@ func TestRedisAnswersAfterScriptFlush(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := r.Remember(ctx, id, []byte("A"), time.Minute); err != nil {
+		if err := r.Remember(ctx, moderation.Claim{ID: id, TTL: time.Minute}, []byte("A")); err != nil {
 			t.Fatal(err)
 		}
 		var got []byte
 		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && got == nil; time.Sleep(5 * time.Millisecond) {
-			rp, err := r.Count(ctx, id, time.Minute, nil, time.Now(), nil)
+			rp, err := r.Count(ctx, moderation.Claim{ID: id, TTL: time.Minute}, nil, time.Now(), time.Time{}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -350,14 +305,15 @@ func TestRedisAnswersAfterScriptFlush(t *testing.T) {
 
 // TestContractClaimWithAnswer: an answer given with the claim is kept when
 // every limit allows the message, and taken back when one refuses it, so
-// that the answer then written decides.
+// that the answer then written decides. The limit is by user, as the
+// engine gives it: the claim and the counter are in one group.
 func TestContractClaimWithAnswer(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s moderation.State) {
 		ctx := context.Background()
 		count := func(id string, key string, limit int) (moderation.Replay, moderation.Hit) {
 			t.Helper()
-			hits := []moderation.Hit{{Key: key, Limit: limit, Window: time.Hour, Stop: true}}
-			rp, err := s.Count(ctx, id, time.Minute, []byte("A"), t0, hits)
+			hits := []moderation.Hit{{Key: key, Group: "u-ans", Limit: limit, Window: time.Hour, Stop: true}}
+			rp, err := s.Count(ctx, moderation.Claim{ID: id, Sender: "u-ans", TTL: time.Minute}, []byte("A"), t0, time.Time{}, hits)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -375,7 +331,7 @@ func TestContractClaimWithAnswer(t *testing.T) {
 		if rp, _ := count("ans-2", "ans-user", 1); !rp.Seen || rp.Answer != nil {
 			t.Fatalf("retry of a refused message: %+v, want pending", rp)
 		}
-		if err := s.Remember(ctx, "ans-2", []byte("Rslow down"), time.Minute); err != nil {
+		if err := s.Remember(ctx, moderation.Claim{ID: "ans-2", Sender: "u-ans", TTL: time.Minute}, []byte("Rslow down")); err != nil {
 			t.Fatal(err)
 		}
 		var got []byte
@@ -387,7 +343,7 @@ func TestContractClaimWithAnswer(t *testing.T) {
 			t.Fatalf("answer of the refused message %q", got)
 		}
 		// Without an id there is nothing to claim or store.
-		if rp, err := s.Count(ctx, "", 0, []byte("A"), t0, []moderation.Hit{{Key: "ans-other", Limit: 5, Window: time.Hour}}); err != nil || rp.Stored {
+		if rp, err := s.Count(ctx, moderation.Claim{}, []byte("A"), t0, time.Time{}, []moderation.Hit{{Key: "ans-other", Limit: 5, Window: time.Hour}}); err != nil || rp.Stored {
 			t.Fatalf("no id: %+v %v", rp, err)
 		}
 	})

@@ -82,7 +82,8 @@ func (m *Memory) hashOf(key string) (h uint64, shard uint64) {
 }
 
 // Count implements moderation.Counter.
-func (m *Memory) Count(_ context.Context, id string, ttl time.Duration, ifAllowed []byte, now time.Time, hits []moderation.Hit) (moderation.Replay, error) {
+func (m *Memory) Count(_ context.Context, c moderation.Claim, ifAllowed []byte, now, _ time.Time, hits []moderation.Hit) (moderation.Replay, error) {
+	id, ttl := c.ID, c.TTL
 	var idHash, idShard uint64
 	mark := byte(markPending)
 	if id != "" {
@@ -116,8 +117,8 @@ func (m *Memory) Count(_ context.Context, id string, ttl time.Duration, ifAllowe
 
 // Remember implements moderation.Answers: it stores the answer of an id
 // claimed before, unless the claim expired.
-func (m *Memory) Remember(_ context.Context, id string, answer []byte, _ time.Duration) error {
-	h, shard := m.hashOf(id)
+func (m *Memory) Remember(_ context.Context, c moderation.Claim, answer []byte) error {
+	h, shard := m.hashOf(c.ID)
 	m.replays[shard].remember(h, answer, m.now())
 	return nil
 }

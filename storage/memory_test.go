@@ -56,7 +56,7 @@ func TestCountersMatchAPlainLog(t *testing.T) {
 		}
 
 		hits := []moderation.Hit{{Key: k, Limit: r.limit, Window: r.window}}
-		if _, err := m.Count(context.Background(), "", 0, nil, now, hits); err != nil {
+		if _, err := m.Count(context.Background(), moderation.Claim{}, nil, now, time.Time{}, hits); err != nil {
 			t.Fatal(err)
 		}
 		h := hits[0]

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -19,26 +20,31 @@ import (
 
 // Redis keeps state in Redis, shared by every modgate process that uses the
 // same server and prefix: a limit of 5 per 10 s holds across all of them.
+// The package doc says how keys are placed on a Redis Cluster and how the
+// calls of one message keep the outcome of one script.
 //
-// Each message costs one script call at most, whatever the number of limits
-// it meets: the script claims the webhook id and counts every limit in order,
-// atomically. All keys carry the hash tag of the prefix ({modgate}), so the
-// script works on Redis Cluster too; the price is that modgate's keys live in
-// one slot. Counters are sorted sets of the last window's messages (an exact
-// sliding window) that expire with the window; webhook claims expire with
-// the replay TTL. Answers for retries are written in the background, in
-// batches.
+// Counters are sorted sets of the last window's messages (an exact sliding
+// window) that expire with the window; webhook claims expire with the
+// replay TTL. Answers for retries are written in the background, in
+// batches. Each call waits until the message's deadline at the most; a
+// server that fails several times in a row is not asked for a moment.
 type Redis struct {
 	client  redis.UniversalClient
-	counts  redis.Scripter // the client, or its auto-pipeliner
-	prefix  string
+	counts  redis.Scripter       // the client, or its auto-pipeliner
+	cluster *redis.ClusterClient // nil unless Redis Cluster
+	spread  bool                 // a message's keys may live on several servers: count them group by group
+	prefix  string               // "{prefix}:", the one hash tag of the review queue and the audit log
+	base    string               // "prefix:", before the hash tag of each counter and claim
 	timeout time.Duration
 	answers chan answerWrite
 	done    chan struct{}
 	once    sync.Once
-	dropped uint64
-	mu      sync.Mutex
-	breaker breaker
+
+	queueFull   atomic.Uint64 // answers dropped because the write queue was full
+	writeFailed atomic.Uint64 // answers dropped because Redis refused or did not answer the write
+
+	breaker  breaker  // of the one server (single server, Sentinel)
+	breakers breakers // of each master, by address (Cluster)
 }
 
 var _ moderation.State = (*Redis)(nil)
@@ -51,10 +57,15 @@ type answerWrite struct {
 
 // RedisOptions configure Redis; zero values take the defaults.
 type RedisOptions struct {
-	Prefix       string        // of every key; default "modgate"
-	Timeout      time.Duration // for each call on the hot path; default 50ms
-	AutoPipeline bool          // share pipelines between concurrent messages (one server, not Cluster)
+	Prefix       string        // of every key, without braces; default "modgate"
+	Timeout      time.Duration // the longest wait for one call; default DefaultRedisTimeout
+	AutoPipeline bool          // share pipelines between concurrent messages (one server or Sentinel, not Cluster)
 }
+
+// DefaultRedisTimeout is the longest one call to Redis waits by default:
+// the hook's default deadline. A message's call waits until the message's
+// own deadline when that comes first.
+const DefaultRedisTimeout = 300 * time.Millisecond
 
 // OpenRedis connects to the Redis at url:
 //
@@ -67,6 +78,9 @@ type RedisOptions struct {
 // respect their context's deadline and are not retried: modgate has no time
 // for that.
 func OpenRedis(url string, opts RedisOptions) (*Redis, error) {
+	if strings.ContainsAny(opts.Prefix, "{}") {
+		return nil, fmt.Errorf("redis key prefix %q: braces are not allowed (modgate sets the hash tags itself)", opts.Prefix)
+	}
 	client, err := redisClient(url)
 	if err != nil {
 		return nil, err
@@ -139,21 +153,27 @@ func redactURL(url string) string {
 	return url
 }
 
-// NewRedis uses client. Close stops its background writer.
+// NewRedis uses client. Close stops its background writer. Braces in the
+// prefix are replaced: modgate sets the hash tags itself.
 func NewRedis(client redis.UniversalClient, opts RedisOptions) *Redis {
 	if opts.Prefix == "" {
 		opts.Prefix = "modgate"
 	}
+	opts.Prefix = strings.NewReplacer("{", "_", "}", "_").Replace(opts.Prefix)
 	if opts.Timeout <= 0 {
-		opts.Timeout = 50 * time.Millisecond
+		opts.Timeout = DefaultRedisTimeout
 	}
 	r := &Redis{
 		client:  client,
 		counts:  client,
 		timeout: opts.Timeout,
 		prefix:  "{" + opts.Prefix + "}:",
+		base:    opts.Prefix + ":",
 		answers: make(chan answerWrite, 4096),
 		done:    make(chan struct{}),
+	}
+	if cc, ok := client.(*redis.ClusterClient); ok {
+		r.cluster, r.spread = cc, true
 	}
 	if c, ok := client.(*redis.Client); ok && opts.AutoPipeline {
 		// Concurrent messages share pipelines: fewer writes and reads for
@@ -180,9 +200,6 @@ const pipelineBatches = 4
 // Client is the underlying client.
 func (r *Redis) Client() redis.UniversalClient { return r.client }
 
-// Ping checks that Redis answers.
-func (r *Redis) Ping(ctx context.Context) error { return r.client.Ping(ctx).Err() }
-
 // Close writes the answers still queued and closes the client.
 func (r *Redis) Close() error {
 	r.once.Do(func() { close(r.answers) })
@@ -190,19 +207,51 @@ func (r *Redis) Close() error {
 	return r.client.Close()
 }
 
-// key names a Redis key: the prefix with its hash tag, a kind, and the name,
-// hashed when it is long.
-func (r *Redis) key(kind, name string) string {
+// tag is a hash tag: what decides the slot of the keys that carry it. Long
+// values and values with braces (which would end the tag early, or leave
+// it empty) are hashed.
+func tag(v string) string {
+	if v == "" {
+		return "-"
+	}
+	if len(v) > 64 || strings.ContainsAny(v, "{}") {
+		sum := sha256.Sum256([]byte(v))
+		return hex.EncodeToString(sum[:16])
+	}
+	return v
+}
+
+// keyName is a key's own name, hashed when it is long.
+func keyName(name string) string {
 	if len(name) > 200 {
 		sum := sha256.Sum256([]byte(name))
-		name = "sha256:" + hex.EncodeToString(sum[:])
+		return "sha256:" + hex.EncodeToString(sum[:])
 	}
-	return r.prefix + kind + ":" + name
+	return name
+}
+
+// counterKey names a rate-limit counter: tagged by its group.
+func (r *Redis) counterKey(h *moderation.Hit) string {
+	group := h.Group
+	if group == "" {
+		group = h.Key
+	}
+	return r.base + "{" + tag(group) + "}:rl:" + keyName(h.Key)
+}
+
+// claimKey names a webhook id's claim: tagged by the sender, so that it
+// lives beside the sender's counters, or by the id when there is none.
+func (r *Redis) claimKey(c moderation.Claim) string {
+	t := c.Sender
+	if t == "" {
+		t = c.ID
+	}
+	return r.base + "{" + tag(t) + "}:wh:" + keyName(c.ID)
 }
 
 // countScript claims a webhook id and counts limits, in order, atomically.
 //
-//	KEYS[1]    the webhook id's key (any key of the slot when there is no id)
+//	KEYS[1]    the webhook id's key (any key of the slot when there is no claim)
 //	KEYS[2..]  one sorted set per limit
 //	ARGV       now (ms), claim ttl (ms, 0: no claim), a nonce, the answer
 //	           to claim with ("" for none: it is kept only when every limit
@@ -264,106 +313,313 @@ end
 return 1
 `)
 
-// Count implements moderation.Counter with one script call.
-func (r *Redis) Count(ctx context.Context, id string, ttl time.Duration, ifAllowed []byte, now time.Time, hits []moderation.Hit) (moderation.Replay, error) {
-	if id == "" && len(hits) == 0 {
+// Count implements moderation.Counter. On one server or Sentinel it is one
+// script call. On a Cluster the message's keys are counted group by group
+// as planned by plan, with the same outcome as one script.
+func (r *Redis) Count(ctx context.Context, c moderation.Claim, ifAllowed []byte, now, deadline time.Time, hits []moderation.Hit) (moderation.Replay, error) {
+	if c.ID == "" && len(hits) == 0 {
 		return moderation.Replay{}, nil
 	}
-	keys := make([]string, 1, 1+len(hits))
-	keys[0] = r.key("wh", id)
-	claimTTL := int64(0)
-	if id != "" {
-		claimTTL = max(ttl.Milliseconds(), 1)
+	until := time.Now().Add(r.timeout)
+	if !deadline.IsZero() && deadline.Before(until) {
+		until = deadline
 	}
 	var nonce [8]byte
 	rand.Read(nonce[:])
-	args := make([]any, 0, 4+3*len(hits))
-	answer := ""
-	if id != "" {
-		answer = string(ifAllowed)
+	nonceHex := hex.EncodeToString(nonce[:])
+	if !r.spread {
+		all := make([]int, len(hits))
+		for i := range all {
+			all[i] = i
+		}
+		return r.countPhases(ctx, until, c, ifAllowed, now, nonceHex, hits, [][]batch{{{claim: c.ID != "", hits: all}}})
 	}
-	args = append(args, now.UnixMilli(), claimTTL, hex.EncodeToString(nonce[:]), answer)
+	return r.countPhases(ctx, until, c, ifAllowed, now, nonceHex, hits, plan(c, hits))
+}
+
+// batch is one script call: the claim or not, and hits that share a slot.
+type batch struct {
+	tag   string
+	claim bool
+	hits  []int // indexes in the message's hits, in order
+	stops bool  // holds the claim or a Stop hit: what follows in other slots waits for its answer
+}
+
+// plan groups a message's claim and hits into phases of script calls for a
+// Cluster. The calls of one phase run at once, one per slot; a phase starts
+// only once the one before answered. Everything the claim or a Stop hit
+// decides about (the hits after it) lives in its own call or in a later
+// phase, so the outcome is that of one script over all keys in order:
+//
+//   - the claim comes first, with the sender's counters (limits by user), so
+//     a message that only meets limits by user (the common case) is one call;
+//     a retry of a claimed id counts nothing anywhere;
+//   - a hit whose slot differs from that of an earlier claim or Stop hit of
+//     the phase starts a new phase, counted only when that one allowed;
+//   - hits that no Stop hit comes before share a phase, whatever their slots.
+func plan(c moderation.Claim, hits []moderation.Hit) [][]batch {
+	var phases [][]batch
+	var cur []batch
+	find := func(t string) int {
+		for i := range cur {
+			if cur[i].tag == t {
+				return i
+			}
+		}
+		return -1
+	}
+	if c.ID != "" {
+		t := c.Sender
+		if t == "" {
+			t = c.ID
+		}
+		cur = append(cur, batch{tag: tag(t), claim: true, stops: true})
+	}
 	for i := range hits {
 		h := &hits[i]
-		keys = append(keys, r.key("rl", h.Key))
+		g := h.Group
+		if g == "" {
+			g = h.Key
+		}
+		t := tag(g)
+		for _, b := range cur {
+			if b.stops && b.tag != t {
+				phases, cur = append(phases, cur), nil
+				break
+			}
+		}
+		j := find(t)
+		if j < 0 {
+			cur = append(cur, batch{tag: t})
+			j = len(cur) - 1
+		}
+		cur[j].hits = append(cur[j].hits, i)
+		cur[j].stops = cur[j].stops || h.Stop
+	}
+	if len(cur) > 0 {
+		phases = append(phases, cur)
+	}
+	return phases
+}
+
+// countPhases runs the planned calls and reads their answers into hits.
+func (r *Redis) countPhases(ctx context.Context, until time.Time, c moderation.Claim, ifAllowed []byte, now time.Time, nonce string,
+	hits []moderation.Hit, phases [][]batch) (moderation.Replay, error) {
+	// The answer goes with the claim only when one call does everything:
+	// otherwise a retry could read it before a later call refuses.
+	answer := ""
+	if c.ID != "" && len(phases) == 1 && len(phases[0]) == 1 {
+		answer = string(ifAllowed)
+	}
+	stored := false
+	for _, phase := range phases {
+		calls := make([]scriptCall, len(phase))
+		for i, b := range phase {
+			calls[i] = r.call(c, &b, answer, now, nonce, hits)
+		}
+		res, err := r.run(ctx, until, calls)
+		if err != nil {
+			return moderation.Replay{}, fmt.Errorf("counting in redis: %w", err)
+		}
+		refused := false
+		for i, b := range phase {
+			out := res[i]
+			if len(out) < 2 {
+				return moderation.Replay{}, fmt.Errorf("counting in redis: unexpected reply %v", out)
+			}
+			if seen, _ := out[0].(int64); seen == 1 {
+				a, _ := out[1].(string)
+				rp := moderation.Replay{Seen: true}
+				if a != "" {
+					rp.Answer = []byte(a)
+				}
+				return rp, nil
+			}
+			if s, _ := out[1].(string); s == "stored" {
+				stored = true
+			}
+			for k, j := 0, 2; k < len(b.hits) && j+2 < len(out); k, j = k+1, j+3 {
+				allowed, _ := out[j].(int64)
+				count, _ := out[j+1].(int64)
+				retry, _ := out[j+2].(int64)
+				h := &hits[b.hits[k]]
+				h.Done, h.Allowed, h.Count = true, allowed == 1, int(count)
+				h.RetryAfter = time.Duration(retry) * time.Millisecond
+				refused = refused || (h.Stop && !h.Allowed)
+			}
+		}
+		if refused {
+			break // later limits are not counted
+		}
+	}
+	return moderation.Replay{Stored: stored}, nil
+}
+
+// scriptCall is one countScript call.
+type scriptCall struct {
+	keys []string
+	args []any
+}
+
+func (r *Redis) call(c moderation.Claim, b *batch, answer string, now time.Time, nonce string, hits []moderation.Hit) scriptCall {
+	keys := make([]string, 1, 1+len(b.hits))
+	claimTTL := int64(0)
+	if b.claim {
+		keys[0] = r.claimKey(c)
+		claimTTL = max(c.TTL.Milliseconds(), 1)
+	} else {
+		answer = ""
+	}
+	args := make([]any, 0, 4+3*len(b.hits))
+	args = append(args, now.UnixMilli(), claimTTL, nonce, answer)
+	for _, i := range b.hits {
+		h := &hits[i]
+		keys = append(keys, r.counterKey(h))
 		stop := 0
 		if h.Stop {
 			stop = 1
 		}
 		args = append(args, h.Limit, max(h.Window.Milliseconds(), 1), stop)
 	}
-	res, err := r.run(ctx, keys, args)
-	if err != nil {
-		return moderation.Replay{}, fmt.Errorf("counting in redis: %w", err)
+	if !b.claim {
+		keys[0] = keys[1] // any key of the slot routes the call
 	}
-	if len(res) < 2 {
-		return moderation.Replay{}, fmt.Errorf("counting in redis: unexpected reply %v", res)
-	}
-	if seen, _ := res[0].(int64); seen == 1 {
-		answer, _ := res[1].(string)
-		rp := moderation.Replay{Seen: true}
-		if answer != "" {
-			rp.Answer = []byte(answer)
-		}
-		return rp, nil
-	}
-	stored, _ := res[1].(string)
-	for i, j := 0, 2; i < len(hits) && j+2 < len(res); i, j = i+1, j+3 {
-		allowed, _ := res[j].(int64)
-		count, _ := res[j+1].(int64)
-		retry, _ := res[j+2].(int64)
-		h := &hits[i]
-		h.Done, h.Allowed, h.Count = true, allowed == 1, int(count)
-		h.RetryAfter = time.Duration(retry) * time.Millisecond
-	}
-	return moderation.Replay{Stored: stored == "stored"}, nil
+	return scriptCall{keys: keys, args: args}
 }
 
-// ErrCircuitOpen is returned without asking Redis while it recently failed.
-var ErrCircuitOpen = errors.New("redis failed a moment ago; not asking again yet")
+// breakersFor returns the breakers of the servers the calls go to.
+func (r *Redis) breakersFor(ctx context.Context, calls []scriptCall) []*breaker {
+	if r.cluster == nil {
+		return []*breaker{&r.breaker}
+	}
+	out := make([]*breaker, 0, len(calls))
+	for _, c := range calls {
+		addr := ""
+		if node, err := r.cluster.MasterForKey(ctx, c.keys[0]); err == nil {
+			addr = node.Options().Addr
+		}
+		out = append(out, r.breakers.get(addr))
+	}
+	return out
+}
 
-// run calls the count script within the timeout, whatever the client does:
-// a black-holed connection must not hold a message past its deadline. After
-// a failure, calls fail at once for a quarter of a second, then one call
-// probes whether Redis is back.
-func (r *Redis) run(ctx context.Context, keys []string, args []any) ([]any, error) {
-	if !r.breaker.allow(time.Now()) {
-		return nil, ErrCircuitOpen
+// run makes the calls (at once, one per slot) and waits for their answers
+// until `until`, whatever the client does: a black-holed connection must
+// not hold a message past its deadline. A call to a server whose breaker
+// is open fails at once.
+func (r *Redis) run(ctx context.Context, until time.Time, calls []scriptCall) ([][]any, error) {
+	now := time.Now()
+	wait := until.Sub(now)
+	if wait <= 0 {
+		return nil, context.DeadlineExceeded // no time left to ask: no fault of Redis's
+	}
+	brs := r.breakersFor(ctx, calls)
+	for _, b := range brs {
+		if !b.allow(now) {
+			return nil, ErrCircuitOpen
+		}
 	}
 	// A pooled timer rather than context.WithTimeout: a timer made and
-	// stopped for every message showed in the profile. The call itself keeps
-	// ctx, and the client's own timeouts end it if Redis never answers.
+	// stopped for every message showed in the profile. The call itself
+	// keeps ctx, and the client's own timeouts end it if Redis never
+	// answers; its answer, however late, tells the breakers.
 	done := resultPool.Get().(chan scriptResult)
 	go func() {
-		res, err := countScript.Run(ctx, r.counts, keys, args...).Slice()
-		done <- scriptResult{res, err}
+		res, err := r.eval(ctx, calls)
+		for i, b := range brs {
+			e := err
+			if e == nil {
+				e = res[i].err
+			}
+			if serverDown(e) {
+				b.failure(time.Now())
+			} else if e == nil || !errors.Is(e, context.Canceled) {
+				b.success()
+			}
+		}
+		done <- scriptResult{res: res, err: err}
 	}()
 	t := timerPool.Get().(*time.Timer)
-	t.Reset(r.timeout)
+	t.Reset(wait)
 	defer timerPool.Put(t)
 	select {
 	case out := <-done:
 		t.Stop()
 		resultPool.Put(done)
-		if out.err != nil && !errors.Is(out.err, redis.Nil) {
-			r.breaker.failure(time.Now())
+		if out.err != nil {
 			return nil, out.err
 		}
-		r.breaker.success()
-		return out.res, out.err
+		vals := make([][]any, len(out.res))
+		for i, o := range out.res {
+			if o.err != nil {
+				return nil, o.err
+			}
+			vals[i] = o.vals
+		}
+		return vals, nil
 	case <-t.C:
 		// done is left to the call still running: it is buffered.
-		r.breaker.failure(time.Now())
-		return nil, context.DeadlineExceeded
+		for _, b := range brs {
+			b.failure(time.Now())
+		}
+		return nil, fmt.Errorf("no answer within the message's deadline: %w", context.DeadlineExceeded)
 	case <-ctx.Done():
 		t.Stop() // the caller gave up: no fault of Redis's
 		return nil, ctx.Err()
 	}
 }
 
+// callResult is the answer to one call.
+type callResult struct {
+	vals []any
+	err  error
+}
+
 type scriptResult struct {
-	res []any
+	res []callResult
 	err error
+}
+
+// eval makes the calls: one with the script's hash (its text when Redis
+// lost it), several in one pipeline that the client splits by server.
+func (r *Redis) eval(ctx context.Context, calls []scriptCall) ([]callResult, error) {
+	out := make([]callResult, len(calls))
+	if len(calls) == 1 {
+		out[0].vals, out[0].err = countScript.Run(ctx, r.counts, calls[0].keys, calls[0].args...).Slice()
+		return out, nil
+	}
+	cmds := make([]*redis.Cmd, len(calls))
+	r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, c := range calls {
+			cmds[i] = countScript.EvalSha(ctx, p, c.keys, c.args...)
+		}
+		return nil
+	})
+	for i, cmd := range cmds {
+		if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+			cmd = countScript.Eval(ctx, r.client, calls[i].keys, calls[i].args...)
+		}
+		out[i].vals, out[i].err = cmd.Slice()
+	}
+	return out, nil
+}
+
+// serverDown reports whether an error says the server is unreachable,
+// slow or unable to serve, rather than that it refused one command.
+func serverDown(err error) bool {
+	if err == nil || errors.Is(err, redis.Nil) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var re redis.Error
+	if errors.As(err, &re) {
+		for _, p := range []string{"CLUSTERDOWN", "TRYAGAIN", "LOADING", "MASTERDOWN", "READONLY", "BUSY"} {
+			if redis.HasErrorPrefix(err, p) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
 }
 
 var (
@@ -377,57 +633,22 @@ var (
 	}}
 )
 
-// breaker stops calls to a Redis that just failed, for a short while.
-type breaker struct {
-	mu        sync.Mutex
-	openUntil time.Time
-	probing   bool
-}
-
-const breakerPause = 250 * time.Millisecond
-
-func (b *breaker) allow(now time.Time) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	switch {
-	case b.openUntil.IsZero():
-		return true
-	case now.Before(b.openUntil) || b.probing:
-		return false
-	}
-	b.probing = true // one call finds out whether Redis is back
-	return true
-}
-
-func (b *breaker) success() {
-	b.mu.Lock()
-	b.openUntil, b.probing = time.Time{}, false
-	b.mu.Unlock()
-}
-
-func (b *breaker) failure(now time.Time) {
-	b.mu.Lock()
-	b.openUntil, b.probing = now.Add(breakerPause), false
-	b.mu.Unlock()
-}
-
 // Remember implements moderation.Answers. The write is queued and done in
-// the background with others; when the queue is full the answer is dropped,
-// and a retry is then evaluated again without being counted.
-func (r *Redis) Remember(_ context.Context, id string, answer []byte, ttl time.Duration) error {
-	w := answerWrite{key: r.key("wh", id), answer: append([]byte(nil), answer...), ttl: ttl}
+// the background with others; when the queue is full the answer is dropped
+// (and counted), and a retry is then evaluated again without being counted.
+func (r *Redis) Remember(_ context.Context, c moderation.Claim, answer []byte) error {
+	w := answerWrite{key: r.claimKey(c), answer: append([]byte(nil), answer...), ttl: c.TTL}
 	select {
 	case r.answers <- w:
 		return nil
 	default:
-		r.mu.Lock()
-		r.dropped++
-		r.mu.Unlock()
+		r.queueFull.Add(1)
 		return errors.New("storing a webhook answer: the write queue is full")
 	}
 }
 
 // writeAnswers writes queued answers in pipelined batches until Close.
+// Answers Redis does not take are dropped and counted.
 func (r *Redis) writeAnswers() {
 	defer close(r.done)
 	batch := make([]answerWrite, 0, 128)
@@ -446,10 +667,11 @@ func (r *Redis) writeAnswers() {
 			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		write := func(eval func(redis.Pipeliner, answerWrite) *redis.Cmd) []redis.Cmder {
-			cmds, _ := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		write := func(eval func(redis.Pipeliner, answerWrite) *redis.Cmd) []*redis.Cmd {
+			cmds := make([]*redis.Cmd, 0, len(batch))
+			r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 				for _, w := range batch {
-					eval(p, w)
+					cmds = append(cmds, eval(p, w))
 				}
 				return nil
 			})
@@ -462,25 +684,34 @@ func (r *Redis) writeAnswers() {
 			return answerScript.EvalSha(ctx, p, []string{w.key}, w.answer, w.ttl.Milliseconds())
 		})
 		for _, c := range cmds {
-			if err := c.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-				write(func(p redis.Pipeliner, w answerWrite) *redis.Cmd {
+			if redis.HasErrorPrefix(c.Err(), "NOSCRIPT") {
+				cmds = write(func(p redis.Pipeliner, w answerWrite) *redis.Cmd {
 					return answerScript.Eval(ctx, p, []string{w.key}, w.answer, w.ttl.Milliseconds())
 				})
 				break
+			}
+		}
+		for _, c := range cmds {
+			if c.Err() != nil {
+				r.writeFailed.Add(1)
 			}
 		}
 		cancel()
 	}
 }
 
-// Dropped is the number of answers not stored because the queue was full.
-func (r *Redis) Dropped() uint64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.dropped
+// AnswersDropped counts the answers not stored for retries: because the
+// write queue was full, and because Redis did not take the write.
+func (r *Redis) AnswersDropped() (queueFull, writeFailed uint64) {
+	return r.queueFull.Load(), r.writeFailed.Load()
 }
 
 // String describes the store for logs.
 func (r *Redis) String() string {
-	return "redis (prefix " + strconv.Quote(strings.TrimSuffix(r.prefix, ":")) + ")"
+	kind := "redis"
+	switch r.client.(type) {
+	case *redis.ClusterClient:
+		kind = "redis cluster"
+	}
+	return kind + " (prefix " + strconv.Quote(strings.TrimSuffix(r.base, ":")) + ")"
 }

@@ -154,8 +154,16 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	c.redisPipeline = envOr(getenv, "MODGATE_REDIS_AUTOPIPELINE", "1") != "0"
 	c.redisPrefix = envOr(getenv, "MODGATE_REDIS_PREFIX", "modgate")
-	if c.redisTimeout, err = parseDuration(envOr(getenv, "MODGATE_REDIS_TIMEOUT", "50ms")); err != nil {
-		errs = append(errs, fmt.Errorf("MODGATE_REDIS_TIMEOUT: %w", err))
+	if strings.ContainsAny(c.redisPrefix, "{}") {
+		errs = append(errs, fmt.Errorf("MODGATE_REDIS_PREFIX: %q: braces are not allowed (modgate sets the Redis Cluster hash tags itself)", c.redisPrefix))
+	}
+	// A call to Redis waits until the message's deadline: by default no
+	// shorter bound, so a slow answer that still arrives in time is used.
+	c.redisTimeout = c.deadline
+	if v := getenv("MODGATE_REDIS_TIMEOUT"); v != "" {
+		if c.redisTimeout, err = parseDuration(v); err != nil {
+			errs = append(errs, fmt.Errorf("MODGATE_REDIS_TIMEOUT: %w", err))
+		}
 	}
 	if c.rulesPoll, err = parseDuration(envOr(getenv, "MODGATE_RULES_POLL", "1s")); err != nil {
 		errs = append(errs, fmt.Errorf("MODGATE_RULES_POLL: %w", err))
@@ -300,12 +308,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		}
 		defer r.Close()
 		pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		if err := r.Ping(pingCtx); err != nil {
+		if err := r.Check(pingCtx); err != nil {
 			// Start anyway: limits follow their on_error until Redis answers.
 			log.Warn("redis does not answer yet; limit rules follow their on_error until it does", "err", err)
 		}
 		cancel()
-		state, stateCheck, stateName = r, r.Ping, r.String()
+		state, stateCheck, stateName = r, r.Check, r.String()
 		queue, audit = r.Queue(c.queueMax), r.Audit(0)
 	} else {
 		state = storage.NewMemory(storage.MemoryOptions{})
