@@ -115,9 +115,16 @@ func TestAdminReloadReportsRefusedFiles(t *testing.T) {
 	if rec.Code != 422 || !strings.Contains(rec.Body.String(), "rules_refused") || !strings.Contains(rec.Body.String(), "rules.yaml:3:") {
 		t.Fatalf("reload of a broken file: %d %s", rec.Code, rec.Body)
 	}
+	// /readyz answers anyone: it says that a reload failed and when, never
+	// why (the error may quote the file); the admin API says why.
 	ready := f.do(httptest.NewRequest(http.MethodGet, "/readyz", nil))
-	if ready.Code != 200 || !strings.Contains(ready.Body.String(), "last_reload_error") {
+	if ready.Code != 200 || !strings.Contains(ready.Body.String(), `"last_reload_failed_at":"`) {
 		t.Fatalf("readyz must show the refused file and stay ready: %d %s", ready.Code, ready.Body)
+	}
+	for _, leak := range []string{"rules.yaml:3", "action", "mask", "last_reload_error"} {
+		if strings.Contains(ready.Body.String(), leak) {
+			t.Fatalf("readyz shows why the file was refused (%q): %s", leak, ready.Body)
+		}
 	}
 	metrics := f.do(httptest.NewRequest(http.MethodGet, "/metrics", nil)).Body.String()
 	for _, want := range []string{"modgate_rules_last_reload_successful 0", `modgate_rules_reloads_total{result="failure"} 1`} {

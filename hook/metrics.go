@@ -68,7 +68,7 @@ type hookMetrics struct {
 	latency  prometheus.Observer
 }
 
-func newMetrics(rules *moderation.RulesFile, reviews *moderation.Reviews) *metrics {
+func newMetrics(rules *moderation.RulesFile, reviews *moderation.Reviews, shared SharedState, h *health) *metrics {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -119,6 +119,23 @@ func newMetrics(rules *moderation.RulesFile, reviews *moderation.Reviews) *metri
 			}
 			return float64(n)
 		}))
+	}
+	if shared != nil {
+		dropped := func(reason string, get func() uint64) prometheus.Collector {
+			return prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Namespace: "modgate", Name: "state_answers_dropped_total",
+				Help:        "Answers not stored for Stream's retries, by reason (queue_full, write_failed); a retry of such a message is evaluated again without being counted.",
+				ConstLabels: prometheus.Labels{"reason": reason},
+			}, func() float64 { return float64(get()) })
+		}
+		reg.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Namespace: "modgate", Name: "state_healthy",
+				Help: "1 when the last check found every server that holds modgate's keys serving, 0 when shared state is degraded (or not checked yet).",
+			}, h.healthy),
+			dropped("queue_full", func() uint64 { n, _ := shared.AnswersDropped(); return n }),
+			dropped("write_failed", func() uint64 { _, n := shared.AnswersDropped(); return n }),
+		)
 	}
 	if rules != nil {
 		reloads := func(result string, get func(moderation.ReloadStatus) uint64) prometheus.Collector {

@@ -46,8 +46,9 @@ type Config struct {
 	MaxBody  int64         // bytes of a request body, before and after gunzip
 	Deadline time.Duration // for evaluating one message, from the moment its whole body has been read
 
-	// StateCheck tells /readyz whether shared state answers; nil: no shared state.
-	StateCheck func(context.Context) error
+	// SharedState is the state shared with other processes (Redis), for
+	// /readyz, the metrics and the log; nil: state in this process.
+	SharedState SharedState
 
 	Rules       *moderation.RulesFile // where the rules come from, for reloads; nil: not from a file
 	AdminTokens []AdminToken          // bearer tokens of the admin API; none: the admin API refuses everyone
@@ -56,6 +57,14 @@ type Config struct {
 	HoldTTL        time.Duration       // how long a before-send hold waits for a moderator
 	PendingTimeout time.Duration       // the pending hook's timeout_ms: a pending message's deadline after its creation
 	Approvals      *stream.Approvals   // signs and checks the marker of approved messages sent again
+}
+
+// SharedState is what the HTTP face reports of shared state.
+type SharedState interface {
+	// Check reports whether the servers that hold modgate's keys serve.
+	Check(ctx context.Context) error
+	// AnswersDropped counts the answers not stored for retries.
+	AnswersDropped() (queueFull, writeFailed uint64)
 }
 
 // Server handles Stream's hooks.
@@ -68,6 +77,7 @@ type Server struct {
 	deadlineLog  *rateLimitedLog
 	signatureLog *rateLimitedLog
 	holdLog      *rateLimitedLog
+	health       health
 }
 
 // New builds the server and its routes.
@@ -87,9 +97,10 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Rules, cfg.Reviews), stateLog: newRateLimitedLog(cfg.Logger, 10*time.Second),
+	s := &Server{cfg: cfg, log: cfg.Logger, stateLog: newRateLimitedLog(cfg.Logger, 10*time.Second),
 		deadlineLog: newRateLimitedLog(cfg.Logger, 10*time.Second), signatureLog: newRateLimitedLog(cfg.Logger, 10*time.Second),
 		holdLog: newRateLimitedLog(cfg.Logger, 10*time.Second)}
+	s.metrics = newMetrics(cfg.Rules, cfg.Reviews, cfg.SharedState, &s.health)
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.answerError
@@ -427,46 +438,60 @@ func (s *Server) healthz(c echo.Context) error {
 }
 
 type readiness struct {
-	Status   string       `json:"status"`
-	State    string       `json:"state,omitempty"`
+	Status   string       `json:"status"`                // ready, draining, not_ready
+	State    string       `json:"state,omitempty"`       // of shared state: ok, degraded, unknown (not checked yet)
+	Since    *time.Time   `json:"state_since,omitempty"` // when the state last changed
 	Rules    *rulesStatus `json:"rules,omitempty"`
 	Warnings []string     `json:"warnings,omitempty"`
 }
 
+// rulesStatus says that a reload failed and when, not why: /readyz answers
+// anyone, and the why (which may quote the file) is in the log and in the
+// admin API's GET /admin/rules.
 type rulesStatus struct {
-	Version   string `json:"version"`
-	Source    string `json:"source"`
-	Rules     int    `json:"rules"`
-	LastError string `json:"last_reload_error,omitempty"`
+	Version      string     `json:"version"`
+	Source       string     `json:"source"`
+	Rules        int        `json:"rules"`
+	ReloadFailed *time.Time `json:"last_reload_failed_at,omitempty"`
 }
 
+// readyz says whether this process can moderate: a rule set is loaded and
+// the process is not shutting down. Shared state that fails does not make
+// it unready (word rules need none; limit rules follow their on_error): it
+// is reported as degraded. It asks nothing of Redis itself; WatchState does.
 func (s *Server) readyz(c echo.Context) error {
 	r := readiness{Status: "ready"}
 	set := s.cfg.Engine.Rules()
-	if set == nil {
-		r.Status = "not_ready"
-		return c.JSON(http.StatusServiceUnavailable, r)
-	}
-	r.Rules = &rulesStatus{Version: set.Version, Source: set.Source, Rules: len(set.Rules)}
-	if s.cfg.Rules != nil {
-		if st := s.cfg.Rules.Status(); st.LastError != "" {
-			r.Rules.LastError = st.LastError
-			r.Warnings = append(r.Warnings, "the last change to the rules file was refused; the rules in force keep serving")
+	if set != nil {
+		r.Rules = &rulesStatus{Version: set.Version, Source: set.Source, Rules: len(set.Rules)}
+		if s.cfg.Rules != nil {
+			if st := s.cfg.Rules.Status(); st.LastError != "" {
+				at := st.LastAttempt
+				r.Rules.ReloadFailed = &at
+				r.Warnings = append(r.Warnings, "the last change to the rules file was refused; the rules in force keep serving")
+			}
 		}
 	}
 	if s.cfg.Keys == nil {
 		r.Warnings = append(r.Warnings, "signature checking is OFF (MODGATE_INSECURE_SKIP_SIGNATURE=1): anyone can call the hooks")
 	}
-	if s.cfg.StateCheck != nil {
-		ctx, cancel := context.WithTimeout(c.Request().Context(), time.Second)
-		err := s.cfg.StateCheck(ctx)
-		cancel()
-		r.State = "ok"
-		if err != nil {
-			// Not ready: limits follow their on_error until shared state is back.
-			r.Status, r.State = "not_ready", "unreachable: "+err.Error()
-			return c.JSON(http.StatusServiceUnavailable, r)
+	if s.cfg.SharedState != nil {
+		state, since := s.health.get()
+		r.State = state
+		if !since.IsZero() {
+			r.Since = &since
+		}
+		if state == stateDegraded {
+			r.Warnings = append(r.Warnings, "shared state (Redis) is degraded: limit rules follow their on_error")
 		}
 	}
-	return c.JSON(http.StatusOK, r)
+	switch {
+	case set == nil:
+		r.Status = "not_ready"
+	case s.health.draining.Load():
+		r.Status = "draining"
+	default:
+		return c.JSON(http.StatusOK, r)
+	}
+	return c.JSON(http.StatusServiceUnavailable, r)
 }

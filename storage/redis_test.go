@@ -2,9 +2,11 @@ package storage
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/url"
 	"sort"
@@ -258,5 +260,32 @@ func TestClusterSpreadsKeys(t *testing.T) {
 	t.Logf("%d keys: %s", total, strings.Join(lines, ", "))
 	if total != 3000 || len(per) < 3 {
 		t.Fatalf("%d keys on %d masters, want 3000 on 3", total, len(per))
+	}
+}
+
+// TestRedisLog: go-redis's messages become JSON log lines, at most one per
+// kind per interval, with the count of those held back.
+func TestRedisLog(t *testing.T) {
+	var buf strings.Builder
+	l := NewRedisLog(slog.New(slog.NewJSONHandler(&buf, nil)))
+	now := time.Now()
+	l.now = func() time.Time { return now }
+	ctx := context.Background()
+	l.Printf(ctx, "redis: %s:%d: connection refused\n", "127.0.0.1", 6379)
+	l.Printf(ctx, "redis: %s:%d: connection refused\n", "127.0.0.1", 6379)
+	l.Printf(ctx, "sentinel: new master=%q addr=%q", "m", "127.0.0.1:6392")
+	now = now.Add(11 * time.Second)
+	l.Printf(ctx, "redis: %s:%d: connection refused\n", "127.0.0.1", 6379)
+	var lines []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("not a JSON line: %q", line)
+		}
+		lines = append(lines, m)
+	}
+	if len(lines) != 3 || lines[0]["detail"] != "redis: 127.0.0.1:6379: connection refused" || lines[0]["level"] != "WARN" ||
+		lines[2]["similar_lines_held_back"] != float64(1) {
+		t.Fatalf("lines %v", lines)
 	}
 }

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/modgate/modgate/hook"
 	"github.com/modgate/modgate/hook/stream"
 	"github.com/modgate/modgate/moderation"
@@ -92,7 +94,13 @@ type config struct {
 	redisURL       string
 	redisPrefix    string
 	redisTimeout   time.Duration
+	drain          time.Duration
 }
+
+// stateCheckEvery is how often shared state is checked for /readyz: a
+// failing server shows there within this and the check's timeout (as long
+// again, at most a second).
+const stateCheckEvery = time.Second
 
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{
@@ -163,6 +171,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if v := getenv("MODGATE_REDIS_TIMEOUT"); v != "" {
 		if c.redisTimeout, err = parseDuration(v); err != nil {
 			errs = append(errs, fmt.Errorf("MODGATE_REDIS_TIMEOUT: %w", err))
+		}
+	}
+	if v := envOr(getenv, "MODGATE_DRAIN", "5s"); v != "0" {
+		if c.drain, err = parseDuration(v); err != nil {
+			errs = append(errs, fmt.Errorf("MODGATE_DRAIN: %w", err))
 		}
 	}
 	if c.rulesPoll, err = parseDuration(envOr(getenv, "MODGATE_RULES_POLL", "1s")); err != nil {
@@ -296,11 +309,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 
 	var state moderation.State
-	var stateCheck func(context.Context) error
+	var shared hook.SharedState
 	var queue moderation.Queue = storage.NewMemoryQueue(c.queueMax)
 	var audit moderation.AuditLog = storage.NewMemoryAudit(0)
 	stateName := "memory"
 	if c.redisURL != "" {
+		// go-redis's own messages go to this log, as JSON like the rest.
+		// Its logger is global to the process: it is set here, once.
+		redis.SetLogger(storage.NewRedisLog(log))
 		r, err := storage.OpenRedis(c.redisURL, storage.RedisOptions{Prefix: c.redisPrefix, Timeout: c.redisTimeout, AutoPipeline: c.redisPipeline})
 		if err != nil {
 			log.Error("REDIS_URL is invalid", "err", err)
@@ -313,7 +329,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 			log.Warn("redis does not answer yet; limit rules follow their on_error until it does", "err", err)
 		}
 		cancel()
-		state, stateCheck, stateName = r, r.Check, r.String()
+		state, shared, stateName = r, r, r.String()
 		queue, audit = r.Queue(c.queueMax), r.Audit(0)
 	} else {
 		state = storage.NewMemory(storage.MemoryOptions{})
@@ -333,7 +349,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		Logger:         log,
 		MaxBody:        c.maxBody,
 		Deadline:       c.deadline,
-		StateCheck:     stateCheck,
+		SharedState:    shared,
 		Rules:          rulesFile,
 		AdminTokens:    c.admin,
 		Reviews:        reviews,
@@ -398,6 +414,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	go server.WatchState(ctx, stateCheckEvery)
 	log.Info("listening", "addr", ln.Addr().String(), "state", stateName)
 
 	select {
@@ -405,6 +422,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		log.Error("server stopped", "err", err)
 		return 1
 	case <-ctx.Done():
+	}
+	// Readiness turns 503 at once, so load balancers stop sending; requests
+	// that still come during the drain are answered as usual.
+	server.Drain()
+	if c.drain > 0 {
+		log.Info("draining: /readyz answers 503, requests are still answered", "drain", c.drain.String())
+		select {
+		case err := <-served:
+			log.Error("server stopped", "err", err)
+			return 1
+		case <-time.After(c.drain):
+		}
 	}
 	log.Info("shutting down: finishing requests in flight")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)

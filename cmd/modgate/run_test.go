@@ -55,6 +55,9 @@ func start(t *testing.T, env map[string]string, args ...string) *running {
 	if env["MODGATE_ADDR"] == "" {
 		env["MODGATE_ADDR"] = "127.0.0.1:0"
 	}
+	if env["MODGATE_DRAIN"] == "" {
+		env["MODGATE_DRAIN"] = "0" // tests of draining set their own
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{stderr: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
 	go func() { r.done <- run(ctx, append([]string{"serve"}, args...), envFrom(env), io.Discard, r.stderr) }()
@@ -222,6 +225,8 @@ func TestServeBadConfiguration(t *testing.T) {
 		{"missing rules", map[string]string{"MODGATE_RULES": filepath.Join(dir, "none.yaml")}, 1, "rules refused"},
 		{"broken rules", map[string]string{"MODGATE_RULES": broken}, 1, `rules.yaml:4:13: rule \"a\": action: \"explode\" is not an action`},
 		{"port taken", map[string]string{"MODGATE_ADDR": "256.0.0.1:1"}, 1, "cannot listen"},
+		{"braces in the redis prefix", map[string]string{"MODGATE_REDIS_PREFIX": "{app}"}, 2, "MODGATE_REDIS_PREFIX"},
+		{"bad drain", map[string]string{"MODGATE_DRAIN": "a while"}, 2, "MODGATE_DRAIN"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -395,6 +400,78 @@ func TestMemoryLimit(t *testing.T) {
 		got, err := memoryLimit(func(k string) string { return c.env[k] })
 		if (err != nil) != c.err || got != c.want {
 			t.Errorf("%v: %d, %v; want %d (error %v)", c.env, got, err, c.want, c.err)
+		}
+	}
+}
+
+// TestStopDrainsFirst: when the process is told to stop (SIGTERM, here the
+// context run is given), /readyz turns 503 at once while requests are still
+// answered for MODGATE_DRAIN; then the listener closes and run returns 0.
+// The test observes the order of these, not how long each takes.
+func TestStopDrainsFirst(t *testing.T) {
+	r := start(t, map[string]string{"MODGATE_RULES": shippedRules(t), "STREAM_API_SECRET": "secret", "MODGATE_DRAIN": "3s"})
+	conn, err := net.Dial("tcp", r.addr) // a keep-alive connection opened before the signal
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	r.cancel()
+	// Readiness turns 503 first.
+	for {
+		resp, err := http.Get("http://" + r.addr + "/readyz")
+		if err != nil {
+			t.Fatalf("the listener closed before the drain: %v", err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == 503 {
+			if !strings.Contains(string(body), `"status":"draining"`) {
+				t.Fatalf("readyz while draining: %s", body)
+			}
+			break
+		}
+	}
+	// Requests are still answered, on new connections and on open ones.
+	if code, body := post(t, r.addr, "secret", `{"message":{"text":"this is bullshit"}}`); code != 200 || body != `{"message":{"text":"this is ********"}}` {
+		t.Fatalf("during the drain: %d %s", code, body)
+	}
+	body := `{"message":{"text":"still here"}}`
+	fmt.Fprintf(conn, "POST /hooks/before-message-send HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"+
+		"X-Signature: %s\r\nContent-Length: %d\r\n\r\n%s", stream.Sign("secret", []byte(body)), len(body), body)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("on a connection opened before the signal: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	select {
+	case code := <-r.done:
+		r.done <- code
+		t.Fatalf("run returned (%d) before the drain ended", code)
+	default:
+	}
+	if code := r.stop(t); code != 0 {
+		t.Fatalf("exit code %d:\n%s", code, r.stderr)
+	}
+	if _, err := net.Dial("tcp", r.addr); err == nil {
+		t.Fatal("still listening after run returned")
+	}
+	logs := r.stderr.String()
+	draining, shutting, stopped := strings.Index(logs, `"msg":"draining`), strings.Index(logs, `"msg":"shutting down`), strings.Index(logs, `"msg":"stopped"`)
+	if draining < 0 || !(draining < shutting && shutting < stopped) {
+		t.Fatalf("log lines out of order (draining %d, shutting down %d, stopped %d):\n%s", draining, shutting, stopped, logs)
+	}
+}
+
+func TestDrainConfiguration(t *testing.T) {
+	for _, tc := range []struct {
+		v    string
+		want time.Duration
+		err  bool
+	}{{"", 5 * time.Second, false}, {"0", 0, false}, {"250ms", 250 * time.Millisecond, false}, {"soon", 0, true}, {"-1s", 0, true}} {
+		c, err := loadConfig(envFrom(map[string]string{"MODGATE_DRAIN": tc.v}))
+		if (err != nil) != tc.err || (!tc.err && c.drain != tc.want) {
+			t.Errorf("MODGATE_DRAIN=%q: %v, %v; want %v (error %v)", tc.v, c.drain, err, tc.want, tc.err)
 		}
 	}
 }
