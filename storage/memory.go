@@ -141,7 +141,8 @@ const inlineTimes = 6
 // as milliseconds in a uint32 (the times of a window span at most it).
 const maxInlineWindow = int64(30 * 24 * time.Hour)
 
-// counter is one sliding-window log, 48 bytes. Inline, its times are kept
+// counter is one sliding-window log, 48 bytes (about 100 with its key and
+// the map's room: TestCounterMemory). Inline, its times are kept
 // to the millisecond after the oldest (as Redis keeps them); past
 // inlineTimes or maxInlineWindow they move to counterShard.more.
 type counter struct {

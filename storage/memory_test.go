@@ -2,7 +2,9 @@ package storage
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 	"time"
 	"unsafe"
@@ -75,3 +77,43 @@ func TestCounterIsSmall(t *testing.T) {
 }
 
 func unsafeSizeof(c counter) uintptr { return unsafe.Sizeof(c) }
+
+// counterBytesAtMost bounds what a counter costs; the README gives the
+// measured figure (about 100 bytes).
+const counterBytesAtMost = 160
+
+// TestCounterMemory measures the heap a counter takes, map room included,
+// from runtime.MemStats: 250,000 counters (the default bound) of a limit
+// by user. The README states the figure; this holds it.
+func TestCounterMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fills 250,000 counters")
+	}
+	const n = DefaultCounterEntries
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("flood|user=user-%d", i)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	m := NewMemory(MemoryOptions{})
+	now := time.Now()
+	hits := make([]moderation.Hit, 1)
+	for i, k := range keys {
+		hits[0] = moderation.Hit{Key: k, Limit: 5, Window: 10 * time.Second}
+		m.Count(context.Background(), moderation.Claim{}, nil, now.Add(time.Duration(i)*time.Microsecond), time.Time{}, hits)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	kept := 0
+	for i := range m.counters {
+		kept += len(m.counters[i].entries)
+	}
+	runtime.KeepAlive(m)
+	per := float64(after.HeapAlloc-before.HeapAlloc) / float64(kept)
+	t.Logf("%d counters kept: %.0f bytes of heap each, %.1f MB in all", kept, per, per*float64(kept)/1e6)
+	if per > counterBytesAtMost {
+		t.Fatalf("a counter takes %.0f bytes, more than the %d the README says", per, counterBytesAtMost)
+	}
+}
