@@ -2,6 +2,7 @@ package hook
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +19,7 @@ const (
 // how shared state was at the last check.
 type health struct {
 	draining atomic.Bool
+	checking atomic.Bool // a check is running
 	mu       sync.Mutex
 	state    string
 	since    time.Time
@@ -80,10 +82,33 @@ func (s *Server) WatchState(ctx context.Context, every time.Duration) {
 	}
 }
 
+// errNoAnswer is a check that did not answer in time.
+var errNoAnswer = errors.New("the check got no answer in time")
+
+// checkState checks shared state once. The check runs apart, and one that
+// does not answer within timeout counts as failed, whatever the client
+// does with its context: a hung check must not freeze what /readyz says.
+// While it hangs no other check starts.
 func (s *Server) checkState(ctx context.Context, timeout time.Duration) {
-	cctx, cancel := context.WithTimeout(ctx, timeout)
-	err := s.cfg.SharedState.Check(cctx)
-	cancel()
+	var err error
+	if !s.health.checking.CompareAndSwap(false, true) {
+		err = errNoAnswer // the last check still hangs
+	} else {
+		done := make(chan error, 1)
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		go func() {
+			defer s.health.checking.Store(false)
+			defer cancel()
+			done <- s.cfg.SharedState.Check(cctx)
+		}()
+		t := time.NewTimer(timeout + timeout/2)
+		select {
+		case err = <-done:
+			t.Stop()
+		case <-t.C:
+			err = errNoAnswer
+		}
+	}
 	if ctx.Err() != nil {
 		return // stopping: the check was cut short, not failed
 	}

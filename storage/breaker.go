@@ -25,7 +25,8 @@ const (
 // breaker stops calls to a Redis server that keeps failing. Its healthy
 // path is two atomic loads.
 type breaker struct {
-	failures atomic.Int32 // in a row
+	trips    *atomic.Uint64 // counts the times a breaker opened; may be nil
+	failures atomic.Int32   // in a row
 	mu       sync.Mutex
 	until    time.Time // open until then
 	probing  bool      // one call is finding out whether the server is back
@@ -59,8 +60,11 @@ func (b *breaker) success() {
 
 func (b *breaker) failure(now time.Time) {
 	b.mu.Lock()
-	if b.failures.Add(1) >= breakerTrips {
+	if n := b.failures.Add(1); n >= breakerTrips {
 		b.until = now.Add(breakerPause)
+		if n == breakerTrips && b.trips != nil {
+			b.trips.Add(1)
+		}
 	}
 	b.probing = false
 	b.mu.Unlock()
@@ -79,8 +83,9 @@ func (b *breaker) open(now time.Time) bool {
 // breakers are one breaker per server, by address: on a Redis Cluster a
 // failing master stops the calls to its slots only.
 type breakers struct {
-	mu sync.Mutex
-	m  map[string]*breaker
+	trips *atomic.Uint64 // given to each breaker
+	mu    sync.Mutex
+	m     map[string]*breaker
 }
 
 func (bs *breakers) get(addr string) *breaker {
@@ -91,7 +96,7 @@ func (bs *breakers) get(addr string) *breaker {
 		if bs.m == nil {
 			bs.m = map[string]*breaker{}
 		}
-		b = &breaker{}
+		b = &breaker{trips: bs.trips}
 		bs.m[addr] = b
 	}
 	return b

@@ -43,8 +43,10 @@ type Redis struct {
 	queueFull   atomic.Uint64 // answers dropped because the write queue was full
 	writeFailed atomic.Uint64 // answers dropped because Redis refused or did not answer the write
 
-	breaker  breaker  // of the one server (single server, Sentinel)
-	breakers breakers // of each master, by address (Cluster)
+	breaker  breaker       // of the one server (single server, Sentinel)
+	breakers breakers      // of each master, by address (Cluster)
+	trips    atomic.Uint64 // times a breaker opened
+	seen     atomic.Uint64 // trips at the last Check
 }
 
 var _ moderation.State = (*Redis)(nil)
@@ -172,6 +174,7 @@ func NewRedis(client redis.UniversalClient, opts RedisOptions) *Redis {
 		answers: make(chan answerWrite, 4096),
 		done:    make(chan struct{}),
 	}
+	r.breaker.trips, r.breakers.trips = &r.trips, &r.trips
 	if cc, ok := client.(*redis.ClusterClient); ok {
 		r.cluster, r.spread = cc, true
 	}

@@ -289,3 +289,35 @@ func TestRedisLog(t *testing.T) {
 		t.Fatalf("lines %v", lines)
 	}
 }
+
+// TestCheckSeesFailedCalls: a Check fails while a breaker is open, and once
+// after a breaker opened since the last Check, even when the servers answer
+// it by then (a fail-over shorter than a check).
+func TestCheckSeesFailedCalls(t *testing.T) {
+	r := newTestRedis(t)
+	ctx := context.Background()
+	if err := r.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for range breakerTrips {
+		r.breaker.failure(now)
+	}
+	if err := r.Check(ctx); err == nil {
+		t.Fatal("Check passed with the breaker open")
+	}
+	r.breaker.success()
+	if err := r.Check(ctx); err != nil {
+		t.Fatalf("the trip was reported already: %v", err)
+	}
+	for range breakerTrips {
+		r.breaker.failure(now)
+	}
+	r.breaker.success() // a late answer closed it before the check
+	if err := r.Check(ctx); err == nil {
+		t.Fatal("Check passed though calls failed since the last check")
+	}
+	if err := r.Check(ctx); err != nil {
+		t.Fatalf("second check: %v", err)
+	}
+}
