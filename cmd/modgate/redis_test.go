@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -16,20 +17,32 @@ import (
 	"time"
 )
 
-// testRedisURL is the Redis the tests use. They skip only when
-// MODGATE_TEST_REDIS_URL is unset and nothing answers on the default.
-func testRedisURL(t *testing.T) string {
+// testURL is a Redis the tests use: the variable's value, or the default
+// when something answers at its address. They skip only when the variable
+// is unset and nothing answers, and say so.
+func testURL(t *testing.T, variable, def, addr string) string {
 	t.Helper()
-	u, set := os.LookupEnv("MODGATE_TEST_REDIS_URL")
+	u, set := os.LookupEnv(variable)
 	if !set || u == "" {
-		conn, err := net.DialTimeout("tcp", "127.0.0.1:6379", time.Second)
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
 		if err != nil {
-			t.Skipf("MODGATE_TEST_REDIS_URL is unset and nothing answers on 127.0.0.1:6379: skipping (%v)", err)
+			t.Skipf("%s is unset and nothing answers on %s: skipping (%v)", variable, addr, err)
 		}
 		conn.Close()
-		return "redis://127.0.0.1:6379/15"
+		return def
 	}
 	return u
+}
+
+func testRedisURL(t *testing.T) string {
+	return testURL(t, "MODGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15", "127.0.0.1:6379")
+}
+
+// testRedisURLs are one server, a Cluster and a Sentinel group, as CI starts them.
+var testRedisURLs = []struct{ name, variable, def, addr string }{
+	{"redis", "MODGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15", "127.0.0.1:6379"},
+	{"cluster", "MODGATE_TEST_REDIS_CLUSTER_URL", "redis+cluster://127.0.0.1:7101?addr=127.0.0.1:7102&addr=127.0.0.1:7103", "127.0.0.1:7101"},
+	{"sentinel", "MODGATE_TEST_REDIS_SENTINEL_URL", "redis+sentinel://127.0.0.1:26391/15?master_name=modgate-test", "127.0.0.1:26391"},
 }
 
 func uniquePrefix() string {
@@ -66,28 +79,53 @@ func sendAs(t *testing.T, addr, user string) string {
 	return "allowed"
 }
 
-// TestTwoServersShareOneLimit: two modgate processes on one Redis behave as one.
+// TestTwoServersShareOneLimit: two modgate processes on one Redis, one
+// Cluster or one Sentinel group behave as one, for many senders at once.
 func TestTwoServersShareOneLimit(t *testing.T) {
-	prefix := uniquePrefix()
-	env := func() map[string]string {
-		return map[string]string{"MODGATE_RULES": floodRulesFile(t), "STREAM_API_SECRET": "secret",
-			"REDIS_URL": testRedisURL(t), "MODGATE_REDIS_PREFIX": prefix, "MODGATE_REDIS_TIMEOUT": "5s"}
+	for _, tr := range testRedisURLs {
+		t.Run(tr.name, func(t *testing.T) {
+			url := testURL(t, tr.variable, tr.def, tr.addr)
+			prefix := uniquePrefix()
+			env := func() map[string]string {
+				return map[string]string{"MODGATE_RULES": floodRulesFile(t), "STREAM_API_SECRET": "secret",
+					"REDIS_URL": url, "MODGATE_REDIS_PREFIX": prefix, "MODGATE_REDIS_TIMEOUT": "5s", "MODGATE_DEADLINE": "5s"}
+			}
+			a, b := start(t, env()), start(t, env())
+			exactLimit(t, a.addr, b.addr, "u-shared", 20)
+			if !strings.Contains(a.stderr.String(), `"state":"redis`) {
+				t.Fatalf("server does not say it uses redis:\n%s", a.stderr)
+			}
+		})
 	}
-	a, b := start(t, env()), start(t, env())
-	var got []string
-	for i := range 8 {
-		addr := a.addr
-		if i%2 == 1 {
-			addr = b.addr
-		}
-		got = append(got, sendAs(t, addr, "u-shared"))
+}
+
+// exactLimit sends 8 messages from each of n senders (prefix-0, ...),
+// alternating between two servers, concurrently across senders, and
+// checks that the flood rule (3 a minute) admitted exactly 3 of each.
+func exactLimit(t *testing.T, addrA, addrB, prefix string, n int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	got := make([][]string, n)
+	for s := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			user := fmt.Sprintf("%s-%d", prefix, s)
+			for i := range 8 {
+				addr := addrA
+				if i%2 == 1 {
+					addr = addrB
+				}
+				got[s] = append(got[s], sendAs(t, addr, user))
+			}
+		}()
 	}
+	wg.Wait()
 	want := "allowed allowed allowed rejected rejected rejected rejected rejected"
-	if strings.Join(got, " ") != want {
-		t.Fatalf("across two servers: %v, want %s", got, want)
-	}
-	if !strings.Contains(a.stderr.String(), `"state":"redis`) {
-		t.Fatalf("server does not say it uses redis:\n%s", a.stderr)
+	for s, g := range got {
+		if strings.Join(g, " ") != want {
+			t.Fatalf("sender %d across two servers: %v, want %s", s, g, want)
+		}
 	}
 }
 
