@@ -188,6 +188,9 @@ func load(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		modSum.rssKiB = t.rss(mod)
 	}
 	modSum.print(stdout, "modgate")
+	if started {
+		t.printCounters(stdout, mod)
+	}
 	if baseSum != nil && baseSum.rps > 0 {
 		fmt.Fprintf(stdout, "\nthroughput ratio modgate/baseline: %.2f (p99 %.2fx)\n", modSum.rps/baseSum.rps,
 			float64(modSum.percentile(0.99))/float64(max(baseSum.percentile(0.99), 1)))
@@ -379,4 +382,31 @@ func (t *tool) load(ctx context.Context, c config, g group, rate float64) *resul
 	r.rps = float64(len(r.latencies)) / r.elapsed.Seconds()
 	sort.Slice(r.latencies, func(i, j int) bool { return r.latencies[i] < r.latencies[j] })
 	return r
+}
+
+// printCounters prints what the modgates counted of failures: state
+// errors (limits that followed their on_error), deadlines passed, answers
+// not stored for retries.
+func (t *tool) printCounters(w io.Writer, g group) {
+	sums := map[string]float64{}
+	names := []string{"modgate_state_errors_total", "modgate_deadline_exceeded_total", "modgate_state_answers_dropped_total"}
+	for _, u := range g.urls {
+		resp, err := http.Get(u + "/metrics")
+		if err != nil {
+			return
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, line := range strings.Split(string(body), "\n") {
+			for _, n := range names {
+				if strings.HasPrefix(line, n+" ") || strings.HasPrefix(line, n+"{") {
+					f := strings.Fields(line)
+					v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+					sums[n] += v
+				}
+			}
+		}
+	}
+	fmt.Fprintf(w, "  counted by the modgates: state errors %.0f, deadlines passed %.0f, answers not stored %.0f\n",
+		sums[names[0]], sums[names[1]], sums[names[2]])
 }

@@ -63,6 +63,12 @@ func (r *result) print(w io.Writer, name string) {
 	}
 	fmt.Fprintf(w, "  latency p50 %v  p90 %v  p99 %v  p99.9 %v  max %v\n",
 		r.percentile(0.5), r.percentile(0.9), r.percentile(0.99), r.percentile(0.999), r.percentile(1))
+	var slow []string
+	for _, limit := range []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond, 300 * time.Millisecond} {
+		n := len(r.latencies) - sort.Search(len(r.latencies), func(i int) bool { return r.latencies[i] > limit })
+		slow = append(slow, fmt.Sprintf("over %v %d (%.3f%%)", limit, n, 100*float64(n)/float64(max(len(r.latencies), 1))))
+	}
+	fmt.Fprintf(w, "  answers %s\n", strings.Join(slow, ", "))
 	if r.late > 0 {
 		fmt.Fprintf(w, "  %d requests (%.1f%%) started more than 1 ms after their scheduled time\n", r.late, 100*float64(r.late)/float64(max(r.requests, 1)))
 	}
