@@ -44,6 +44,7 @@ type Redis struct {
 	writeFailed atomic.Uint64 // answers dropped because Redis refused or did not answer the write
 
 	breaker  breaker       // of the one server (single server, Sentinel)
+	single   []*breaker    // holds breaker, for the calls to the one server
 	breakers breakers      // of each master, by address (Cluster)
 	trips    atomic.Uint64 // times a breaker opened
 	seen     atomic.Uint64 // trips at the last Check
@@ -175,6 +176,7 @@ func NewRedis(client redis.UniversalClient, opts RedisOptions) *Redis {
 		done:    make(chan struct{}),
 	}
 	r.breaker.trips, r.breakers.trips = &r.trips, &r.trips
+	r.single = []*breaker{&r.breaker}
 	if cc, ok := client.(*redis.ClusterClient); ok {
 		r.cluster, r.spread = cc, true
 	}
@@ -331,13 +333,57 @@ func (r *Redis) Count(ctx context.Context, c moderation.Claim, ifAllowed []byte,
 	rand.Read(nonce[:])
 	nonceHex := hex.EncodeToString(nonce[:])
 	if !r.spread {
-		all := make([]int, len(hits))
-		for i := range all {
-			all[i] = i
+		// One script for everything, as few allocations as can be: this is
+		// every message's path.
+		answer := ""
+		if c.ID != "" {
+			answer = string(ifAllowed)
 		}
-		return r.countPhases(ctx, until, c, ifAllowed, now, nonceHex, hits, [][]batch{{{claim: c.ID != "", hits: all}}})
+		call := r.call(c, c.ID != "", answer, now, nonceHex, hits, nil, true)
+		res, err := r.run(ctx, until, r.single, call, nil)
+		if err != nil {
+			return moderation.Replay{}, fmt.Errorf("counting in redis: %w", err)
+		}
+		rp, _, err := read(res.one.vals, hits, nil, true)
+		return rp, err
 	}
 	return r.countPhases(ctx, until, c, ifAllowed, now, nonceHex, hits, plan(c, hits))
+}
+
+// read reads a script's reply into the hits it counted (idx: their
+// indexes in hits; all: every hit, in order). It reports whether a Stop hit
+// refused the message.
+func read(out []any, hits []moderation.Hit, idx []int, all bool) (rp moderation.Replay, refused bool, err error) {
+	if len(out) < 2 {
+		return rp, false, fmt.Errorf("counting in redis: unexpected reply %v", out)
+	}
+	if seen, _ := out[0].(int64); seen == 1 {
+		a, _ := out[1].(string)
+		rp.Seen = true
+		if a != "" {
+			rp.Answer = []byte(a)
+		}
+		return rp, false, nil
+	}
+	n := len(idx)
+	if all {
+		n = len(hits)
+	}
+	for k, j := 0, 2; k < n && j+2 < len(out); k, j = k+1, j+3 {
+		allowed, _ := out[j].(int64)
+		count, _ := out[j+1].(int64)
+		retry, _ := out[j+2].(int64)
+		h := &hits[k]
+		if !all {
+			h = &hits[idx[k]]
+		}
+		h.Done, h.Allowed, h.Count = true, allowed == 1, int(count)
+		h.RetryAfter = time.Duration(retry) * time.Millisecond
+		refused = refused || (h.Stop && !h.Allowed)
+	}
+	s, _ := out[1].(string)
+	rp.Stored = s == "stored"
+	return rp, refused, nil
 }
 
 // batch is one script call: the claim or not, and hits that share a slot.
@@ -418,38 +464,30 @@ func (r *Redis) countPhases(ctx context.Context, until time.Time, c moderation.C
 	for _, phase := range phases {
 		calls := make([]scriptCall, len(phase))
 		for i, b := range phase {
-			calls[i] = r.call(c, &b, answer, now, nonce, hits)
+			calls[i] = r.call(c, b.claim, answer, now, nonce, hits, b.hits, false)
 		}
-		res, err := r.run(ctx, until, calls)
+		res, err := r.run(ctx, until, r.breakersFor(ctx, calls), calls[0], calls[1:])
 		if err != nil {
 			return moderation.Replay{}, fmt.Errorf("counting in redis: %w", err)
 		}
 		refused := false
 		for i, b := range phase {
-			out := res[i]
-			if len(out) < 2 {
-				return moderation.Replay{}, fmt.Errorf("counting in redis: unexpected reply %v", out)
+			out := res.one
+			if i > 0 {
+				out = res.more[i-1]
 			}
-			if seen, _ := out[0].(int64); seen == 1 {
-				a, _ := out[1].(string)
-				rp := moderation.Replay{Seen: true}
-				if a != "" {
-					rp.Answer = []byte(a)
-				}
+			if out.err != nil {
+				return moderation.Replay{}, fmt.Errorf("counting in redis: %w", out.err)
+			}
+			rp, stops, err := read(out.vals, hits, b.hits, false)
+			switch {
+			case err != nil:
+				return moderation.Replay{}, err
+			case rp.Seen:
 				return rp, nil
 			}
-			if s, _ := out[1].(string); s == "stored" {
-				stored = true
-			}
-			for k, j := 0, 2; k < len(b.hits) && j+2 < len(out); k, j = k+1, j+3 {
-				allowed, _ := out[j].(int64)
-				count, _ := out[j+1].(int64)
-				retry, _ := out[j+2].(int64)
-				h := &hits[b.hits[k]]
-				h.Done, h.Allowed, h.Count = true, allowed == 1, int(count)
-				h.RetryAfter = time.Duration(retry) * time.Millisecond
-				refused = refused || (h.Stop && !h.Allowed)
-			}
+			stored = stored || rp.Stored
+			refused = refused || stops
 		}
 		if refused {
 			break // later limits are not counted
@@ -464,19 +502,28 @@ type scriptCall struct {
 	args []any
 }
 
-func (r *Redis) call(c moderation.Claim, b *batch, answer string, now time.Time, nonce string, hits []moderation.Hit) scriptCall {
-	keys := make([]string, 1, 1+len(b.hits))
+// call builds a countScript call: the claim or not, and the hits of idx
+// (all: every hit).
+func (r *Redis) call(c moderation.Claim, claim bool, answer string, now time.Time, nonce string, hits []moderation.Hit, idx []int, all bool) scriptCall {
+	n := len(idx)
+	if all {
+		n = len(hits)
+	}
+	keys := make([]string, 1, 1+n)
 	claimTTL := int64(0)
-	if b.claim {
+	if claim {
 		keys[0] = r.claimKey(c)
 		claimTTL = max(c.TTL.Milliseconds(), 1)
 	} else {
 		answer = ""
 	}
-	args := make([]any, 0, 4+3*len(b.hits))
+	args := make([]any, 0, 4+3*n)
 	args = append(args, now.UnixMilli(), claimTTL, nonce, answer)
-	for _, i := range b.hits {
-		h := &hits[i]
+	for k := range n {
+		h := &hits[k]
+		if !all {
+			h = &hits[idx[k]]
+		}
 		keys = append(keys, r.counterKey(h))
 		stop := 0
 		if h.Stop {
@@ -484,7 +531,7 @@ func (r *Redis) call(c moderation.Claim, b *batch, answer string, now time.Time,
 		}
 		args = append(args, h.Limit, max(h.Window.Milliseconds(), 1), stop)
 	}
-	if !b.claim {
+	if !claim {
 		keys[0] = keys[1] // any key of the slot routes the call
 	}
 	return scriptCall{keys: keys, args: args}
@@ -493,7 +540,7 @@ func (r *Redis) call(c moderation.Claim, b *batch, answer string, now time.Time,
 // breakersFor returns the breakers of the servers the calls go to.
 func (r *Redis) breakersFor(ctx context.Context, calls []scriptCall) []*breaker {
 	if r.cluster == nil {
-		return []*breaker{&r.breaker}
+		return r.single
 	}
 	out := make([]*breaker, 0, len(calls))
 	for _, c := range calls {
@@ -506,20 +553,40 @@ func (r *Redis) breakersFor(ctx context.Context, calls []scriptCall) []*breaker 
 	return out
 }
 
-// run makes the calls (at once, one per slot) and waits for their answers
-// until `until`, whatever the client does: a black-holed connection must
-// not hold a message past its deadline. A call to a server whose breaker
-// is open fails at once.
-func (r *Redis) run(ctx context.Context, until time.Time, calls []scriptCall) ([][]any, error) {
+// callResult is the answer to one call.
+type callResult struct {
+	vals []any
+	err  error
+}
+
+// scriptResult is the answers to one call and to the calls made with it.
+type scriptResult struct {
+	one  callResult
+	more []callResult
+}
+
+// err is the first call's error, or nil.
+func (s *scriptResult) errAt(i int) error {
+	if i == 0 {
+		return s.one.err
+	}
+	return s.more[i-1].err
+}
+
+// run makes a call and the calls made with it (at once, one per slot: a
+// phase on a Cluster) and waits for their answers until `until`, whatever
+// the client does: a black-holed connection must not hold a message past
+// its deadline. A call to a server whose breaker is open fails at once.
+// brs are the breakers of the calls' servers, in order.
+func (r *Redis) run(ctx context.Context, until time.Time, brs []*breaker, first scriptCall, more []scriptCall) (scriptResult, error) {
 	now := time.Now()
 	wait := until.Sub(now)
 	if wait <= 0 {
-		return nil, context.DeadlineExceeded // no time left to ask: no fault of Redis's
+		return scriptResult{}, context.DeadlineExceeded // no time left to ask: no fault of Redis's
 	}
-	brs := r.breakersFor(ctx, calls)
 	for _, b := range brs {
 		if !b.allow(now) {
-			return nil, ErrCircuitOpen
+			return scriptResult{}, ErrCircuitOpen
 		}
 	}
 	// A pooled timer rather than context.WithTimeout: a timer made and
@@ -528,69 +595,48 @@ func (r *Redis) run(ctx context.Context, until time.Time, calls []scriptCall) ([
 	// answers; its answer, however late, tells the breakers.
 	done := resultPool.Get().(chan scriptResult)
 	go func() {
-		res, err := r.eval(ctx, calls)
+		res := r.eval(ctx, first, more)
 		for i, b := range brs {
-			e := err
-			if e == nil {
-				e = res[i].err
-			}
-			if serverDown(e) {
+			if e := res.errAt(i); serverDown(e) {
 				b.failure(time.Now())
-			} else if e == nil || !errors.Is(e, context.Canceled) {
+			} else if !errors.Is(e, context.Canceled) {
 				b.success()
 			}
 		}
-		done <- scriptResult{res: res, err: err}
+		done <- res
 	}()
 	t := timerPool.Get().(*time.Timer)
 	t.Reset(wait)
 	defer timerPool.Put(t)
 	select {
-	case out := <-done:
+	case res := <-done:
 		t.Stop()
 		resultPool.Put(done)
-		if out.err != nil {
-			return nil, out.err
+		if res.one.err != nil {
+			return scriptResult{}, res.one.err
 		}
-		vals := make([][]any, len(out.res))
-		for i, o := range out.res {
-			if o.err != nil {
-				return nil, o.err
-			}
-			vals[i] = o.vals
-		}
-		return vals, nil
+		return res, nil
 	case <-t.C:
 		// done is left to the call still running: it is buffered.
 		for _, b := range brs {
 			b.failure(time.Now())
 		}
-		return nil, fmt.Errorf("no answer within the message's deadline: %w", context.DeadlineExceeded)
+		return scriptResult{}, fmt.Errorf("no answer within the message's deadline: %w", context.DeadlineExceeded)
 	case <-ctx.Done():
 		t.Stop() // the caller gave up: no fault of Redis's
-		return nil, ctx.Err()
+		return scriptResult{}, ctx.Err()
 	}
-}
-
-// callResult is the answer to one call.
-type callResult struct {
-	vals []any
-	err  error
-}
-
-type scriptResult struct {
-	res []callResult
-	err error
 }
 
 // eval makes the calls: one with the script's hash (its text when Redis
 // lost it), several in one pipeline that the client splits by server.
-func (r *Redis) eval(ctx context.Context, calls []scriptCall) ([]callResult, error) {
-	out := make([]callResult, len(calls))
-	if len(calls) == 1 {
-		out[0].vals, out[0].err = countScript.Run(ctx, r.counts, calls[0].keys, calls[0].args...).Slice()
-		return out, nil
+func (r *Redis) eval(ctx context.Context, first scriptCall, more []scriptCall) scriptResult {
+	var res scriptResult
+	if len(more) == 0 {
+		res.one.vals, res.one.err = countScript.Run(ctx, r.counts, first.keys, first.args...).Slice()
+		return res
 	}
+	calls := append([]scriptCall{first}, more...)
 	cmds := make([]*redis.Cmd, len(calls))
 	r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, c := range calls {
@@ -598,13 +644,18 @@ func (r *Redis) eval(ctx context.Context, calls []scriptCall) ([]callResult, err
 		}
 		return nil
 	})
+	res.more = make([]callResult, len(more))
 	for i, cmd := range cmds {
 		if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
 			cmd = countScript.Eval(ctx, r.client, calls[i].keys, calls[i].args...)
 		}
-		out[i].vals, out[i].err = cmd.Slice()
+		out := &res.one
+		if i > 0 {
+			out = &res.more[i-1]
+		}
+		out.vals, out.err = cmd.Slice()
 	}
-	return out, nil
+	return res
 }
 
 // serverDown reports whether an error says the server is unreachable,
