@@ -108,6 +108,7 @@ func redisClient(url string) (redis.UniversalClient, error) {
 			return nil, urlError(url, err)
 		}
 		o.ContextTimeoutEnabled, o.MaxRetries = true, -1
+		o.DialerRetries = dialAttempts(o.DialerRetries)
 		if o.ReadTimeout == 0 && o.WriteTimeout == 0 {
 			o.ReadTimeout, o.WriteTimeout = time.Second, time.Second // a stuck connection is dropped
 		}
@@ -118,6 +119,7 @@ func redisClient(url string) (redis.UniversalClient, error) {
 			return nil, urlError(url, err)
 		}
 		o.ContextTimeoutEnabled, o.MaxRetries = true, -1
+		o.DialerRetries = dialAttempts(o.DialerRetries)
 		return redis.NewClusterClient(o), nil
 	case "sentinel":
 		o, err := redis.ParseFailoverURL(plain)
@@ -125,9 +127,22 @@ func redisClient(url string) (redis.UniversalClient, error) {
 			return nil, urlError(url, err)
 		}
 		o.ContextTimeoutEnabled, o.MaxRetries = true, -1
+		o.DialerRetries = dialAttempts(o.DialerRetries)
 		return redis.NewFailoverClient(o), nil
 	}
 	return nil, fmt.Errorf("redis url %q: %q is not cluster or sentinel", redactURL(url), kind)
+}
+
+// dialAttempts is how many times a connection is dialled before a call
+// fails: once, unless the URL says otherwise (dialer_retries). go-redis
+// tries five times 100 ms apart by default, which turns a refused
+// connection into a wait of the whole deadline for every message; the
+// breaker and the next call do the retrying instead.
+func dialAttempts(fromURL int) int {
+	if fromURL > 0 {
+		return fromURL
+	}
+	return 1
 }
 
 // urlError reports a URL that go-redis refused, without its password.
