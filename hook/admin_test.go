@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/modgate/modgate/hook"
 	"github.com/modgate/modgate/moderation"
@@ -58,6 +59,9 @@ func rulesOnDisk(t *testing.T, word string) (*fixture, string, *moderation.Rules
 	rf := moderation.NewRulesFile(path, engine, nil)
 	f := newFixture(t, func(c *hook.Config) {
 		c.Engine, c.Rules, c.AdminTokens = engine, rf, adminTokens(t)
+		// A busy machine (the race detector, parallel tests) must not pass
+		// a message unchanged for lack of time: these tests are about rules.
+		c.Deadline = time.Hour
 	})
 	return f, path, rf
 }
