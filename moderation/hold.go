@@ -49,8 +49,8 @@ type HoldOptions struct {
 
 // NewHeld builds the queue item for msg and the verdict the rules reached
 // for it: the message as a moderator reads it, the rules and terms that
-// fired, and, for a pending message the rules decided at once, the decision
-// modgate carries out itself. Every string is copied: the item outlives the
+// fired and where in the text they were found, and, for a pending message
+// the rules decided at once, the decision modgate carries out itself. Every string is copied: the item outlives the
 // request whose buffers msg points into.
 //
 // A message held on the before-send hook must name its channel and sender,
@@ -82,6 +82,7 @@ func NewHeld(msg *Message, v *Verdict, o HoldOptions) (Held, error) {
 			h.Terms = append(h.Terms, termName(m))
 		}
 	}
+	h.Spans = spansOf(h.Text, v.Fired)
 	switch msg.Hook {
 	case HookPending:
 		if msg.ID == "" {
@@ -133,6 +134,33 @@ func Unheld(set *rules.Set, v *Verdict) Decision {
 		}
 	}
 	return Reject
+}
+
+// spansOf records where in text the rules that fired (observed ones aside)
+// matched, as the matcher saw it then: the rules in force when a moderator
+// looks may have changed, and a pending message keeps only its text, so the
+// match cannot be found again later. Matches that are not in the text (a
+// condition on another field) have no span.
+func spansOf(text string, fired []Firing) []Span {
+	var spans []Span
+	var analyzed *rules.Text
+	for _, f := range fired {
+		if f.Observed {
+			continue
+		}
+		for _, m := range f.Matches {
+			if m.Start < 0 || m.End > len(text) || m.Start >= m.End {
+				continue
+			}
+			if analyzed == nil {
+				analyzed = rules.Analyze(text)
+				defer analyzed.Release()
+			}
+			spans = append(spans, Span{Rule: f.RuleID, Start: m.Start, End: m.End, Term: m.Term, List: m.List,
+				Folded: analyzed.Folded(m.Start, m.End), Steps: m.Steps.String()})
+		}
+	}
+	return spans
 }
 
 // stringAt returns the JSON string at path in obj, or "".

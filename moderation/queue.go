@@ -18,6 +18,7 @@ type Held struct {
 	Message      json.RawMessage `json:"message"` // as received, to send again on approval of a before-send hold
 	Rules        []string        `json:"rules"`   // the rules that held it
 	Terms        []string        `json:"terms,omitempty"`
+	Spans        []Span          `json:"spans,omitempty"` // where in Text the terms were found
 	RulesVersion string          `json:"rules_version"`
 	HeldAt       time.Time       `json:"held_at"`
 	Deadline     time.Time       `json:"deadline"` // after it the message can no longer be approved
@@ -38,6 +39,18 @@ type Held struct {
 	DoneAt     time.Time `json:"done_at,omitzero"`
 
 	Lease string `json:"-"` // the token of the try under way; it alone may settle it
+}
+
+// Span is a part of a held message's text that a rule matched: what a
+// moderator sees highlighted, and how the text was disguised.
+type Span struct {
+	Rule   string `json:"rule"`
+	Start  int    `json:"start"` // bytes of Held.Text
+	End    int    `json:"end"`
+	Term   string `json:"term"`           // as written in its list, or in the rule
+	List   string `json:"list,omitempty"` // "" for a term written in the rule
+	Folded string `json:"folded"`         // the text as the matcher compared it
+	Steps  string `json:"steps"`          // the foldings it needed (rules.Steps: "leetspeak,separators", or "none")
 }
 
 // HeldState is where a held message is in its review.
@@ -69,7 +82,8 @@ type QueueFilter struct {
 	Rule       string
 	HeldAfter  time.Time // held at or after
 	HeldBefore time.Time // held before
-	Cursor     string    // from the previous page; "" for the first
+	Newest     bool      // newest first; otherwise held first first
+	Cursor     string    // from the previous page (listed in the same order); "" for the first
 	Limit      int       // at most this many; 0 for the store's default
 }
 
@@ -113,7 +127,8 @@ type Queue interface {
 	// Get returns an item in any state, until it is forgotten.
 	Get(ctx context.Context, id string) (Held, error)
 	// List returns one page of open items before their deadline, held
-	// first first, and the cursor of the next page ("" at the end).
+	// first first (newest first with f.Newest), and the cursor of the next
+	// page ("" at the end).
 	List(ctx context.Context, f QueueFilter, now time.Time) ([]Held, string, error)
 	// Take moves an item to deciding under a new lease, exactly once.
 	Take(ctx context.Context, id string, t Take) (Held, error)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -501,6 +502,58 @@ func TestNewHeld(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h, err := moderation.NewHeld(&tc.msg, tc.v, moderation.HoldOptions{Delivery: tc.delivery, At: at, Deadline: at.Add(time.Hour)})
 			tc.check(t, h, err)
+		})
+	}
+}
+
+// TestNewHeldSpans: a held item keeps where the rules that held it matched
+// its text, and how the text was disguised, for moderators to see later
+// whatever the rules in force by then.
+func TestNewHeldSpans(t *testing.T) {
+	t.Parallel()
+	engine := moderation.NewEngine(mustSet(t, `
+version: 1
+lists:
+  spam: {terms: [buy now, cheap meds]}
+rules:
+  - id: watch
+    when: {text: {contains: [deal]}}
+    action: hold
+    mode: observe
+  - id: spam
+    when: {text: {contains: [list.spam]}}
+    action: hold
+  - id: shouting
+    when: {text: {contains: [wow]}}
+    action: flag
+`), moderation.EngineOptions{})
+	for _, tc := range []struct {
+		name, text string
+		want       string
+	}{
+		{"plain", "buy now", `[spam 0-7 "buy now" spam:buy now "buy now" none]`},
+		{"disguised, after other text", "Ünïcode déal: B.U.Y N0W, çheap MEDS",
+			`[spam 17-26 "B.U.Y N0W" spam:buy now "buy now" case,leetspeak,separators] ` +
+				`[spam 28-39 "çheap MEDS" spam:cheap meds "cheap meds" case,diacritics]`},
+		{"no match in the text", "nothing here", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			msg := moderation.Message{ID: "m1", Hook: moderation.HookPending, Text: tc.text}
+			v := engine.Evaluate(context.Background(), &msg, moderation.Options{})
+			v.Fired = append(v.Fired, moderation.Firing{RuleID: "elsewhere", Matches: []rules.Match{{Start: -1, End: -1, Term: "x"},
+				{Start: 3, End: 999, Term: "y"}}})
+			h, err := moderation.NewHeld(&msg, &v, moderation.HoldOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, s := range h.Spans {
+				got = append(got, fmt.Sprintf("[%s %d-%d %q %s:%s %q %s]", s.Rule, s.Start, s.End, h.Text[s.Start:s.End], s.List, s.Term,
+					s.Folded, s.Steps))
+			}
+			if strings.Join(got, " ") != tc.want {
+				t.Fatalf("spans\n got %s\nwant %s", strings.Join(got, " "), tc.want)
+			}
 		})
 	}
 }
