@@ -95,16 +95,19 @@ const (
 
 // AuditFilter selects audit entries; empty fields select all.
 type AuditFilter struct {
-	Actor  string
-	Action string
-	Since  time.Time // at or after
-	Cursor string    // from the previous page; "" for the newest
-	Limit  int       // at most this many; 0 for the store's default
+	Actor      string
+	Action     string
+	UserID     string // the sender of the message
+	ChannelCID string
+	Since      time.Time // at or after
+	Cursor     string    // from the previous page; "" for the newest
+	Limit      int       // at most this many; 0 for the store's default
 }
 
 // Matches reports whether e is selected by f (Since, cursor and limit aside).
 func (f *AuditFilter) Matches(e *AuditEntry) bool {
-	return (f.Actor == "" || e.Actor == f.Actor) && (f.Action == "" || e.Action == f.Action)
+	return (f.Actor == "" || e.Actor == f.Actor) && (f.Action == "" || e.Action == f.Action) &&
+		(f.UserID == "" || e.UserID == f.UserID) && (f.ChannelCID == "" || e.ChannelCID == f.ChannelCID)
 }
 
 // AuditLog keeps the audit log, newest first, bounded by its store.

@@ -79,10 +79,10 @@ func TestAuditLogFilters(t *testing.T) {
 			ctx := context.Background()
 			now := time.Now()
 			entries := []moderation.AuditEntry{
-				{At: now.Add(-3 * time.Hour), Actor: "modgate", Action: moderation.AuditHeld, ItemID: "a"},
-				{At: now.Add(-2 * time.Hour), Actor: "ann", Action: moderation.AuditApproved, ItemID: "b"},
-				{At: now.Add(-90 * time.Minute), Actor: "modgate", Action: moderation.AuditExpired, ItemID: "c"},
-				{At: now.Add(-time.Hour), Actor: "bob", Action: moderation.AuditRejected, ItemID: "d"},
+				{At: now.Add(-3 * time.Hour), Actor: "modgate", Action: moderation.AuditHeld, ItemID: "a", UserID: "u1", ChannelCID: "c:1"},
+				{At: now.Add(-2 * time.Hour), Actor: "ann", Action: moderation.AuditApproved, ItemID: "b", UserID: "u2", ChannelCID: "c:1"},
+				{At: now.Add(-90 * time.Minute), Actor: "modgate", Action: moderation.AuditExpired, ItemID: "c", UserID: "u1", ChannelCID: "c:2"},
+				{At: now.Add(-time.Hour), Actor: "bob", Action: moderation.AuditRejected, ItemID: "d", UserID: "u1", ChannelCID: "c:1"},
 				{At: now.Add(-30 * time.Minute), Actor: "ann", Action: moderation.AuditReloaded, ItemID: "e"},
 				{At: now.Add(-time.Minute), Actor: "ann", Action: moderation.AuditApproved, ItemID: "f"},
 			}
@@ -100,6 +100,9 @@ func TestAuditLogFilters(t *testing.T) {
 				{"action", moderation.AuditFilter{Action: moderation.AuditApproved}, "[f b]"},
 				{"since", moderation.AuditFilter{Since: now.Add(-100 * time.Minute)}, "[f e d c]"},
 				{"all three", moderation.AuditFilter{Actor: "ann", Action: moderation.AuditApproved, Since: now.Add(-time.Hour)}, "[f]"},
+				{"sender", moderation.AuditFilter{UserID: "u1"}, "[d c a]"},
+				{"channel", moderation.AuditFilter{ChannelCID: "c:1"}, "[d b a]"},
+				{"sender and channel", moderation.AuditFilter{UserID: "u1", ChannelCID: "c:1"}, "[d a]"},
 				{"in pages of one", moderation.AuditFilter{Actor: "modgate", Limit: 1}, "[c a]"},
 				{"nobody", moderation.AuditFilter{Actor: "nobody"}, "[]"},
 			} {

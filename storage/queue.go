@@ -38,6 +38,16 @@ func after(h *moderation.Held, at int64, id string) bool {
 	return n > at || (n == at && h.ID > id)
 }
 
+// next reports whether h comes after the cursor position in the order f
+// lists: held first first, or newest first.
+func next(f *moderation.QueueFilter, h *moderation.Held, at int64, id string) bool {
+	if f.Newest {
+		n := h.HeldAt.UnixMilli()
+		return n < at || (n == at && h.ID < id)
+	}
+	return after(h, at, id)
+}
+
 // heldOrder orders items as lists return them.
 func heldOrder(a, b *moderation.Held) int {
 	if n, m := a.HeldAt.UnixMilli(), b.HeldAt.UnixMilli(); n != m {
@@ -174,11 +184,14 @@ func (q *MemoryQueue) List(_ context.Context, f moderation.QueueFilter, now time
 	var all []*moderation.Held
 	for _, it := range from {
 		h := &it.Held
-		if now.Before(h.Deadline) && f.Matches(h) && (f.Cursor == "" || after(h, at, id)) {
+		if now.Before(h.Deadline) && f.Matches(h) && (f.Cursor == "" || next(&f, h, at, id)) {
 			all = append(all, h)
 		}
 	}
 	slices.SortFunc(all, heldOrder)
+	if f.Newest {
+		slices.Reverse(all)
+	}
 	limit := moderation.PageSize(f.Limit)
 	page := make([]moderation.Held, 0, min(limit, len(all)))
 	for _, h := range all[:min(limit, len(all))] {

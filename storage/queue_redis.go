@@ -215,8 +215,8 @@ func (q *RedisQueue) Get(ctx context.Context, id string) (moderation.Held, error
 
 // List implements moderation.Queue: it walks the smallest index the filter
 // names (or the whole index), from the cursor or held_after to
-// held_before, reading items in batches and keeping those the filter
-// selects.
+// held_before (or back, newest first), reading items in batches and
+// keeping those the filter selects.
 func (q *RedisQueue) List(ctx context.Context, f moderation.QueueFilter, now time.Time) ([]moderation.Held, string, error) {
 	if err := q.ensureLayout(ctx); err != nil {
 		return nil, "", err
@@ -232,12 +232,15 @@ func (q *RedisQueue) List(ctx context.Context, f moderation.QueueFilter, now tim
 		if at, afterID, err = decodeCursor(f.Cursor); err != nil {
 			return nil, "", err
 		}
-		if f.HeldAfter.IsZero() || at > f.HeldAfter.UnixMilli() {
+		if !f.Newest && (f.HeldAfter.IsZero() || at > f.HeldAfter.UnixMilli()) {
 			lo = strconv.FormatInt(at, 10)
 		}
 	}
 	if !f.HeldBefore.IsZero() {
 		hi = "(" + strconv.FormatInt(f.HeldBefore.UnixMilli(), 10)
+	}
+	if f.Cursor != "" && f.Newest && (f.HeldBefore.IsZero() || at < f.HeldBefore.UnixMilli()) {
+		hi = strconv.FormatInt(at, 10)
 	}
 	index, err := q.smallestIndex(ctx, &f)
 	if err != nil {
@@ -246,9 +249,13 @@ func (q *RedisQueue) List(ctx context.Context, f moderation.QueueFilter, now tim
 	limit := moderation.PageSize(f.Limit)
 	var page []moderation.Held
 	const batch = 200
+	from, to := lo, hi
+	if f.Newest {
+		from, to = hi, lo // ZRANGE ... BYSCORE REV reads from the highest score
+	}
 	for offset := int64(0); ; offset += batch {
-		ids, err := q.client.ZRangeArgs(ctx, redis.ZRangeArgs{Key: index, Start: lo, Stop: hi,
-			ByScore: true, Offset: offset, Count: batch}).Result()
+		ids, err := q.client.ZRangeArgs(ctx, redis.ZRangeArgs{Key: index, Start: from, Stop: to,
+			ByScore: true, Rev: f.Newest, Offset: offset, Count: batch}).Result()
 		if err != nil {
 			return nil, "", storeErr("listing the queue", err)
 		}
@@ -258,7 +265,7 @@ func (q *RedisQueue) List(ctx context.Context, f moderation.QueueFilter, now tim
 		}
 		for i := range items {
 			h := &items[i]
-			if !h.State.Open() || !now.Before(h.Deadline) || !f.Matches(h) || (f.Cursor != "" && !after(h, at, afterID)) {
+			if !h.State.Open() || !now.Before(h.Deadline) || !f.Matches(h) || (f.Cursor != "" && !next(&f, h, at, afterID)) {
 				continue
 			}
 			if len(page) == limit {

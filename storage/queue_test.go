@@ -104,6 +104,45 @@ func TestQueueOrderFiltersAndPages(t *testing.T) {
 		if fmt.Sprint(pages) != "[m11 m10 m09 m08 m07  m06 m05 m04 m03 m02  m01 m00 ]" {
 			t.Fatalf("pages %q", pages)
 		}
+		// Newest first, in pages, with items held in the same millisecond.
+		put(t, q, held("m05b", 6*time.Second, "messaging:b", "u2", "r1"))
+		put(t, q, held("m05a", 6*time.Second, "messaging:b", "u2", "r1"))
+		for _, tc := range []struct {
+			name string
+			f    moderation.QueueFilter
+			want string
+		}{
+			{"newest first", moderation.QueueFilter{Newest: true, Limit: 5},
+				"[m00 m01 m02 m03 m04  m05b m05a m05 m06 m07  m08 m09 m10 m11 ]"},
+			{"newest first, filtered", moderation.QueueFilter{Newest: true, ChannelCID: "messaging:b", HeldBefore: t0.Add(8 * time.Second),
+				HeldAfter: t0.Add(2 * time.Second), Limit: 2}, "[m05b m05a  m05 m07  m09 ]"},
+			{"newest first, in pages of one", moderation.QueueFilter{Newest: true, Rule: "r1", Limit: 1},
+				"[m01  m05b  m05a  m05  m09 ]"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				var pages []string
+				f := tc.f
+				for {
+					page, next, err := q.List(ctx, f, now)
+					if err != nil {
+						t.Fatal(err)
+					}
+					pages = append(pages, ids(page))
+					if next == "" {
+						break
+					}
+					f.Cursor = next
+				}
+				if fmt.Sprint(pages) != tc.want {
+					t.Fatalf("pages %q, want %s", pages, tc.want)
+				}
+			})
+		}
+		for _, id := range []string{"m05a", "m05b"} {
+			if _, err := q.Remove(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+		}
 		for _, tc := range []struct {
 			name string
 			f    moderation.QueueFilter
