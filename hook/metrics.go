@@ -4,6 +4,9 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,7 +48,7 @@ type metrics struct {
 	registry     *prometheus.Registry
 	beforeSend   hookMetrics
 	pending      hookMetrics
-	decisions    *prometheus.CounterVec
+	decisions    *ruleCounts // also read by the console
 	deadline     prometheus.Counter
 	stateErrors  prometheus.Counter
 	signatures   *prometheus.CounterVec // refused signatures by hook and reason
@@ -75,10 +78,7 @@ func newMetrics(rules *moderation.RulesFile, reviews *moderation.Reviews, shared
 		Namespace: "modgate", Name: "hook_requests_total",
 		Help: "Hook requests by hook and outcome.",
 	}, []string{"hook", "outcome"})
-	decisions := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "modgate", Name: "rule_decisions_total",
-		Help: "Rules that fired, by action and rule id.",
-	}, []string{"action", "rule"})
+	decisions := newRuleCounts()
 	latency := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: "modgate", Name: "hook_duration_seconds",
 		Help:    "Time from the request's arrival to its answer, by hook.",
@@ -185,11 +185,85 @@ func newMetrics(rules *moderation.RulesFile, reviews *moderation.Reviews, shared
 // countFired counts the rules that fired for a verdict.
 func (m *metrics) countFired(v *moderation.Verdict) {
 	for _, f := range v.Fired {
-		action := f.Action.String()
-		if f.Observed {
-			action = "would_" + action
+		m.decisions.add(ruleFired{rule: f.RuleID, action: f.Action, observed: f.Observed})
+	}
+}
+
+// ruleFired is what a rule did: acted, or would have (observe mode).
+type ruleFired struct {
+	rule     string
+	action   rules.Action
+	observed bool
+}
+
+// label is the action label: the action, or would_<action>.
+func (k ruleFired) label() string {
+	if k.observed {
+		return "would_" + k.action.String()
+	}
+	return k.action.String()
+}
+
+// ruleCounts counts the rules that fired since the process started, by
+// rule and action. /metrics exports them as modgate_rule_decisions_total
+// and the console reads them directly. Rule ids are bounded by the rules
+// files loaded.
+type ruleCounts struct {
+	mu   sync.RWMutex
+	by   map[ruleFired]*atomic.Uint64
+	desc *prometheus.Desc
+}
+
+func newRuleCounts() *ruleCounts {
+	return &ruleCounts{by: map[ruleFired]*atomic.Uint64{}, desc: prometheus.NewDesc("modgate_rule_decisions_total",
+		"Rules that fired, by action and rule id.", []string{"action", "rule"}, nil)}
+}
+
+func (c *ruleCounts) add(k ruleFired) {
+	c.mu.RLock()
+	n := c.by[k]
+	c.mu.RUnlock()
+	if n == nil {
+		c.mu.Lock()
+		if n = c.by[k]; n == nil {
+			n = new(atomic.Uint64)
+			c.by[k] = n
 		}
-		m.decisions.WithLabelValues(action, f.RuleID).Inc()
+		c.mu.Unlock()
+	}
+	n.Add(1)
+}
+
+// ruleCount is how often one rule fired, by action label.
+type ruleCount struct {
+	Action string // the action label: hold, would_hold, ...
+	Count  uint64
+}
+
+// byRule returns the counts of every rule that fired, each rule's sorted
+// by action label.
+func (c *ruleCounts) byRule() map[string][]ruleCount {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make(map[string][]ruleCount, len(c.by))
+	for k, n := range c.by {
+		out[k.rule] = append(out[k.rule], ruleCount{Action: k.label(), Count: n.Load()})
+	}
+	for _, counts := range out {
+		slices.SortFunc(counts, func(a, b ruleCount) int { return strings.Compare(a.Action, b.Action) })
+	}
+	return out
+}
+
+// Describe implements prometheus.Collector.
+func (c *ruleCounts) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+// Collect implements prometheus.Collector.
+func (c *ruleCounts) Collect(ch chan<- prometheus.Metric) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for k, n := range c.by {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(n.Load()), k.label(), k.rule)
 	}
 }
 
