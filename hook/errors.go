@@ -112,7 +112,8 @@ type errorDetail struct {
 }
 
 // answerError is Echo's error handler: it answers err in the JSON shape of
-// every error, with the status and code of its class.
+// every error, with the status and code of its class; the console's, as a
+// page.
 func (s *Server) answerError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
@@ -126,6 +127,10 @@ func (s *Server) answerError(err error, c echo.Context) {
 		msg = "internal error"
 	case errors.As(err, &he):
 		msg = http.StatusText(he.Code)
+	}
+	if s.console != nil && isConsole(c.Request()) {
+		s.consoleError(c, cl, msg)
+		return
 	}
 	_ = c.JSON(cl.status, errorBody{errorDetail{cl.code, msg}})
 }

@@ -1,6 +1,6 @@
 // Package hook is modgate's HTTP face: the hooks Stream Chat calls
 // (before-send and pending messages), the admin API (rules, the review queue,
-// the audit log), health and metrics. It turns wire payloads into moderation
+// the audit log), the moderators' console, health and metrics. It turns wire payloads into moderation
 // messages and verdicts back into the answers Stream expects, and domain
 // errors into HTTP statuses, each in one place.
 //
@@ -57,6 +57,8 @@ type Config struct {
 	HoldTTL        time.Duration       // how long a before-send hold waits for a moderator
 	PendingTimeout time.Duration       // the pending hook's timeout_ms: a pending message's deadline after its creation
 	Approvals      *stream.Approvals   // signs and checks the marker of approved messages sent again
+
+	Console *ConsoleConfig // the moderators' console at /console; nil: none
 }
 
 // SharedState is what the HTTP face reports of shared state.
@@ -78,6 +80,7 @@ type Server struct {
 	signatureLog *rateLimitedLog
 	holdLog      *rateLimitedLog
 	health       health
+	console      *console
 }
 
 // New builds the server and its routes.
@@ -119,6 +122,10 @@ func New(cfg Config) *Server {
 	adm.POST("/queue/:id/approve", s.decide(moderation.Approve), s.requireRole(RoleModerator))
 	adm.POST("/queue/:id/reject", s.decide(moderation.Reject), s.requireRole(RoleModerator))
 	adm.GET("/audit", s.listAudit, s.requireRole(RoleRead))
+	if cfg.Console != nil {
+		s.console = newConsole(*cfg.Console, cfg.AdminTokens)
+		s.mountConsole(e)
+	}
 	s.echo = e
 	return s
 }
