@@ -95,6 +95,7 @@ type config struct {
 	redisPrefix    string
 	redisTimeout   time.Duration
 	drain          time.Duration
+	console        consoleEnv
 }
 
 // stateCheckEvery is how often shared state is checked for /readyz: a
@@ -180,6 +181,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if c.rulesPoll, err = parseDuration(envOr(getenv, "MODGATE_RULES_POLL", "1s")); err != nil {
 		errs = append(errs, fmt.Errorf("MODGATE_RULES_POLL: %w", err))
+	}
+	if c.console, err = loadConsole(getenv); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.logLevel.UnmarshalText([]byte(envOr(getenv, "MODGATE_LOG_LEVEL", "info"))); err != nil {
 		errs = append(errs, fmt.Errorf("MODGATE_LOG_LEVEL: %w", err))
@@ -356,6 +360,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		HoldTTL:        c.holdTTL,
 		PendingTimeout: c.pendingTimeout,
 		Approvals:      approvals,
+		Console:        c.console.config(state),
 	})
 	// Decisions the rules made for pending messages that a previous run did
 	// not carry out, or that Stream refused for a while: now, then regularly.

@@ -227,6 +227,9 @@ func TestServeBadConfiguration(t *testing.T) {
 		{"port taken", map[string]string{"MODGATE_ADDR": "256.0.0.1:1"}, 1, "cannot listen"},
 		{"braces in the redis prefix", map[string]string{"MODGATE_REDIS_PREFIX": "{app}"}, 2, "MODGATE_REDIS_PREFIX"},
 		{"bad drain", map[string]string{"MODGATE_DRAIN": "a while"}, 2, "MODGATE_DRAIN"},
+		{"bad console switch", map[string]string{"MODGATE_CONSOLE": "maybe"}, 2, "MODGATE_CONSOLE"},
+		{"short console secret", map[string]string{"MODGATE_CONSOLE_SECRET": "short"}, 2, "MODGATE_CONSOLE_SECRET: at least 32"},
+		{"bad proxy switch", map[string]string{"MODGATE_TRUST_PROXY": "yes"}, 2, "MODGATE_TRUST_PROXY"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
