@@ -80,8 +80,12 @@ func (p *parser) settings(n *yaml.Node, s *Settings, c *compiler) (deviceKey str
 	}
 	if v, ok := m["flag_field"]; ok {
 		if r, ok := p.str(v, "settings.flag_field"); ok {
-			if !idPattern.MatchString(r) {
+			switch {
+			case !idPattern.MatchString(r):
 				p.errorf(v, "settings.flag_field: %q is not a usable field name", r)
+			case contains(messageFields, strings.ToLower(r)):
+				p.errorf(v, "settings.flag_field: %q is a field of Stream's messages or of modgate's, which every answer "+
+					"would overwrite; name a custom field such as %s", r, DefaultFlagField)
 			}
 			s.FlagField = r
 		}
@@ -96,6 +100,19 @@ func (p *parser) settings(n *yaml.Node, s *Settings, c *compiler) (deviceKey str
 	}
 	return deviceKey
 }
+
+// messageFields are the fields of a Stream message that the flag field may
+// not name, since every answer and every approved pending message sets the
+// flag field: Stream's own fields (compared without case, as Stream's JSON
+// decoder may match them) and modgate's approval marker.
+var messageFields = []string{"id", "text", "html", "mml", "type", "user", "user_id", "cid", "channel", "member",
+	"created_at", "updated_at", "deleted_at", "message_text_updated_at", "silent", "show_in_channel", "attachments",
+	"mentioned_users", "mentioned_channel", "parent_id", "quoted_message_id", "quoted_message", "thread_participants",
+	"reply_count", "deleted_reply_count", "latest_reactions", "own_reactions", "reaction_counts", "reaction_scores",
+	"reaction_groups", "pinned", "pinned_at", "pinned_by", "pin_expires", "i18n", "image_labels", "shadowed",
+	"command", "args", "poll_id", "poll", "restricted_visibility", "before_message_send_failed", "moderation",
+	"moderation_details", "pending", "pending_message_metadata", "reminder", "shared_location", "draft",
+	"modgate_approval"}
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
