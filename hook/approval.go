@@ -3,11 +3,14 @@ package hook
 import (
 	"errors"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/modgate/modgate/hook/stream"
 	"github.com/modgate/modgate/moderation"
+	"github.com/modgate/modgate/rules"
 )
 
 // approvedAgain answers for a message that carries an approval marker (a
@@ -16,8 +19,12 @@ import (
 // replayed one refuses it.
 func (s *Server) approvedAgain(c echo.Context, p *stream.Payload, raw []byte) error {
 	m := &s.metrics.beforeSend
+	marker := stream.String(raw)
+	if stream.IsPatch(marker) {
+		return s.patchedPending(c, p, marker)
+	}
 	userID := stream.String(stream.Field(p.User, "id"))
-	id, err := s.cfg.Approvals.Check(stream.String(raw), userID, p.Text)
+	id, err := s.cfg.Approvals.Check(marker, userID, p.Text)
 	if err == nil {
 		err = s.cfg.Engine.ClaimOnce(c.Request().Context(), "approval:"+id)
 	}
@@ -34,4 +41,46 @@ func (s *Server) approvedAgain(c echo.Context, p *stream.Payload, raw []byte) er
 	}
 	m.requests[outcomeAllow].Inc()
 	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, p.AppendWithout(nil, stream.ApprovalField))
+}
+
+var errPatchNotDue = errors.New("the patch marker names no pending message of this sender whose approval is being carried out")
+
+// patchedPending answers for the update that applies the rules' changes to
+// a pending message before its commit, should Stream pass it through the
+// hook (see stream.Publisher.Patch): a valid patch marker naming the
+// message's queue item, whose approval is being carried out, lets the
+// message through with the item's patch applied and without the marker,
+// as often as the update is tried, and without evaluating it again (a
+// second evaluation would count it in rate limits and take the flag field
+// back). Any other marker refuses it: one left on a message once its item
+// is decided is of no use.
+func (s *Server) patchedPending(c echo.Context, p *stream.Payload, marker string) error {
+	m := &s.metrics.beforeSend
+	ctx := c.Request().Context()
+	userID := stream.String(stream.Field(p.User, "id"))
+	id, err := s.cfg.Approvals.CheckPatch(marker, userID, p.Text)
+	var h moderation.Held
+	if err == nil {
+		var reviews *moderation.Reviews
+		if reviews, err = s.reviews(); err == nil {
+			h, err = reviews.Get(ctx, id)
+		}
+	}
+	if err == nil && (h.Hook != moderation.HookPending || h.MessageID != p.ID || h.UserID != userID || h.Patch == nil ||
+		h.Decision != moderation.Approve || h.State != moderation.HeldDeciding) {
+		err = errPatchNotDue
+	}
+	if err != nil {
+		s.log.Warn("patch marker refused", "err", err, "user_id", userID, "message_id", p.ID)
+		m.requests[outcomeReject].Inc()
+		return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, stream.AppendReject(nil, s.cfg.Engine.Rules().Settings.RejectReply))
+	}
+	fields := make([]rules.FieldValue, 0, len(h.Patch.Set))
+	for k, v := range h.Patch.Set {
+		fields = append(fields, rules.FieldValue{Key: k, JSON: v})
+	}
+	slices.SortFunc(fields, func(a, b rules.FieldValue) int { return strings.Compare(a.Key, b.Key) })
+	m.requests[outcomeAllow].Inc()
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON,
+		p.AppendPatchedWithout(nil, h.ApprovedText(), h.Patch.Text != nil, fields, stream.ApprovalField))
 }

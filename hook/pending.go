@@ -25,9 +25,10 @@ const (
 // the callback's name appended, in the old envelope ({message, metadata,
 // request_info}) and the newer one ({type: message.pending, method, message,
 // user, channel, created_at, ...}). modgate answers at once and decides
-// after: what the rules allow is committed, what they reject is deleted,
-// what they hold waits for a moderator. Every message is queued first, so a
-// decision survives a restart (with Redis).
+// after: what the rules allow is committed (updated first with what mask,
+// rewrite and flag rules changed, and with the flag field modgate owns),
+// what they reject is deleted, what they hold waits for a moderator. Every
+// message is queued first, so a decision survives a restart (with Redis).
 func (s *Server) pending(c echo.Context) (err error) {
 	start := time.Now()
 	req := c.Request()
@@ -110,7 +111,8 @@ func (s *Server) pending(c echo.Context) (err error) {
 			break
 		}
 	}
-	h, err := moderation.NewHeld(&msg, &v, moderation.HoldOptions{At: start, Deadline: created.Add(s.cfg.PendingTimeout)})
+	h, err := moderation.NewHeld(&msg, &v, moderation.HoldOptions{At: start, Deadline: created.Add(s.cfg.PendingTimeout),
+		FlagField: s.cfg.Engine.Rules().Settings.FlagField})
 	if err != nil {
 		return badPayload.wrap(err)
 	}

@@ -40,6 +40,9 @@ func (d *decisionRecorder) got() []string {
 	return slices.Clone(d.calls)
 }
 
+func (d *decisionRecorder) Patch(_ context.Context, h *moderation.Held) error {
+	return d.add("patch " + h.MessageID + " " + h.ApprovedText())
+}
 func (d *decisionRecorder) Commit(_ context.Context, id string) error { return d.add("commit " + id) }
 func (d *decisionRecorder) Delete(_ context.Context, id string) error { return d.add("delete " + id) }
 func (d *decisionRecorder) Send(_ context.Context, h *moderation.Held) error {

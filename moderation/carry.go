@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	mrand "math/rand/v2"
 	"sync"
 	"time"
@@ -184,7 +185,7 @@ func (r *Reviews) carry(h Held) Held {
 		s.Error = err.Error()
 	default:
 		s.Error = err.Error()
-		s.Unsure = !errors.Is(err, ErrUnavailable)
+		s.Unsure = !errors.Is(err, ErrUnavailable) && !errors.Is(err, errNotCommitted)
 		s.RetryAt = now.Add(r.backoff(h.Attempts))
 		if base.Err() != nil {
 			s.RetryAt = now // stopped by Run's end: the next process tries at once
@@ -230,10 +231,23 @@ func joinReason(a, b string) string {
 	return a + "; " + b
 }
 
-// publish carries h's decision to Stream.
+// errNotCommitted marks the failure of a pending approval before it asked
+// Stream to commit: whatever reached Stream, the message is not visible.
+var errNotCommitted = errors.New("the message was not committed")
+
+// publish carries h's decision to Stream. An approved pending message is
+// updated with its patch first, in the same try, so that no try commits it
+// as its sender wrote it: a try that dies between the two calls leaves the
+// item to a try that updates it again (the same patch, applied twice, is
+// applied once) and then commits it.
 func (r *Reviews) publish(ctx context.Context, h *Held) error {
 	switch {
 	case h.Decision == Approve && h.Hook == HookPending:
+		if h.Patch != nil {
+			if err := r.Publisher.Patch(ctx, h); err != nil && !errors.Is(err, ErrAlreadyDone) {
+				return fmt.Errorf("updating the message before its commit: %w: %w", errNotCommitted, err)
+			}
+		}
 		return r.Publisher.Commit(ctx, h.MessageID)
 	case h.Decision == Approve:
 		return r.Publisher.Send(ctx, h)

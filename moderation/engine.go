@@ -227,6 +227,9 @@ func (e *Engine) decide(set *rules.Set, v Verdict, msg *Message, sc *scratch) Ve
 		case rules.ActionReject, rules.ActionHold:
 			v.Action, v.RuleID = r.Action, r.ID
 			v.Reply = set.ReplyFor(r).Render(replyData(r, found, msg, &sc.in, retryAfter, true))
+			if r.Action == rules.ActionHold {
+				e.holdChanges(set, &v, msg.Text, sc)
+			}
 			return v
 		case rules.ActionMask:
 			for _, m := range found {
@@ -260,6 +263,9 @@ func (e *Engine) onError(set *rules.Set, v *Verdict, r *rules.Rule, msg *Message
 	}
 	v.Action, v.RuleID = r.OnError, r.ID
 	v.Reply = set.ReplyFor(r).Render(replyData(r, found, msg, &sc.in, 0, false))
+	if r.OnError == rules.ActionHold {
+		e.holdChanges(set, v, msg.Text, sc)
+	}
 	return true
 }
 
@@ -403,6 +409,14 @@ func (e *Engine) applyChanges(set *rules.Set, v *Verdict, text string, sc *scrat
 	if changes != rules.ActionNone && (v.TextChanged || len(v.Fields) > 0) {
 		v.Action = changes
 	}
+}
+
+// holdChanges writes what the mask, rewrite and flag rules above a hold
+// changed, for a moderator's approval to apply (see Verdict); the verdict
+// stays a hold.
+func (e *Engine) holdChanges(set *rules.Set, v *Verdict, text string, sc *scratch) {
+	e.applyChanges(set, v, text, sc)
+	v.Action = rules.ActionHold
 }
 
 func setField(fields []rules.FieldValue, key string, js []byte) []rules.FieldValue {

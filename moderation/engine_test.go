@@ -94,6 +94,30 @@ func TestEvaluateOrderAndPrecedence(t *testing.T) {
 	}
 }
 
+// TestAHoldCarriesTheChangesAboveIt: a hold is still a hold, and carries
+// what the mask, rewrite and flag rules above the holding rule changed
+// (what a moderator's approval of a pending message applies); the rules
+// below it are not evaluated.
+func TestAHoldCarriesTheChangesAboveIt(t *testing.T) {
+	e := moderation.NewEngine(mustSet(t, `
+version: 1
+rules:
+  - {id: mask, when: {text: {contains: [damn]}}, action: mask}
+  - {id: tag, when: {text: {contains: [promo]}}, action: flag}
+  - {id: review, when: {text: {contains: [review]}}, action: hold}
+  - {id: mask-below, when: {text: {contains: [heck]}}, action: mask}
+`), moderation.EngineOptions{})
+	v := e.Evaluate(context.Background(), &moderation.Message{Text: "damn promo review heck"}, moderation.Options{})
+	if v.Action != rules.ActionHold || !v.Refused() || v.Changed() || v.RuleID != "review" || !v.TextChanged ||
+		v.Text != "**** promo review heck" || len(v.Fields) != 1 || v.Fields[0].Key != "modgate_flags" ||
+		string(v.Fields[0].JSON) != `["tag"]` {
+		t.Fatalf("verdict %+v", v)
+	}
+	if v := e.Evaluate(context.Background(), &moderation.Message{Text: "review heck"}, moderation.Options{}); v.Action != rules.ActionHold || v.TextChanged || len(v.Fields) != 0 {
+		t.Fatalf("a hold with nothing changed above it: %+v", v)
+	}
+}
+
 func TestEvaluateExplainsMatches(t *testing.T) {
 	e := moderation.NewEngine(mustSet(t, engineRules), moderation.EngineOptions{})
 	v := e.Evaluate(context.Background(), &moderation.Message{Text: "well d.a.m.n"}, moderation.Options{})

@@ -45,13 +45,21 @@ type HoldOptions struct {
 	Delivery string
 	At       time.Time // when it was held
 	Deadline time.Time // after it, the message can no longer be approved
+	// FlagField is the field modgate owns (the rule set's flag field): a
+	// pending message that carries it has it overwritten before its
+	// commit (see Patch).
+	FlagField string
 }
 
 // NewHeld builds the queue item for msg and the verdict the rules reached
 // for it: the message as a moderator reads it, the rules and terms that
-// fired and where in the text they were found, and, for a pending message
-// the rules decided at once, the decision modgate carries out itself. Every string is copied: the item outlives the
-// request whose buffers msg points into.
+// fired and where in the text they were found, and, for a pending message,
+// what an approval changes in it (its Patch) and the decision modgate
+// carries out itself when the rules made one. A pending message whose
+// rules could not all be evaluated in time (v.DeadlineHit) and that no
+// rule refused waits for a moderator (Unevaluated): pending messages fail
+// closed. Every string is copied: the item outlives the request whose
+// buffers msg points into.
 //
 // A message held on the before-send hook must name its channel and sender,
 // which an approval needs to send it again; a pending message needs its id.
@@ -89,13 +97,17 @@ func NewHeld(msg *Message, v *Verdict, o HoldOptions) (Held, error) {
 			return h, fmt.Errorf("a pending message has an id: %w", ErrInvalid)
 		}
 		h.ID, h.MessageID = strings.Clone(msg.ID), strings.Clone(msg.ID)
-		switch v.Action {
-		case rules.ActionHold:
-		case rules.ActionReject:
+		switch {
+		case v.Action == rules.ActionReject:
 			h.Decision = Reject
+			return h, nil
+		case v.Action == rules.ActionHold:
+		case v.DeadlineHit:
+			h.Unevaluated = true
 		default:
 			h.Decision = Approve
 		}
+		h.Patch = newPatch(msg, v, o.FlagField)
 	default:
 		if h.ChannelCID == "" || h.UserID == "" {
 			return h, fmt.Errorf("the message names no channel or no sender, which an approval needs: %w", ErrInvalid)

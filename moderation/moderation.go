@@ -72,11 +72,14 @@ type Firing struct {
 // Action is the deciding action: ActionReject and ActionHold refuse the
 // message with Reply; ActionMask, ActionRewrite and ActionFlag (the most
 // far-reaching one that applied) let it through with Text and Fields
-// changed; ActionNone and ActionAllow let it through unchanged.
+// changed; ActionNone and ActionAllow let it through unchanged. A hold
+// also carries in Text and Fields what the mask, rewrite and flag rules
+// above the holding rule changed: what a moderator's approval of a pending
+// message applies.
 type Verdict struct {
 	Action       rules.Action
 	Text         string             // the new text, when TextChanged
-	TextChanged  bool               // set by mask and rewrite rules
+	TextChanged  bool               // set by mask and rewrite rules (on a hold: by those above it)
 	Fields       []rules.FieldValue // fields of the message to set: silent, show_in_channel, custom, flags
 	Reply        string             // what the sender is told, for ActionReject and ActionHold
 	RuleID       string             // the rule that decided a reject or hold

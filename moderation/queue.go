@@ -14,14 +14,18 @@ type Held struct {
 	Hook         string          `json:"hook"`       // HookPending or HookBeforeSend
 	ChannelCID   string          `json:"channel_cid"`
 	UserID       string          `json:"user_id"`
-	Text         string          `json:"text"`
-	Message      json.RawMessage `json:"message"` // as received, to send again on approval of a before-send hold
-	Rules        []string        `json:"rules"`   // the rules that held it
+	Text         string          `json:"text"`            // as received
+	Patch        *Patch          `json:"patch,omitempty"` // pending: what an approval changes in the message before committing it
+	Message      json.RawMessage `json:"message"`         // as received, to send again on approval of a before-send hold
+	Rules        []string        `json:"rules"`           // the rules that held it
 	Terms        []string        `json:"terms,omitempty"`
 	Spans        []Span          `json:"spans,omitempty"` // where in Text the terms were found
 	RulesVersion string          `json:"rules_version"`
 	HeldAt       time.Time       `json:"held_at"`
 	Deadline     time.Time       `json:"deadline"` // after it the message can no longer be approved
+	// Unevaluated: the rules could not all be evaluated in time, so the
+	// message waits for a moderator whatever those evaluated decided.
+	Unevaluated bool `json:"unevaluated,omitempty"`
 
 	// The decision, once made: by a moderator, or by the rules for a
 	// pending message they decided at once (DecidedBy "modgate").

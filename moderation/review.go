@@ -35,6 +35,10 @@ const DeadlinePassed = "the deadline passed before Stream confirmed the decision
 // good; ErrUnavailable, that nothing reached Stream (try again later);
 // any other, that the call may or may not have reached Stream.
 type Publisher interface {
+	// Patch updates the pending message h.MessageID with h.Patch, as its
+	// sender, before its commit. Applying the same patch again leaves the
+	// message as once: a try may repeat it whatever the last one did.
+	Patch(ctx context.Context, h *Held) error
 	// Commit makes a pending message visible.
 	Commit(ctx context.Context, messageID string) error
 	// Delete hard-deletes a message.
@@ -285,7 +289,8 @@ type Choice struct {
 }
 
 // Decide records a moderator's decision about item id and carries it out:
-// approved, a pending message is committed and a message held on the
+// approved, a pending message is updated with its patch, when it has one,
+// then committed, and a message held on the
 // before-send hook is sent again on its sender's behalf; rejected, a
 // pending message is hard-deleted and one held on the before-send hook
 // (which Stream never stored) is only closed.

@@ -2,6 +2,7 @@ package moderation_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -51,6 +52,9 @@ func (p *fakePublisher) call(ctx context.Context, s string) error {
 	return err
 }
 
+func (p *fakePublisher) Patch(ctx context.Context, h *moderation.Held) error {
+	return p.call(ctx, "patch "+h.MessageID+" "+h.ApprovedText())
+}
 func (p *fakePublisher) Commit(ctx context.Context, id string) error {
 	return p.call(ctx, "commit "+id)
 }
@@ -472,6 +476,44 @@ func TestNewHeld(t *testing.T) {
 					t.Fatalf("%+v %v", h, err)
 				}
 			}},
+		{"pending, masked and flagged", moderation.Message{ID: "m1", Hook: moderation.HookPending, Text: "damn promo"},
+			&moderation.Verdict{Action: rules.ActionMask, Text: "**** promo", TextChanged: true, Fields: []rules.FieldValue{
+				{Key: "silent", JSON: []byte("true")}, {Key: "modgate_flags", JSON: []byte(`["tag"]`)}}}, "",
+			func(t *testing.T, h moderation.Held, err error) {
+				set, _ := json.Marshal(h.Patch.Set)
+				if err != nil || h.Decision != moderation.Approve || h.Text != "damn promo" || h.ApprovedText() != "**** promo" ||
+					string(set) != `{"modgate_flags":["tag"],"silent":true}` {
+					t.Fatalf("%+v %v", h, err)
+				}
+			}},
+		{"pending, with flags a client set", moderation.Message{ID: "m1", Hook: moderation.HookPending, Text: "hi",
+			Object: []byte(`{"text":"hi","modgate_flags":["forged"]}`)}, verdict(rules.ActionNone), "",
+			func(t *testing.T, h moderation.Held, err error) {
+				if err != nil || h.Decision != moderation.Approve || h.Patch.Text != nil || h.ApprovedText() != "hi" ||
+					len(h.Patch.Set) != 1 || string(h.Patch.Set["modgate_flags"]) != "[]" {
+					t.Fatalf("%+v %v", h, err)
+				}
+			}},
+		{"pending, with an empty flag field", moderation.Message{ID: "m1", Hook: moderation.HookPending,
+			Object: []byte(`{"modgate_flags":[ ]}`)}, verdict(rules.ActionNone), "",
+			func(t *testing.T, h moderation.Held, err error) {
+				if err != nil || h.Decision != moderation.Approve || h.Patch != nil {
+					t.Fatalf("%+v %v", h, err)
+				}
+			}},
+		{"pending, rejected with flags a client set", moderation.Message{ID: "m1", Hook: moderation.HookPending,
+			Object: []byte(`{"modgate_flags":["forged"]}`)}, verdict(rules.ActionReject), "",
+			func(t *testing.T, h moderation.Held, err error) {
+				if err != nil || h.Decision != moderation.Reject || h.Patch != nil {
+					t.Fatalf("%+v %v", h, err)
+				}
+			}},
+		{"pending, the rules out of time", moderation.Message{ID: "m1", Hook: moderation.HookPending},
+			&moderation.Verdict{DeadlineHit: true}, "", func(t *testing.T, h moderation.Held, err error) {
+				if err != nil || h.Decision != "" || !h.Unevaluated || h.State != moderation.HeldWaiting {
+					t.Fatalf("%+v %v", h, err)
+				}
+			}},
 		{"pending without an id", moderation.Message{Hook: moderation.HookPending}, verdict(rules.ActionHold), "",
 			func(t *testing.T, h moderation.Held, err error) {
 				if !errors.Is(err, moderation.ErrInvalid) {
@@ -500,7 +542,8 @@ func TestNewHeld(t *testing.T) {
 			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h, err := moderation.NewHeld(&tc.msg, tc.v, moderation.HoldOptions{Delivery: tc.delivery, At: at, Deadline: at.Add(time.Hour)})
+			h, err := moderation.NewHeld(&tc.msg, tc.v, moderation.HoldOptions{Delivery: tc.delivery, At: at, Deadline: at.Add(time.Hour),
+				FlagField: "modgate_flags"})
 			tc.check(t, h, err)
 		})
 	}

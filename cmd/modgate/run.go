@@ -218,9 +218,10 @@ type noPublisher struct{}
 
 var errNoStreamKey = fmt.Errorf("no Stream API key configured (STREAM_API_KEY): decisions cannot reach Stream: %w", moderation.ErrUnavailable)
 
-func (noPublisher) Commit(context.Context, string) error         { return errNoStreamKey }
-func (noPublisher) Delete(context.Context, string) error         { return errNoStreamKey }
-func (noPublisher) Send(context.Context, *moderation.Held) error { return errNoStreamKey }
+func (noPublisher) Patch(context.Context, *moderation.Held) error { return errNoStreamKey }
+func (noPublisher) Commit(context.Context, string) error          { return errNoStreamKey }
+func (noPublisher) Delete(context.Context, string) error          { return errNoStreamKey }
+func (noPublisher) Send(context.Context, *moderation.Held) error  { return errNoStreamKey }
 
 func envOr(getenv func(string) string, name, def string) string {
 	if v := getenv(name); v != "" {

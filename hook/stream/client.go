@@ -21,8 +21,8 @@ import (
 const DefaultBaseURL = "https://chat.stream-io-api.com"
 
 // Client calls Stream's server-side REST API for the decisions modgate
-// makes after the fact: commit or delete a pending message, send an approved
-// one on its sender's behalf. It retries with backoff and jitter on 429,
+// makes after the fact: update, commit or delete a pending message, send an
+// approved one on its sender's behalf. It retries with backoff and jitter on 429,
 // 5xx and network errors, waiting for X-RateLimit-Reset when Stream gives
 // it, and decodes Stream's errors into *APIError. Client is safe for
 // concurrent use.
@@ -166,6 +166,25 @@ func (c *Client) UpdateMessage(ctx context.Context, id string, message json.RawM
 	return c.postMessage(ctx, "/messages/"+url.PathEscape(id), message)
 }
 
+// PartialUpdateMessage sets fields of a stored message and leaves the
+// others as they are: PUT /messages/{id} with {"set": set, "user_id":
+// userID} (the update is made as that user). An update the
+// before-message-send hook refused returns a *HookRefusal.
+func (c *Client) PartialUpdateMessage(ctx context.Context, id, userID string, set json.RawMessage) error {
+	if !json.Valid(set) || len(set) == 0 || set[0] != '{' {
+		return errors.New("stream client: the fields to set are not a JSON object")
+	}
+	body := make([]byte, 0, len(set)+len(userID)+24)
+	body = append(append(body, `{"set":`...), set...)
+	body = append(AppendString(append(body, `,"user_id":`...), userID), '}')
+	path := "/messages/" + url.PathEscape(id)
+	answer, err := c.do(ctx, http.MethodPut, path, nil, body)
+	if err != nil {
+		return err
+	}
+	return hookRefusal(http.MethodPut, path, answer)
+}
+
 func (c *Client) postMessage(ctx context.Context, path string, message json.RawMessage) error {
 	if !json.Valid(message) || len(message) == 0 || message[0] != '{' {
 		return errors.New("stream client: the message to send is not a JSON object")
@@ -176,6 +195,12 @@ func (c *Client) postMessage(ctx context.Context, path string, message json.RawM
 	if err != nil {
 		return err
 	}
+	return hookRefusal(http.MethodPost, path, answer)
+}
+
+// hookRefusal reads Stream's answer to a send or an update: a message of
+// type "error" is the hook's refusal.
+func hookRefusal(method, path string, answer []byte) error {
 	var sent struct {
 		Message struct {
 			Type string `json:"type"`
@@ -183,7 +208,7 @@ func (c *Client) postMessage(ctx context.Context, path string, message json.RawM
 		} `json:"message"`
 	}
 	if json.Unmarshal(answer, &sent) == nil && sent.Message.Type == "error" {
-		return fmt.Errorf("POST %s: %w", path, &HookRefusal{Text: sent.Message.Text})
+		return fmt.Errorf("%s %s: %w", method, path, &HookRefusal{Text: sent.Message.Text})
 	}
 	return nil
 }

@@ -196,6 +196,15 @@ func (p *Payload) AppendPatched(dst []byte, text string, textChanged bool, field
 	return p.appendMessage(dst, text, textChanged, fields, "")
 }
 
+// AppendPatchedWithout is AppendPatched for a message without one of its
+// members (the marker of a message modgate updates itself).
+func (p *Payload) AppendPatchedWithout(dst []byte, text string, textChanged bool, fields []rules.FieldValue, drop string) []byte {
+	if !p.HasText {
+		textChanged = false
+	}
+	return p.appendMessage(dst, text, textChanged, fields, drop)
+}
+
 // AppendWithout appends the answer that lets the message through without
 // one of its members; the others keep their bytes.
 func (p *Payload) AppendWithout(dst []byte, key string) []byte {

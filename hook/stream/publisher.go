@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
 	"strings"
 
 	"github.com/modgate/modgate/moderation"
@@ -24,10 +25,10 @@ import (
 //     carry the held item's id for this); a send or an update that the
 //     hook refused as a used approval marker (ApprovalUsedReply).
 //   - Refused (moderation.ErrRefused): any other 4xx but 408 and 429, such
-//     as a commit of a message that no longer exists.
+//     as a commit or an update of a message that no longer exists.
 //   - Not sent (moderation.ErrUnavailable): 429 after the client's retries,
-//     and a send the hook refused for another reason (its state may be
-//     back later).
+//     and a send or an update the hook refused for another reason (its
+//     state may be back later).
 //   - Anything else (5xx, time-outs, connections lost) may or may not have
 //     reached Stream, and is tried again.
 type Publisher struct {
@@ -42,6 +43,50 @@ func (p *Publisher) Commit(ctx context.Context, id string) error {
 	return classify(p.Client.CommitMessage(ctx, id), func(e *APIError) bool {
 		return !e.NotFound() && (e.Says("not pending") || e.Says("no longer pending") || e.Says("already committed"))
 	})
+}
+
+// Patch implements moderation.Publisher with Stream's partial update,
+// PUT /messages/{id} {"set": {...}, "user_id": sender}, rather than the
+// update of the whole message (POST /messages/{id}):
+//
+//   - it sets what the rules decided and nothing else: every other field
+//     of the message stays as Stream holds it (html, mentions and
+//     attachments as Stream stored and enriched them, custom fields), where
+//     a whole update would send back, and might lose, what Stream set
+//     itself; and modgate need not keep the whole message in the queue;
+//   - it is idempotent: the same values set again leave the message as
+//     once, so a try repeated after an update that landed, or may have,
+//     cannot apply anything else.
+//
+// The set carries a patch marker (ApprovalField). Whether Stream passes a
+// partial update through the before-message-send hook is not documented:
+// if it does, modgate's hook recognises the marker and answers with the
+// patch applied and the marker left out, without evaluating the message
+// again (which would count it in rate limits and take the flag field
+// back); if it does not, the marker stays on the message, and is of no use
+// once the item is decided (the hook accepts it only from a pending item
+// whose approval is being carried out).
+func (p *Publisher) Patch(ctx context.Context, h *moderation.Held) error {
+	if h.Patch == nil {
+		return nil
+	}
+	set := []byte{'{'}
+	if h.Patch.Text != nil {
+		set = AppendString(append(set, `"text":`...), *h.Patch.Text)
+		set = append(set, ',')
+	}
+	keys := make([]string, 0, len(h.Patch.Set))
+	for k := range h.Patch.Set {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		set = append(AppendString(set, k), ':')
+		set = append(append(set, h.Patch.Set[k]...), ',')
+	}
+	set = AppendString(append(AppendString(set, ApprovalField), ':'), p.Approvals.PatchMarker(h))
+	set = append(set, '}')
+	return classify(p.Client.PartialUpdateMessage(ctx, h.MessageID, h.UserID, set), nil)
 }
 
 // Delete implements moderation.Publisher.
