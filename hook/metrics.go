@@ -268,7 +268,9 @@ func (c *ruleCounts) Collect(ch chan<- prometheus.Metric) {
 }
 
 // pendingOutcome names what the pending hook does with a message: an allow,
-// mask, rewrite or flag verdict commits it as Stream holds it.
+// mask, rewrite or flag verdict commits it (updated first with the
+// changes); "deadline", that the rules could not finish and a moderator
+// decides.
 func pendingOutcome(v *moderation.Verdict) string {
 	switch {
 	case v.DeadlineHit && !v.Refused():

@@ -1,6 +1,7 @@
 package hook
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -45,7 +46,11 @@ func (s *Server) pending(c echo.Context) (err error) {
 		return err
 	}
 	defer putBuf(buf)
-	deadline := time.Now().Add(s.cfg.Deadline) // from the moment the body is read, as on the before-send hook
+	// Stream fails closed on pending messages and nobody waits for this
+	// answer: the rules get the pending deadline, counted from the moment
+	// the body is read, and a message they could not finish waits for a
+	// moderator (see moderation.NewHeld), never committed unmoderated.
+	deadline := time.Now().Add(s.cfg.PendingDeadline)
 	var p stream.Payload
 	if err := p.Parse(body); err != nil {
 		return badPayload.wrap(err)
@@ -64,7 +69,10 @@ func (s *Server) pending(c echo.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	ctx := req.Context()
+	// What modgate does with the message goes on if Stream hangs up: a
+	// cancelled request must not turn into state errors that let limit
+	// rules pass, nor into a queue that cannot keep the item.
+	ctx := context.WithoutCancel(req.Context())
 	switch method {
 	case pendingDeleted:
 		if err := reviews.Drop(ctx, p.ID); err != nil && !errors.Is(err, moderation.ErrNotFound) {
@@ -97,8 +105,8 @@ func (s *Server) pending(c echo.Context) (err error) {
 	}
 	if v.DeadlineHit {
 		s.metrics.deadline.Inc()
-		s.deadlineLog.Warn("deadline passed: on_error decided", "hook", hookPending, "message_id", p.ID, "deadline", s.cfg.Deadline,
-			"action", v.Action.String())
+		s.deadlineLog.Warn("deadline passed: on_error decided, or a moderator does", "hook", hookPending, "message_id", p.ID,
+			"deadline", s.cfg.PendingDeadline, "action", v.Action.String())
 	}
 	if v.Replay != nil || v.Retry {
 		outcome = outcomeReplay

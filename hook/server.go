@@ -33,8 +33,9 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultMaxBody  = 1 << 20
-	DefaultDeadline = 300 * time.Millisecond
+	DefaultMaxBody         = 1 << 20
+	DefaultDeadline        = 300 * time.Millisecond
+	DefaultPendingDeadline = 5 * time.Second
 )
 
 // Config is what the server needs. Keys nil turns signature checking off,
@@ -45,6 +46,10 @@ type Config struct {
 	Logger   *slog.Logger
 	MaxBody  int64         // bytes of a request body, before and after gunzip
 	Deadline time.Duration // for evaluating one message, from the moment its whole body has been read
+	// PendingDeadline is Deadline for a pending message: nobody waits for
+	// its answer, so it is longer; past it the message waits for a
+	// moderator (a pending message fails closed).
+	PendingDeadline time.Duration
 
 	// SharedState is the state shared with other processes (Redis), for
 	// /readyz, the metrics and the log; nil: state in this process.
@@ -90,6 +95,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.Deadline <= 0 {
 		cfg.Deadline = DefaultDeadline
+	}
+	if cfg.PendingDeadline <= 0 {
+		cfg.PendingDeadline = DefaultPendingDeadline
 	}
 	if cfg.HoldTTL <= 0 {
 		cfg.HoldTTL = DefaultHoldTTL

@@ -231,7 +231,11 @@ func (r *Reviews) Hold(ctx context.Context, h Held) (bool, error) {
 	if err != nil || !added {
 		return false, err
 	}
-	r.record(ctx, "modgate", AuditHeld, &h, "", "")
+	reason := ""
+	if h.Unevaluated {
+		reason = "the rules could not all be evaluated in time: a moderator decides"
+	}
+	r.record(ctx, "modgate", AuditHeld, &h, reason, "")
 	if h.Decision != "" {
 		r.tries.Add(1)
 		go func() {

@@ -78,6 +78,7 @@ type config struct {
 	insecure  bool
 	maxBody   int64
 	deadline  time.Duration
+	pendingDL time.Duration
 	replayTTL time.Duration
 	logLevel  slog.Level
 	logJSON   bool
@@ -137,6 +138,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if c.deadline, err = parseDuration(envOr(getenv, "MODGATE_DEADLINE", "300ms")); err != nil {
 		errs = append(errs, fmt.Errorf("MODGATE_DEADLINE: %w", err))
+	}
+	if c.pendingDL, err = parseDuration(envOr(getenv, "MODGATE_PENDING_DEADLINE", "5s")); err != nil {
+		errs = append(errs, fmt.Errorf("MODGATE_PENDING_DEADLINE: %w", err))
 	}
 	if c.replayTTL, err = parseDuration(envOr(getenv, "MODGATE_REPLAY_TTL", "10m")); err != nil {
 		errs = append(errs, fmt.Errorf("MODGATE_REPLAY_TTL: %w", err))
@@ -349,19 +353,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	rulesFile := moderation.NewRulesFile(c.rulesPath, engine, log)
 	rulesFile.Audit = audit
 	server := hook.New(hook.Config{
-		Keys:           keys,
-		Engine:         engine,
-		Logger:         log,
-		MaxBody:        c.maxBody,
-		Deadline:       c.deadline,
-		SharedState:    shared,
-		Rules:          rulesFile,
-		AdminTokens:    c.admin,
-		Reviews:        reviews,
-		HoldTTL:        c.holdTTL,
-		PendingTimeout: c.pendingTimeout,
-		Approvals:      approvals,
-		Console:        c.console.config(state),
+		Keys:            keys,
+		Engine:          engine,
+		Logger:          log,
+		MaxBody:         c.maxBody,
+		Deadline:        c.deadline,
+		PendingDeadline: c.pendingDL,
+		SharedState:     shared,
+		Rules:           rulesFile,
+		AdminTokens:     c.admin,
+		Reviews:         reviews,
+		HoldTTL:         c.holdTTL,
+		PendingTimeout:  c.pendingTimeout,
+		Approvals:       approvals,
+		Console:         c.console.config(state),
 	})
 	// Decisions the rules made for pending messages that a previous run did
 	// not carry out, or that Stream refused for a while: now, then regularly.

@@ -220,6 +220,7 @@ func TestServeBadConfiguration(t *testing.T) {
 		want string
 	}{
 		{"bad deadline", map[string]string{"MODGATE_DEADLINE": "soon"}, 2, "MODGATE_DEADLINE"},
+		{"bad pending deadline", map[string]string{"MODGATE_PENDING_DEADLINE": "-1s"}, 2, "MODGATE_PENDING_DEADLINE"},
 		{"bad body size", map[string]string{"MODGATE_MAX_BODY": "-1"}, 2, "MODGATE_MAX_BODY"},
 		{"bad keys", map[string]string{"MODGATE_STREAM_KEYS": "nosecret"}, 2, "MODGATE_STREAM_KEYS"},
 		{"missing rules", map[string]string{"MODGATE_RULES": filepath.Join(dir, "none.yaml")}, 1, "rules refused"},
