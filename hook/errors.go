@@ -66,6 +66,7 @@ var domainClasses = []struct {
 	{moderation.ErrUnconfirmed, class{http.StatusConflict, "unconfirmed_approval"}},
 	{moderation.ErrFull, class{http.StatusServiceUnavailable, "queue_full"}},
 	{moderation.ErrRefused, class{http.StatusBadGateway, "stream_refused"}},
+	{moderation.ErrChanged, class{http.StatusConflict, "changed"}},
 	{moderation.ErrConflict, class{http.StatusConflict, "already_decided"}},
 	{moderation.ErrExpired, class{http.StatusGone, "expired"}},
 	{moderation.ErrInvalid, badRequest},

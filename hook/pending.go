@@ -126,7 +126,14 @@ func (s *Server) pending(c echo.Context) (err error) {
 	}
 	decision := h.Decision
 	outcome = pendingOutcome(&v)
-	if _, err := reviews.Hold(ctx, h); err != nil {
+	queued, added, err := reviews.Hold(ctx, h)
+	switch {
+	case errors.Is(err, moderation.ErrNotRevised):
+		// Queued before, with another text: answer 503 so that Stream
+		// delivers it again; the item's decision stands meanwhile.
+		outcome = ""
+		return err
+	case err != nil:
 		// Not queued: what the rules decided is carried out now, once; a
 		// hold follows its rule's on_error.
 		if decision == "" {
@@ -141,6 +148,8 @@ func (s *Server) pending(c echo.Context) (err error) {
 				"decision", string(decision), "err", err)
 		}
 		reviews.Unqueued(h, decision, err)
+	case !added:
+		decision = queued.Decision // delivered before: the item's decision, revised or not
 	}
 	s.metrics.countFired(&v)
 	return c.JSON(http.StatusOK, map[string]string{"result": pendingResults[decision]})

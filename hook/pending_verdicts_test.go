@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/modgate/modgate/hook"
 	"github.com/modgate/modgate/hook/stream"
 	"github.com/modgate/modgate/moderation"
 )
@@ -290,6 +291,147 @@ func TestAPatchMarkerIsOfNoUseToAClient(t *testing.T) {
 					t.Fatalf("answer %s", got)
 				}
 			})
+		}
+	})
+}
+
+// TestAPendingMessageDeliveredAgainWithAnotherText: Stream delivering a
+// pending message again with another text (its sender changed it while it
+// was pending) revises its item: whatever was decided about the earlier
+// text, a moderator decides about the new one, unless the rules reject it;
+// a rejection stands; a decision carried out already is not revisited.
+// Nothing is committed that neither the rules nor a moderator read.
+func TestAPendingMessageDeliveredAgainWithAnotherText(t *testing.T) {
+	forEachStore(t, func(t *testing.T, store string) {
+		t.Run("held, then a clean text", func(t *testing.T) {
+			r := newRig(t, store, 0)
+			r.pending("wh-1", "p1", "reviewme")
+			if got := r.pending("wh-2", "p1", "hello"); !strings.Contains(got, `"held"`) {
+				t.Fatalf("answer %s", got)
+			}
+			if h := r.item("p1"); h.State != moderation.HeldWaiting || h.Text != "hello" || h.Revisions != 1 || len(r.stream.got()) != 0 {
+				t.Fatalf("item %+v, calls %v", h, r.stream.got())
+			}
+			if got := fmt.Sprint(r.auditOf("p1")); got != "[held by modgate changed by modgate]" {
+				t.Fatalf("audit %s", got)
+			}
+			// A moderator who read the earlier text is told it changed.
+			if code, body := r.admin(context.Background(), "POST", "/admin/queue/p1/approve", `{"revisions":0}`); code != 409 || !strings.Contains(body, `"changed"`) {
+				t.Fatalf("approve the earlier text: %d %s", code, body)
+			}
+			if code, body := r.admin(context.Background(), "POST", "/admin/queue/p1/approve", `{"revisions":1}`); code != 200 {
+				t.Fatalf("approve the text read: %d %s", code, body)
+			}
+			if m, _ := r.stream.message("p1"); m.pending || m.atCommit != "hello" {
+				t.Fatalf("committed %+v", m)
+			}
+		})
+		t.Run("approved, then a text the rules mask, before the commit", func(t *testing.T) {
+			r := newRig(t, store, 0)
+			r.stream.fail(down503, down503, down503, down503, down503)
+			r.pending("wh-1", "p1", "hello")
+			if got := r.pending("wh-2", "p1", "well darn it"); !strings.Contains(got, `"held"`) {
+				t.Fatalf("answer %s", got)
+			}
+			h := r.item("p1")
+			if h.State != moderation.HeldWaiting || h.Decision != "" || h.ApprovedText() != "well **** it" {
+				t.Fatalf("item %+v", h)
+			}
+			r.clock.add(moderation.DefaultRetryMax)
+			r.reviews.Pass(context.Background())
+			if n := r.stream.count("POST /messages/p1/commit"); n != 5 {
+				t.Fatalf("the earlier approval tried again: %v", r.stream.got())
+			}
+			if code, body := r.admin(context.Background(), "POST", "/admin/queue/p1/approve", ""); code != 200 {
+				t.Fatalf("approve: %d %s", code, body)
+			}
+			if m, _ := r.stream.message("p1"); m.pending || m.atCommit != "well **** it" {
+				t.Fatalf("committed %+v", m)
+			}
+		})
+		t.Run("approved, then a text the rules reject, while the commit is under way", func(t *testing.T) {
+			r := newRig(t, store, 0)
+			r.stream.fail(hang)
+			r.stream.answered = make(chan string, 4)
+			r.stream.put("p1", storedMessage{text: "hello", userID: "u1", pending: true})
+			r.deliverPending("wh-1", r.pendingBody("p1", "hello", nil))
+			<-r.stream.entered
+			r.stream.put("p1", storedMessage{text: "a badword", userID: "u1", pending: true})
+			if got := r.deliverPending("wh-2", r.pendingBody("p1", "a badword", nil)); !strings.Contains(got, "rejecting") {
+				t.Fatalf("answer %s", got)
+			}
+			if call := <-r.stream.answered; call != "DELETE /messages/p1" {
+				t.Fatalf("answered %s", call)
+			}
+			close(r.stream.release) // the earlier try's commit now finds nothing to commit
+			r.reviews.Wait()
+			if got := fmt.Sprint(r.stream.got()); got != "[POST /messages/p1/commit DELETE /messages/p1]" {
+				t.Fatalf("calls %s", got)
+			}
+			if h := r.item("p1"); h.State != moderation.HeldDone || h.Decision != moderation.Reject || !h.Unsure {
+				t.Fatalf("item %+v", h)
+			}
+			if got := fmt.Sprint(r.auditOf("p1")); got != "[held by modgate changed by modgate rejected by modgate]" {
+				t.Fatalf("audit %s", got)
+			}
+		})
+		t.Run("rejected, then a clean text", func(t *testing.T) {
+			r := newRig(t, store, 0)
+			r.stream.fail(down503, down503, down503, down503, down503)
+			r.pending("wh-1", "p1", "a badword")
+			if got := r.pending("wh-2", "p1", "hello"); !strings.Contains(got, "rejecting") {
+				t.Fatalf("answer %s", got)
+			}
+			r.clock.add(moderation.DefaultRetryMax)
+			r.reviews.Pass(context.Background())
+			if _, ok := r.stream.message("p1"); ok || r.stream.count("POST") != 0 {
+				t.Fatalf("calls %v", r.stream.got())
+			}
+		})
+		t.Run("after the decision was carried out", func(t *testing.T) {
+			r := newRig(t, store, 0)
+			r.pending("wh-1", "p1", "hello")
+			if got := r.pending("wh-2", "p1", "a badword"); !strings.Contains(got, "approving") {
+				t.Fatalf("answer %s", got)
+			}
+			if got := fmt.Sprint(r.stream.got()); got != "[POST /messages/p1/commit]" {
+				t.Fatalf("calls %s", got)
+			}
+			if h := r.item("p1"); h.Text != "hello" || h.Revisions != 0 {
+				t.Fatalf("item %+v", h)
+			}
+		})
+	})
+}
+
+// reviseFails is a queue whose revisions fail, as a Redis dying between
+// two calls does.
+type reviseFails struct{ moderation.Queue }
+
+func (reviseFails) Revise(context.Context, string, moderation.Revision) (moderation.Held, error) {
+	return moderation.Held{}, fmt.Errorf("revising: %w: connection reset", moderation.ErrUnavailable)
+}
+
+// TestADeliveryThatCannotReviseItsItem: when the queue fails to revise the
+// item of a message delivered again with another text, Stream is answered
+// 503 (so that it delivers it again), and nothing is carried out for the
+// new text meanwhile.
+func TestADeliveryThatCannotReviseItsItem(t *testing.T) {
+	forEachStore(t, func(t *testing.T, store string) {
+		r := newRig(t, store, 0, func(c *hook.Config) { c.Reviews.Queue = reviseFails{c.Reviews.Queue} })
+		r.pending("wh-1", "p1", "reviewme")
+		req := signed([]byte(r.pendingBody("p1", "hello", nil)), testKey, testSecret)
+		req.URL.Path = "/hooks/pending/PassOnPendingMessage"
+		req.Header.Set("X-Webhook-Id", "wh-2")
+		if rec := r.do(req); rec.Code != 503 || !strings.Contains(rec.Body.String(), `"unavailable"`) {
+			t.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+		r.reviews.Wait()
+		if h := r.item("p1"); h.Text != "reviewme" || h.State != moderation.HeldWaiting || len(r.stream.got()) != 0 {
+			t.Fatalf("item %+v, calls %v", h, r.stream.got())
+		}
+		if !strings.Contains(r.metrics(), `modgate_hook_requests_total{hook="pending",outcome="error"} 1`) {
+			t.Fatal("not counted")
 		}
 	})
 }

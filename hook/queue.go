@@ -31,7 +31,7 @@ func (s *Server) holdBeforeSend(ctx context.Context, msg *moderation.Message, v 
 		var h moderation.Held
 		h, err = moderation.NewHeld(msg, v, moderation.HoldOptions{Delivery: webhookID, At: now, Deadline: now.Add(s.cfg.HoldTTL)})
 		if err == nil {
-			_, err = s.cfg.Reviews.Hold(ctx, h)
+			_, _, err = s.cfg.Reviews.Hold(ctx, h)
 		}
 	}
 	if err == nil {
@@ -153,6 +153,9 @@ func (s *Server) getHeld(c echo.Context) error {
 type decisionBody struct {
 	Reason string `json:"reason"`
 	Force  bool   `json:"force"` // reject even if an approval may have reached Stream
+	// Revisions is the item's revisions as the moderator read it: a
+	// pending message changed since is not decided (409 changed).
+	Revisions *int `json:"revisions"`
 }
 
 type decisionAnswer struct {
@@ -173,10 +176,10 @@ func (s *Server) decide(d moderation.Decision) echo.HandlerFunc {
 		dec := json.NewDecoder(http.MaxBytesReader(c.Response(), c.Request().Body, 16<<10))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&body); err != nil && !errors.Is(err, io.EOF) {
-			return badRequest.err(`the body is {"reason": "...", "force": true} or nothing: ` + err.Error())
+			return badRequest.err(`the body is {"reason": "...", "force": true, "revisions": 0} or nothing: ` + err.Error())
 		}
 		h, err := r.Decide(c.Request().Context(), c.Param("id"), moderation.Choice{Decision: d, Actor: admin(c).Name,
-			Reason: body.Reason, Force: body.Force})
+			Reason: body.Reason, Force: body.Force, Revisions: body.Revisions})
 		if err != nil {
 			return err
 		}

@@ -48,13 +48,14 @@ type storedMessage struct {
 }
 
 type fakeStream struct {
-	t       *testing.T
-	mu      sync.Mutex
-	msgs    map[string]*storedMessage
-	calls   []string
-	faults  []string
-	release chan struct{} // closed by the test to end a hung call
-	entered chan string   // told of each call that hangs
+	t        *testing.T
+	mu       sync.Mutex
+	msgs     map[string]*storedMessage
+	calls    []string
+	faults   []string
+	release  chan struct{} // closed by the test to end a hung call
+	entered  chan string   // told of each call that hangs
+	answered chan string   // when not nil, told of each call answered
 
 	hook      http.Handler // modgate, which sends and updates pass through
 	hookFirst bool         // call the hook before looking for an existing id
@@ -293,6 +294,9 @@ func (f *fakeStream) act(w http.ResponseWriter, r *http.Request, op func() (int,
 	f.mu.Lock()
 	status, body := op()
 	f.mu.Unlock()
+	if f.answered != nil {
+		defer func() { f.answered <- call }()
+	}
 	switch {
 	case fault == apply500:
 		streamError(w, 500, 0, "internal error")

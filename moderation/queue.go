@@ -26,6 +26,9 @@ type Held struct {
 	// Unevaluated: the rules could not all be evaluated in time, so the
 	// message waits for a moderator whatever those evaluated decided.
 	Unevaluated bool `json:"unevaluated,omitempty"`
+	// Revisions counts the deliveries of a pending message with another
+	// text since it was queued (see Queue.Revise).
+	Revisions int `json:"revisions,omitempty"`
 
 	// The decision, once made: by a moderator, or by the rules for a
 	// pending message they decided at once (DecidedBy "modgate").
@@ -101,10 +104,41 @@ type Take struct {
 	// Force replaces an approval that may have reached Stream unconfirmed
 	// with a rejection; without it that gets ErrUnconfirmed.
 	Force bool
+	// Revisions, when not nil, is the item's Revisions as the moderator
+	// read it: a decision about a message that changed since gets
+	// ErrConflict.
+	Revisions *int
 
 	Lease      string    // the try's token
 	Now        time.Time // the queue's clock
 	LeaseUntil time.Time
+}
+
+// Revision is a newer delivery of a queued pending message with another
+// text (Stream calling the hook again for a message its sender changed
+// while it was pending): its content, and what the rules say of it.
+type Revision struct {
+	Text         string
+	Spans        []Span
+	Patch        *Patch
+	Rules        []string
+	Terms        []string
+	RulesVersion string
+	Unevaluated  bool
+	// Reject: the rules reject the new text. The item is then rejected by
+	// modgate with Reason, whatever was decided; otherwise it waits for a
+	// moderator, unless it was being rejected: a rejection stands.
+	Reject bool
+	Reason string
+	Now    time.Time
+}
+
+// Apply replaces h's content with r's and counts the revision; the
+// decision is the queue's to change (see Queue.Revise).
+func (r *Revision) Apply(h *Held) {
+	h.Text, h.Spans, h.Patch, h.Rules, h.Terms = r.Text, r.Spans, r.Patch, r.Rules, r.Terms
+	h.RulesVersion, h.Unevaluated = r.RulesVersion, r.Unevaluated
+	h.Revisions++
 }
 
 // Settle is how a try ended.
@@ -146,6 +180,13 @@ type Queue interface {
 	// lease holds (waiting ones expire, deciding ones fail) and returns
 	// those it closed, as they were.
 	Expire(ctx context.Context, now time.Time, limit int) ([]Held, error)
+	// Revise applies a newer delivery of an open item's message, at once:
+	// its content (Revision.Apply), and its decision as Revision says. A
+	// try under way loses its lease (it settles nothing), and an approval
+	// it may have carried out is marked unconfirmed. It returns the item
+	// as revised; ErrConflict for a done item, ErrExpired for one past its
+	// deadline.
+	Revise(ctx context.Context, id string, r Revision) (Held, error)
 	// Remove forgets an item (its sender deleted it) and returns it.
 	Remove(ctx context.Context, id string) (Held, error)
 	// Len is the number of open items.

@@ -24,6 +24,13 @@ var (
 	// ErrAlreadyDone: Stream answered that what a decision asks was done
 	// already (a Publisher's error, counted as success).
 	ErrAlreadyDone = errors.New("stream had it done already")
+	// ErrChanged: a moderator's decision names the revisions of a message
+	// that changed since (see Choice.Revisions); it is an ErrConflict.
+	ErrChanged = ErrorOf(ErrConflict, "the message changed since it was read")
+	// ErrNotRevised: a pending message delivered again with another text
+	// is queued, but the queue failed before the item could be revised
+	// (see Reviews.Hold); it also wraps ErrUnavailable.
+	ErrNotRevised = errors.New("a newer delivery of a queued message could not be applied")
 )
 
 // DeadlinePassed is the last error of a decision that did not reach Stream
@@ -92,6 +99,7 @@ const (
 	AuditFailed    = "failed"  // a try did not reach Stream (logged at the 1st, 2nd, 4th, 8th... try, and when it fails for good)
 	AuditExpired   = "expired" // the deadline passed: with no decision, or before Stream confirmed one
 	AuditDeleted   = "deleted" // the sender deleted a pending message, or Stream did at its timeout
+	AuditChanged   = "changed" // Stream delivered a pending message again with another text (see Reviews.Hold)
 	AuditReloaded  = "rules_reloaded"
 	AuditUnchanged = "rules_unchanged"
 	AuditRefused   = "rules_refused"
@@ -222,14 +230,31 @@ func (r *Reviews) record(ctx context.Context, actor, action string, h *Held, rea
 // restart) makes one item. A decision the rules made for it (Held.Decision)
 // is then carried out in the background. ErrFull when the queue is full;
 // see Unqueued for what becomes of a message the queue cannot keep.
-func (r *Reviews) Hold(ctx context.Context, h Held) (bool, error) {
+//
+// A pending message delivered again with another text while its item is
+// open (its sender changed it while it was pending) revises the item:
+// what a moderator or the rules decided was about the text they read, not
+// about this one. If the rules reject the new text, modgate rejects the
+// message; otherwise it waits for a moderator, whatever the rules say of
+// the new text (an approval could commit text nobody reviewed, should the
+// message change again or the deliveries come out of order). A rejection
+// stands. Once the item is done the delivery changes nothing: the message
+// is no longer pending, and its edits pass through the before-send hook.
+// Hold returns the item as queued.
+func (r *Reviews) Hold(ctx context.Context, h Held) (Held, bool, error) {
 	h.State = HeldWaiting
 	if h.Decision != "" {
 		h.State, h.DecidedBy, h.DecidedAt = HeldDeciding, "modgate", h.HeldAt
 	}
 	added, err := r.Queue.Put(ctx, h)
-	if err != nil || !added {
-		return false, err
+	switch {
+	case err != nil:
+		return h, false, err
+	case !added && h.Hook == HookPending:
+		h, err := r.delivered(ctx, h)
+		return h, false, err
+	case !added:
+		return h, false, nil
 	}
 	reason := ""
 	if h.Unevaluated {
@@ -237,13 +262,52 @@ func (r *Reviews) Hold(ctx context.Context, h Held) (bool, error) {
 	}
 	r.record(ctx, "modgate", AuditHeld, &h, reason, "")
 	if h.Decision != "" {
-		r.tries.Add(1)
-		go func() {
-			defer r.tries.Done()
-			r.retry(h.ID) // if modgate stops first, Pass finds it in the queue
-		}()
+		r.tryNow(h.ID)
 	}
-	return true, nil
+	return h, true, nil
+}
+
+// tryNow makes a try at the decision recorded for item id in the
+// background; if modgate stops first, Pass finds it in the queue.
+func (r *Reviews) tryNow(id string) {
+	r.tries.Add(1)
+	go func() {
+		defer r.tries.Done()
+		r.retry(id)
+	}()
+}
+
+// delivered handles a pending message delivered again, h being what this
+// delivery would queue (see Hold).
+func (r *Reviews) delivered(ctx context.Context, h Held) (Held, error) {
+	cur, err := r.Queue.Get(ctx, h.ID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return h, nil // dropped meanwhile: Stream deleted it
+	case err != nil:
+		return h, fmt.Errorf("%w: %w: %w", ErrNotRevised, ErrUnavailable, err)
+	case !cur.State.Open() || cur.Text == h.Text:
+		return cur, nil
+	}
+	rev := Revision{Text: h.Text, Spans: h.Spans, Patch: h.Patch, Rules: h.Rules, Terms: h.Terms, RulesVersion: h.RulesVersion,
+		Unevaluated: h.Unevaluated, Reject: h.Decision == Reject, Now: r.now()}
+	why := "Stream delivered the message again with another text: a moderator decides"
+	if rev.Reject {
+		why = "Stream delivered the message again with another text, which the rules reject"
+		rev.Reason = why
+	}
+	revised, err := r.Queue.Revise(ctx, h.ID, rev)
+	if err != nil {
+		if errors.Is(err, ErrConflict) || errors.Is(err, ErrExpired) {
+			return revised, nil // decided, or out of time, meanwhile
+		}
+		return cur, fmt.Errorf("%w: %w: %w", ErrNotRevised, ErrUnavailable, err)
+	}
+	r.record(ctx, "modgate", AuditChanged, &revised, why, "")
+	if revised.State == HeldDeciding && revised.Lease == "" && revised.RetryAt.IsZero() {
+		r.tryNow(revised.ID)
+	}
+	return revised, nil
 }
 
 // Unqueued carries out decision d about h, which the queue could not keep,
@@ -290,6 +354,11 @@ type Choice struct {
 	// Force rejects a message even though an approval of it may have
 	// reached Stream unconfirmed, deleting it from the channel if it did.
 	Force bool
+	// Revisions, when not nil, is the item's Revisions as the moderator
+	// read it: if Stream delivered the message again with another text
+	// since, the decision gets ErrConflict rather than deciding about a
+	// text the moderator did not read.
+	Revisions *int
 }
 
 // Decide records a moderator's decision about item id and carries it out:
@@ -310,7 +379,7 @@ func (r *Reviews) Decide(ctx context.Context, id string, c Choice) (Held, error)
 	if !c.Decision.Valid() {
 		return Held{}, fmt.Errorf("decision %q is not approve or reject: %w", c.Decision, ErrInvalid)
 	}
-	h, err := r.take(ctx, id, Take{Decision: c.Decision, Actor: c.Actor, Reason: c.Reason, Force: c.Force})
+	h, err := r.take(ctx, id, Take{Decision: c.Decision, Actor: c.Actor, Reason: c.Reason, Force: c.Force, Revisions: c.Revisions})
 	if err != nil {
 		return h, err
 	}

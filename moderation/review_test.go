@@ -110,7 +110,7 @@ func pendingHeld(id string, now time.Time) moderation.Held {
 
 func hold(t *testing.T, r *moderation.Reviews, h moderation.Held) {
 	t.Helper()
-	if added, err := r.Hold(context.Background(), h); err != nil || !added {
+	if _, added, err := r.Hold(context.Background(), h); err != nil || !added {
 		t.Fatalf("hold %s: %v %v", h.ID, added, err)
 	}
 }

@@ -217,6 +217,9 @@ func (q *MemoryQueue) Take(_ context.Context, id string, t moderation.Take) (mod
 	if err := takeable(h.State, h.Deadline, h.LeaseUntil, h.RetryAt, h.Decision, h.Unsure, &t); err != nil {
 		return *h, err
 	}
+	if t.Revisions != nil && *t.Revisions != h.Revisions {
+		return *h, errChanged
+	}
 	if t.Decision != "" {
 		h.Decision, h.DecidedBy, h.Reason, h.DecidedAt = t.Decision, t.Actor, t.Reason, t.Now
 	}
@@ -232,6 +235,7 @@ var (
 	errNotDue       = moderation.ErrorOf(moderation.ErrConflict, "no decision about the message is due")
 	errLostLease    = moderation.ErrorOf(moderation.ErrConflict, "another try holds the item")
 	errPastDeadline = moderation.ErrorOf(moderation.ErrExpired, "the message's deadline passed: it can no longer be decided")
+	errChanged      = moderation.ErrorOf(moderation.ErrChanged, "the message changed since it was read (its revisions differ): read it again")
 )
 
 // takeable says whether a Take may start a try on an item in this state:
@@ -344,6 +348,50 @@ func (q *MemoryQueue) Expire(_ context.Context, now time.Time, limit int) ([]mod
 		}
 	}
 	return closed, nil
+}
+
+// Revise implements moderation.Queue.
+func (q *MemoryQueue) Revise(_ context.Context, id string, r moderation.Revision) (moderation.Held, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	it, ok := q.items[id]
+	if !ok {
+		return moderation.Held{}, moderation.ErrNotFound
+	}
+	h := &it.Held
+	switch {
+	case h.State == moderation.HeldDone:
+		return *h, errDecided
+	case h.State == moderation.HeldExpired || !r.Now.Before(h.Deadline):
+		return *h, errPastDeadline
+	}
+	for _, rule := range h.Rules {
+		dropFrom(q.byRule, rule, id)
+	}
+	r.Apply(h)
+	for _, rule := range h.Rules {
+		addTo(q.byRule, rule, it)
+	}
+	reviseDecision(h, &r)
+	return *h, nil
+}
+
+// reviseDecision changes the decision of an open item as a revision says
+// (see moderation.Revision): the rules used by both queues (the Redis
+// script follows them too).
+func reviseDecision(h *moderation.Held, r *moderation.Revision) {
+	if h.Decision == moderation.Reject {
+		return // a rejection stands
+	}
+	if h.State == moderation.HeldDeciding && h.Decision == moderation.Approve && h.LeaseUntil.After(r.Now) {
+		h.Unsure = true // the try under way may commit it yet
+	}
+	h.Lease, h.LeaseUntil, h.RetryAt = "", time.Time{}, time.Time{}
+	if r.Reject {
+		h.State, h.Decision, h.DecidedBy, h.Reason, h.DecidedAt = moderation.HeldDeciding, moderation.Reject, "modgate", r.Reason, r.Now
+		return
+	}
+	h.State, h.Decision, h.DecidedBy, h.Reason, h.DecidedAt, h.LastError = moderation.HeldWaiting, "", "", "", time.Time{}, ""
 }
 
 // Remove implements moderation.Queue.

@@ -79,14 +79,7 @@ func (q *RedisQueue) keys(h *moderation.Held) []string {
 	if h.ChannelCID != "" {
 		k = append(k, q.chanKey(h.ChannelCID))
 	}
-	seen := map[string]bool{}
-	for _, r := range h.Rules {
-		if r != "" && !seen[r] {
-			seen[r] = true
-			k = append(k, q.ruleKey(r))
-		}
-	}
-	return k
+	return append(k, q.ruleKeys(h.Rules)...)
 }
 
 // storeErr says what failed when Redis did: the queue is unavailable.
@@ -347,7 +340,7 @@ func (q *RedisQueue) read(ctx context.Context, ids []string) (items []moderation
 }
 
 var queueTake = redis.NewScript(`
-local f = redis.call('HMGET', KEYS[1], 'state', 'deadline', 'lease_until', 'retry_at', 'decision', 'unsure')
+local f = redis.call('HMGET', KEYS[1], 'state', 'deadline', 'lease_until', 'retry_at', 'decision', 'unsure', 'revisions')
 if not f[1] then return {'notfound'} end
 local now = tonumber(ARGV[1])
 local state = f[1]
@@ -357,6 +350,7 @@ elseif state == 'expired' or tonumber(f[2] or '0') <= now then status = 'expired
 elseif state == 'deciding' and tonumber(f[3] or '0') > now then status = 'busy'
 elseif ARGV[2] == '' and (state ~= 'deciding' or tonumber(f[4] or '0') > now) then status = 'notdue'
 elseif ARGV[2] == 'reject' and f[5] == 'approve' and f[6] == '1' and ARGV[5] ~= '1' and state ~= 'waiting' then status = 'unconfirmed'
+elseif ARGV[9] ~= '' and tonumber(f[7] or '0') ~= tonumber(ARGV[9]) then status = 'changed'
 end
 if status == 'ok' then
   if ARGV[2] ~= '' then
@@ -380,6 +374,7 @@ var takeErrors = map[string]error{
 	"notdue":      errNotDue,
 	"unconfirmed": moderation.ErrUnconfirmed,
 	"conflict":    errLostLease,
+	"changed":     errChanged,
 }
 
 // Take implements moderation.Queue, atomically.
@@ -388,8 +383,12 @@ func (q *RedisQueue) Take(ctx context.Context, id string, t moderation.Take) (mo
 	if t.Force {
 		force = "1"
 	}
+	revisions := ""
+	if t.Revisions != nil {
+		revisions = strconv.Itoa(*t.Revisions)
+	}
 	reply, err := queueTake.Run(ctx, q.client, []string{q.itemKey(id), q.dueKey()}, ms(t.Now), string(t.Decision), t.Actor, t.Reason,
-		force, t.Lease, ms(t.LeaseUntil), id).Slice()
+		force, t.Lease, ms(t.LeaseUntil), id, revisions).Slice()
 	if err != nil {
 		return moderation.Held{}, storeErr("taking "+id, err)
 	}
@@ -539,6 +538,89 @@ func (q *RedisQueue) Expire(ctx context.Context, now time.Time, limit int) ([]mo
 		}
 	}
 	return closed, nil
+}
+
+var queueRevise = redis.NewScript(`
+local f = redis.call('HMGET', KEYS[1], 'state', 'deadline', 'revisions', 'decision', 'lease_until', 'held_at')
+if not f[1] then return {'notfound'} end
+local now = tonumber(ARGV[5])
+if f[1] == 'done' then return {'done'} end
+if f[1] == 'expired' or tonumber(f[2] or '0') <= now then return {'expired'} end
+if tonumber(f[3] or '0') ~= tonumber(ARGV[1]) then return {'changed'} end
+local nold = tonumber(ARGV[7])
+for i = 3, 2 + nold do redis.call('ZREM', KEYS[i], ARGV[6]) end
+for i = 3 + nold, #KEYS do redis.call('ZADD', KEYS[i], f[6], ARGV[6]) end
+redis.call('HSET', KEYS[1], 'data', ARGV[2], 'revisions', tonumber(ARGV[1]) + 1)
+if f[4] ~= 'reject' then
+  if f[1] == 'deciding' and f[4] == 'approve' and tonumber(f[5] or '0') > now then
+    redis.call('HSET', KEYS[1], 'unsure', 1)
+  end
+  redis.call('HSET', KEYS[1], 'lease', '', 'lease_until', 0, 'retry_at', 0)
+  if ARGV[3] == '1' then
+    redis.call('HSET', KEYS[1], 'state', 'deciding', 'decision', 'reject', 'actor', 'modgate', 'reason', ARGV[4],
+      'decided_at', ARGV[5])
+    redis.call('ZADD', KEYS[2], ARGV[5], ARGV[6])
+  else
+    redis.call('HSET', KEYS[1], 'state', 'waiting', 'decision', '', 'actor', '', 'reason', '', 'decided_at', 0, 'error', '')
+    redis.call('ZREM', KEYS[2], ARGV[6])
+  end
+end
+local out = redis.call('HGETALL', KEYS[1])
+table.insert(out, 1, 'ok')
+return out
+`)
+
+// Revise implements moderation.Queue, atomically: the item's content is
+// built from the item as read, and the script applies it only if no other
+// revision came in between (else it reads the item again).
+func (q *RedisQueue) Revise(ctx context.Context, id string, r moderation.Revision) (moderation.Held, error) {
+	for range 5 {
+		cur, err := q.Get(ctx, id)
+		if err != nil {
+			return cur, err
+		}
+		next := cur
+		r.Apply(&next)
+		data, err := json.Marshal(immutable(next))
+		if err != nil {
+			return cur, fmt.Errorf("revising %s: %w", id, err)
+		}
+		keys := []string{q.itemKey(id), q.dueKey()}
+		old, added := q.ruleKeys(cur.Rules), q.ruleKeys(next.Rules)
+		keys = append(append(keys, old...), added...)
+		reject := "0"
+		if r.Reject {
+			reject = "1"
+		}
+		reply, err := queueRevise.Run(ctx, q.client, keys, cur.Revisions, data, reject, r.Reason, ms(r.Now), id, len(old)).Slice()
+		if err != nil {
+			return cur, storeErr("revising "+id, err)
+		}
+		status, h, err := scriptHeld(reply)
+		switch {
+		case err != nil:
+			return cur, storeErr("revising "+id, err)
+		case status == "changed":
+			continue
+		case status != "ok":
+			return cur, takeErrors[status]
+		}
+		return h, nil
+	}
+	return moderation.Held{}, moderation.ErrorOf(moderation.ErrConflict, "the item kept changing while it was revised")
+}
+
+// ruleKeys are the rule indexes of rules, each once.
+func (q *RedisQueue) ruleKeys(rules []string) []string {
+	var keys []string
+	seen := map[string]bool{}
+	for _, r := range rules {
+		if r != "" && !seen[r] {
+			seen[r] = true
+			keys = append(keys, q.ruleKey(r))
+		}
+	}
+	return keys
 }
 
 var queueRemove = redis.NewScript(`

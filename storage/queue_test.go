@@ -299,6 +299,88 @@ func TestQueueLeases(t *testing.T) {
 	})
 }
 
+// TestQueueRevise: a newer delivery of an item's message replaces its
+// content and indexes at once; a decision other than a rejection gives way
+// to a moderator's, and a try under way loses its lease (its approval
+// marked unconfirmed); a rejection of the new text replaces any decision
+// and is due at once; a rejection stands; done and past-deadline items
+// are not revised.
+func TestQueueRevise(t *testing.T) {
+	forEachQueue(t, func(t *testing.T, q moderation.Queue) {
+		ctx := context.Background()
+		now := t0.Add(time.Minute)
+		masked := "b ****"
+		revision := func(reject bool) moderation.Revision {
+			return moderation.Revision{Text: "b damn", Spans: []moderation.Span{{Rule: "r2", Start: 2, End: 6, Term: "damn"}},
+				Patch: &moderation.Patch{Text: &masked}, Rules: []string{"r2"},
+				Terms: []string{"damn"}, RulesVersion: "v2", Reject: reject, Reason: "changed", Now: now}
+		}
+		put(t, q, held("v1", 0, "messaging:a", "u", "r1"))
+		h, err := q.Revise(ctx, "v1", revision(false))
+		if err != nil || h.State != moderation.HeldWaiting || h.Text != "b damn" || h.ApprovedText() != masked ||
+			h.RulesVersion != "v2" || h.Revisions != 1 || fmt.Sprint(h.Rules) != "[r2]" || len(h.Spans) != 1 || h.Spans[0].End != 6 {
+			t.Fatalf("revised while waiting: %+v %v", h, err)
+		}
+		for rule, want := range map[string]string{"r1": "", "r2": "v1 "} {
+			if list, _, _ := q.List(ctx, moderation.QueueFilter{Rule: rule}, now); ids(list) != want {
+				t.Fatalf("rule %s lists %q", rule, ids(list))
+			}
+		}
+		// A moderator's decision about the text as it was is refused.
+		stale, seen := approveBy("ann", now), 0
+		stale.Revisions = &seen
+		if _, err := q.Take(ctx, "v1", stale); !errors.Is(err, moderation.ErrChanged) || !errors.Is(err, moderation.ErrConflict) {
+			t.Fatalf("a decision about an older revision: %v", err)
+		}
+		// An approval under way gives way to a moderator.
+		seen = 1
+		taken, err := q.Take(ctx, "v1", stale)
+		if err != nil {
+			t.Fatalf("a decision about this revision: %v", err)
+		}
+		h, err = q.Revise(ctx, "v1", revision(false))
+		if err != nil || h.State != moderation.HeldWaiting || h.Decision != "" || h.DecidedBy != "" || !h.Unsure ||
+			!h.LeaseUntil.IsZero() || h.Revisions != 2 {
+			t.Fatalf("revised under an approval's lease: %+v %v", h, err)
+		}
+		if _, err := q.Settle(ctx, "v1", moderation.Settle{Lease: taken.Lease, Now: now, Done: true}); !errors.Is(err, moderation.ErrConflict) {
+			t.Fatalf("the try that lost its lease settled: %v", err)
+		}
+		if due, _ := q.Due(ctx, now.Add(time.Hour-time.Second), 10); len(due) != 0 {
+			t.Fatalf("waiting, yet due: %s", ids(due))
+		}
+		// Rejected by the rules: due at once, whatever was decided.
+		taken, _ = q.Take(ctx, "v1", approveBy("ann", now))
+		h, err = q.Revise(ctx, "v1", revision(true))
+		if err != nil || h.State != moderation.HeldDeciding || h.Decision != moderation.Reject || h.DecidedBy != "modgate" ||
+			h.Reason != "changed" || h.Lease != "" {
+			t.Fatalf("rejected: %+v %v", h, err)
+		}
+		if due, _ := q.Due(ctx, now, 10); ids(due) != "v1 " {
+			t.Fatalf("a rejection is due at once: %s", ids(due))
+		}
+		// A rejection stands.
+		h, err = q.Revise(ctx, "v1", revision(false))
+		if err != nil || h.Decision != moderation.Reject || h.State != moderation.HeldDeciding || h.Revisions != 4 {
+			t.Fatalf("a rejection revised: %+v %v", h, err)
+		}
+		taken, _ = q.Take(ctx, "v1", lease(now))
+		q.Settle(ctx, "v1", moderation.Settle{Lease: taken.Lease, Now: now, Done: true, KeepUntil: now.Add(time.Hour)})
+		if _, err := q.Revise(ctx, "v1", revision(true)); !errors.Is(err, moderation.ErrConflict) {
+			t.Fatalf("a done item revised: %v", err)
+		}
+		put(t, q, held("v2", 0, "messaging:a", "u", "r1"))
+		past := revision(true)
+		past.Now = t0.Add(time.Hour)
+		if _, err := q.Revise(ctx, "v2", past); !errors.Is(err, moderation.ErrExpired) {
+			t.Fatalf("revised past the deadline: %v", err)
+		}
+		if _, err := q.Revise(ctx, "nope", revision(true)); !errors.Is(err, moderation.ErrNotFound) {
+			t.Fatalf("an unknown item: %v", err)
+		}
+	})
+}
+
 // TestQueueDecisionsAndForce: a moderator may change a decision between
 // tries; replacing an approval that may have reached Stream with a
 // rejection takes Force; a decision Stream refused fails the item, which a
