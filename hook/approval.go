@@ -43,17 +43,17 @@ func (s *Server) approvedAgain(c echo.Context, p *stream.Payload, raw []byte) er
 	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, p.AppendWithout(nil, stream.ApprovalField))
 }
 
-var errPatchNotDue = errors.New("the patch marker names no pending message of this sender whose approval is being carried out")
+var errPatchNotDue = errors.New("the patch marker names another message or sender")
 
 // patchedPending answers for the update that applies the rules' changes to
 // a pending message before its commit, should Stream pass it through the
 // hook (see stream.Publisher.Patch): a valid patch marker naming the
-// message's queue item, whose approval is being carried out, lets the
+// message's queue item, whose approval a try is carrying out, lets the
 // message through with the item's patch applied and without the marker,
 // as often as the update is tried, and without evaluating it again (a
 // second evaluation would count it in rate limits and take the flag field
-// back). Any other marker refuses it: one left on a message once its item
-// is decided is of no use.
+// back). Any other marker refuses it: one left on a message is of no use
+// between tries nor once its item is decided.
 func (s *Server) patchedPending(c echo.Context, p *stream.Payload, marker string) error {
 	m := &s.metrics.beforeSend
 	ctx := c.Request().Context()
@@ -63,11 +63,10 @@ func (s *Server) patchedPending(c echo.Context, p *stream.Payload, marker string
 	if err == nil {
 		var reviews *moderation.Reviews
 		if reviews, err = s.reviews(); err == nil {
-			h, err = reviews.Get(ctx, id)
+			h, err = reviews.Patching(ctx, id)
 		}
 	}
-	if err == nil && (h.Hook != moderation.HookPending || h.MessageID != p.ID || h.UserID != userID || h.Patch == nil ||
-		h.Decision != moderation.Approve || h.State != moderation.HeldDeciding) {
+	if err == nil && (h.MessageID != p.ID || h.UserID != userID) {
 		err = errPatchNotDue
 	}
 	if err != nil {

@@ -263,9 +263,10 @@ func TestAPendingMessageGoneBeforeItsDecision(t *testing.T) {
 }
 
 // TestAPatchMarkerIsOfNoUseToAClient: the marker of an update is accepted
-// only from its pending item while its approval is carried out. One left
-// on the message (Stream not passing partial updates through the hook),
-// a forged one, and one for an item not approved are refused.
+// only for its pending message while a try carries out its approval. One
+// left on the message (Stream not passing partial updates through the
+// hook) once it is committed or between two tries, on another message, a
+// forged one, and one for an item not approved are refused.
 func TestAPatchMarkerIsOfNoUseToAClient(t *testing.T) {
 	forEachStore(t, func(t *testing.T, store string) {
 		r := newRig(t, store, 0)
@@ -278,6 +279,12 @@ func TestAPatchMarkerIsOfNoUseToAClient(t *testing.T) {
 		}
 		r.pending("wh-2", "p2", "reviewme darn")
 		waiting := r.item("p2")
+		r.stream.fail(ok, down503, down503, down503, down503, down503) // updated, then not committed
+		r.pending("wh-3", "p3", "well darn it")
+		m3, _ := r.stream.message("p3")
+		if h := r.item("p3"); h.State != moderation.HeldDeciding || h.RetryAt.IsZero() || m3.field(stream.ApprovalField) == "" {
+			t.Fatalf("between two tries: %+v, %+v", h, m3)
+		}
 		for _, tc := range []struct{ name, message string }{
 			{"left on a committed message", `{"id":"p1","text":"well **** it","attachments":[{"type":"image","image_url":"https://x.example/a.png"}],"modgate_approval":` + marker + `}`},
 			{"forged", `{"id":"p1","text":"well **** it","modgate_approval":"patch.p1.00ff"}`},
@@ -285,6 +292,9 @@ func TestAPatchMarkerIsOfNoUseToAClient(t *testing.T) {
 				strings.TrimPrefix(stream.NewApprovals("secret").Marker(&moderation.Held{ID: "p1", UserID: "u1", Text: "well **** it"}), "p1.") + `"}`},
 			{"for an item waiting for a moderator", `{"id":"p2","text":"reviewme ****","modgate_approval":"` +
 				stream.NewApprovals("secret").PatchMarker(&waiting) + `"}`},
+			{"between two tries of an approval", `{"id":"p3","text":"well **** it","attachments":[{"type":"image"}],"modgate_approval":` +
+				m3.field(stream.ApprovalField) + `}`},
+			{"on another message", `{"id":"p2","text":"well **** it","modgate_approval":` + m3.field(stream.ApprovalField) + `}`},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				if got := r.beforeSend(r.server, "wh-"+tc.name, tc.message); got != rejectReply {

@@ -409,6 +409,24 @@ func (r *Reviews) Decide(ctx context.Context, id string, c Choice) (Held, error)
 	return h, nil
 }
 
+// errNotPatching: no try is applying the item's patch.
+var errNotPatching = ErrorOf(ErrConflict, "no approval of this pending message is being carried out")
+
+// Patching returns pending item id while a try carries out its approval
+// (a live lease), so that the update applying its patch can be told from
+// anything else that carries its marker; ErrConflict otherwise, and
+// ErrNotFound for an item the queue does not know.
+func (r *Reviews) Patching(ctx context.Context, id string) (Held, error) {
+	h, err := r.Queue.Get(ctx, id)
+	if err != nil {
+		return h, err
+	}
+	if h.Hook != HookPending || h.Patch == nil || h.Decision != Approve || h.State != HeldDeciding || !h.LeaseUntil.After(r.now()) {
+		return h, errNotPatching
+	}
+	return h, nil
+}
+
 // Drop forgets a pending message its sender deleted, or Stream did when
 // its pending time ran out.
 func (r *Reviews) Drop(ctx context.Context, id string) error {
