@@ -10,6 +10,7 @@ import (
 
 	"github.com/modgate/modgate/hook/stream"
 	"github.com/modgate/modgate/moderation"
+	"github.com/modgate/modgate/rules"
 )
 
 // DefaultPendingTimeout is Stream's default for pending messages: after it
@@ -108,9 +109,23 @@ func (s *Server) pending(c echo.Context) (err error) {
 		s.deadlineLog.Warn("deadline passed: on_error decided, or a moderator does", "hook", hookPending, "message_id", p.ID,
 			"deadline", s.cfg.PendingDeadline, "action", v.Action.String())
 	}
+	uncounted := false
 	if v.Replay != nil || v.Retry {
-		outcome = outcomeReplay
-		return c.JSON(http.StatusOK, map[string]string{"result": "seen"})
+		// Stream delivering a call again: nothing more to do once its
+		// message is queued. If the first delivery left no item (it died
+		// between counting and queueing, or is still under way), this one
+		// queues it, lest it stay pending until Stream deletes it; the
+		// limits, counted by the first delivery and not again, decide
+		// nothing here, so a moderator does unless a rule rejects it.
+		_, err := reviews.Get(ctx, p.ID)
+		switch {
+		case err == nil:
+			outcome = outcomeReplay
+			return c.JSON(http.StatusOK, map[string]string{"result": "seen"})
+		case !errors.Is(err, moderation.ErrNotFound):
+			return err
+		}
+		uncounted = hasLimits(s.cfg.Engine.Rules())
 	}
 	created := start
 	for _, raw := range [][]byte{stream.Field(p.Message, "created_at"), stream.Field(body, "created_at")} {
@@ -120,7 +135,7 @@ func (s *Server) pending(c echo.Context) (err error) {
 		}
 	}
 	h, err := moderation.NewHeld(&msg, &v, moderation.HoldOptions{At: start, Deadline: created.Add(s.cfg.PendingTimeout),
-		FlagField: s.cfg.Engine.Rules().Settings.FlagField})
+		FlagField: s.cfg.Engine.Rules().Settings.FlagField, Uncounted: uncounted})
 	if err != nil {
 		return badPayload.wrap(err)
 	}
@@ -153,6 +168,16 @@ func (s *Server) pending(c echo.Context) (err error) {
 	}
 	s.metrics.countFired(&v)
 	return c.JSON(http.StatusOK, map[string]string{"result": pendingResults[decision]})
+}
+
+// hasLimits reports whether a rule of set counts messages.
+func hasLimits(set *rules.Set) bool {
+	for _, r := range set.Rules {
+		if r.Limit != nil && r.Mode == rules.ModeEnforce {
+			return true
+		}
+	}
+	return false
 }
 
 // pendingResults answer the pending hook: what modgate does with the message.

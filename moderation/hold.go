@@ -49,6 +49,10 @@ type HoldOptions struct {
 	// pending message that carries it has it overwritten before its
 	// commit (see Patch).
 	FlagField string
+	// Uncounted: the limit rules did not count this delivery (an earlier
+	// one of the same call did, and left no item), so what they decide is
+	// not known: a pending message no rule refused waits for a moderator.
+	Uncounted bool
 }
 
 // NewHeld builds the queue item for msg and the verdict the rules reached
@@ -56,10 +60,10 @@ type HoldOptions struct {
 // fired and where in the text they were found, and, for a pending message,
 // what an approval changes in it (its Patch) and the decision modgate
 // carries out itself when the rules made one. A pending message whose
-// rules could not all be evaluated in time (v.DeadlineHit) and that no
-// rule refused waits for a moderator (Unevaluated): pending messages fail
-// closed. Every string is copied: the item outlives the request whose
-// buffers msg points into.
+// rules could not all be evaluated (out of time, v.DeadlineHit, or limits
+// uncounted, o.Uncounted) and that no rule refused waits for a moderator
+// (Unevaluated): pending messages fail closed. Every string is copied: the
+// item outlives the request whose buffers msg points into.
 //
 // A message held on the before-send hook must name its channel and sender,
 // which an approval needs to send it again; a pending message needs its id.
@@ -102,7 +106,7 @@ func NewHeld(msg *Message, v *Verdict, o HoldOptions) (Held, error) {
 			h.Decision = Reject
 			return h, nil
 		case v.Action == rules.ActionHold:
-		case v.DeadlineHit:
+		case v.DeadlineHit || o.Uncounted:
 			h.Unevaluated = true
 		default:
 			h.Decision = Approve

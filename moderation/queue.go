@@ -23,8 +23,9 @@ type Held struct {
 	RulesVersion string          `json:"rules_version"`
 	HeldAt       time.Time       `json:"held_at"`
 	Deadline     time.Time       `json:"deadline"` // after it the message can no longer be approved
-	// Unevaluated: the rules could not all be evaluated in time, so the
-	// message waits for a moderator whatever those evaluated decided.
+	// Unevaluated: the rules could not all be evaluated (out of time, or
+	// their limits counted by an earlier delivery), so the message waits
+	// for a moderator whatever those evaluated decided.
 	Unevaluated bool `json:"unevaluated,omitempty"`
 	// Revisions counts the deliveries of a pending message with another
 	// text since it was queued (see Queue.Revise).

@@ -258,7 +258,7 @@ func (r *Reviews) Hold(ctx context.Context, h Held) (Held, bool, error) {
 	}
 	reason := ""
 	if h.Unevaluated {
-		reason = "the rules could not all be evaluated in time: a moderator decides"
+		reason = "the rules could not all be evaluated (out of time, or their limits counted by an earlier delivery): a moderator decides"
 	}
 	r.record(ctx, "modgate", AuditHeld, &h, reason, "")
 	if h.Decision != "" {
