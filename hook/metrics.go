@@ -267,22 +267,6 @@ func (c *ruleCounts) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// pendingOutcome names what the pending hook does with a message: an allow,
-// mask, rewrite or flag verdict commits it (updated first with the
-// changes); "deadline", that the rules could not finish and a moderator
-// decides.
-func pendingOutcome(v *moderation.Verdict) string {
-	switch {
-	case v.DeadlineHit && !v.Refused():
-		return outcomeDeadline
-	case v.Action == rules.ActionReject:
-		return outcomeReject
-	case v.Action == rules.ActionHold:
-		return outcomeHold
-	}
-	return outcomeAllow
-}
-
 // outcomeOfStatus names the outcome of a request answered with an error
 // status.
 func outcomeOfStatus(status int) string {

@@ -140,7 +140,7 @@ func (s *Server) pending(c echo.Context) (err error) {
 		return badPayload.wrap(err)
 	}
 	decision := h.Decision
-	outcome = pendingOutcome(&v)
+	outcome = outcomeOf(&v) // a mask, rewrite or flag is applied before the commit
 	queued, added, err := reviews.Hold(ctx, h)
 	switch {
 	case errors.Is(err, moderation.ErrNotRevised):

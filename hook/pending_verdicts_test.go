@@ -126,6 +126,18 @@ func TestAPendingPatchIsAppliedBeforeEveryCommit(t *testing.T) {
 					t.Fatalf("audit %s", got)
 				}
 			})
+			t.Run(pu.name+"/the commit lands unconfirmed", func(t *testing.T) {
+				r := newRig(t, store, 0)
+				r.stream.partialSkipsHook = pu.skipsHook
+				r.stream.fail(ok, apply500)
+				r.pending("wh-1", "p1", "well darn it")
+				if got := fmt.Sprint(r.stream.got()); got != "[PUT /messages/p1 POST /messages/p1/commit POST /messages/p1/commit]" {
+					t.Fatalf("calls %s", got)
+				}
+				if m, _ := r.stream.message("p1"); m.pending || m.atCommit != "well **** it" || r.item("p1").State != moderation.HeldDone {
+					t.Fatalf("committed %+v", m)
+				}
+			})
 			t.Run(pu.name+"/the update fails", func(t *testing.T) {
 				r := newRig(t, store, 0)
 				r.stream.partialSkipsHook = pu.skipsHook
@@ -444,4 +456,22 @@ func TestADeliveryThatCannotReviseItsItem(t *testing.T) {
 			t.Fatal("not counted")
 		}
 	})
+}
+
+// TestPendingVerdictsAreCountedByWhatTheyDo: on the pending hook, a
+// message the rules mask, rewrite or flag is counted as such, now that
+// what they change reaches the message.
+func TestPendingVerdictsAreCountedByWhatTheyDo(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "memory", 0)
+	r.pending("wh-1", "p1", "well darn it")
+	r.pending("wh-2", "p2", "psst hello")
+	r.pending("wh-3", "p3", "promo")
+	r.pending("wh-4", "p4", "hello")
+	m := r.metrics()
+	for _, outcome := range []string{"mask", "rewrite", "flag", "allow"} {
+		if want := `modgate_hook_requests_total{hook="pending",outcome="` + outcome + `"} 1`; !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
 }
