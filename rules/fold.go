@@ -1,5 +1,7 @@
 package rules
 
+//go:generate go run ./internal/genfold -data unicodedata -o fold_table.go
+
 import (
 	"strings"
 	"sync"
@@ -17,17 +19,23 @@ type Steps uint16
 const (
 	StepCase        Steps = 1 << iota // upper or mixed case
 	StepWidth                         // compatibility forms: fullwidth, mathematical, enclosed letters (NFKC)
-	StepDiacritics                    // accents and other combining marks
-	StepConfusables                   // look-alike letters from other scripts (Cyrillic, Greek)
+	StepDiacritics                    // accents, other combining marks, letters with hooks and strokes
+	StepConfusables                   // look-alike letters from other scripts (Unicode's confusables data)
 	StepInvisible                     // zero-width and other invisible or format characters
 	StepLeetspeak                     // digits and symbols standing for letters
 	StepStretch                       // letters repeated to stretch the word
-	StepSeparators                    // letters split by spaces or punctuation
+	StepSeparators                    // letters split by spaces, punctuation, symbols or emoji
+	StepStyled                        // styled letters without a compatibility form: negative squared and circled, small capitals, modifier letters
+	StepRegional                      // regional indicator symbols (the letters of flag emoji)
+	StepReversed                      // stored reversed and shown the right way round by a bidirectional override
+	StepCompound                      // glued to other words: a hashtag, a handle, camelCase, PascalCase
+	StepCensored                      // letters hidden by symbols (f*ck) where only one listed term fits
 )
 
-var stepNames = [...]string{"case", "width", "diacritics", "confusables", "invisible", "leetspeak", "stretch", "separators"}
+var stepNames = [...]string{"case", "width", "diacritics", "confusables", "invisible", "leetspeak", "stretch",
+	"separators", "styled letters", "regional indicators", "bidi override", "compound", "censored"}
 
-// String lists the steps, comma-separated, or "none".
+// String lists the steps, separated by ", ", or "none".
 func (s Steps) String() string {
 	if s == 0 {
 		return "none"
@@ -38,7 +46,7 @@ func (s Steps) String() string {
 			continue
 		}
 		if b.Len() > 0 {
-			b.WriteByte(',')
+			b.WriteString(", ")
 		}
 		b.WriteString(name)
 	}
@@ -63,51 +71,69 @@ type fold struct {
 	out   [4]byte // folded form: ASCII letters, or one lower-case non-Latin letter in UTF-8
 	leet  byte    // the letter a digit or symbol stands for; 0 when none
 	trim  bool    // a symbol that is punctuation at the edge of a word ("wow!!!")
+	upper bool    // an upper-case letter: where a lower-case one precedes it, a new word may start (camelCase)
 	steps Steps
 }
 
-// confusables maps look-alike letters of other scripts to the Latin letter
-// they imitate. It follows Unicode's confusables data (UTS #39) for Cyrillic
-// and Greek, and adds the few lower-case forms that imitate a small capital.
-var confusables = map[rune]rune{
-	// Cyrillic, lower case
-	'а': 'a', 'в': 'b', 'г': 'r', 'е': 'e', 'ё': 'e', 'і': 'i', 'ї': 'i', 'ј': 'j', 'к': 'k', 'м': 'm',
-	'н': 'h', 'о': 'o', 'п': 'n', 'р': 'p', 'с': 'c', 'т': 't', 'у': 'y', 'х': 'x', 'ѕ': 's', 'ԁ': 'd',
-	'һ': 'h', 'ӏ': 'l', 'ԛ': 'q', 'ԝ': 'w', 'ь': 'b', 'ү': 'y', 'ɡ': 'g', 'ԍ': 'g', 'ո': 'n', 'ս': 'u',
-	// Cyrillic, upper case
-	'А': 'a', 'В': 'b', 'Е': 'e', 'К': 'k', 'М': 'm', 'Н': 'h', 'О': 'o', 'Р': 'p', 'С': 'c', 'Т': 't',
-	'У': 'y', 'Х': 'x', 'І': 'i', 'Ј': 'j', 'Ѕ': 's', 'Ӏ': 'l', 'Ԛ': 'q', 'Ԝ': 'w', 'Ү': 'y', 'Һ': 'h',
-	'Ԍ': 'g', 'Ь': 'b',
-	// Greek, lower case
-	'α': 'a', 'β': 'b', 'γ': 'y', 'ε': 'e', 'ζ': 'z', 'η': 'n', 'ι': 'i', 'κ': 'k', 'μ': 'u', 'ν': 'v',
-	'ο': 'o', 'ρ': 'p', 'σ': 'o', 'ς': 'c', 'τ': 't', 'υ': 'u', 'χ': 'x', 'ω': 'w', 'ϲ': 'c', 'ϳ': 'j',
-	// Greek, upper case
-	'Α': 'a', 'Β': 'b', 'Ε': 'e', 'Ζ': 'z', 'Η': 'h', 'Ι': 'i', 'Κ': 'k', 'Μ': 'm', 'Ν': 'n', 'Ο': 'o',
-	'Ρ': 'p', 'Τ': 't', 'Υ': 'y', 'Χ': 'x', 'Ϲ': 'c', 'Ϳ': 'j',
-	// Latin look-alikes outside the basic alphabet
-	'ı': 'i', 'ȷ': 'j', 'ɑ': 'a', 'ɩ': 'i', 'ʀ': 'r', 'ʏ': 'y', 'ᴄ': 'c', 'ᴏ': 'o', 'ᴠ': 'v', 'ᴡ': 'w',
-	'ᴢ': 'z', 'ꜱ': 's', 'ƿ': 'p', 'ß': 's',
+// tableFold is one character of the generated foldTable (fold_table.go):
+// a character without a compatibility decomposition that reads as Latin
+// letters.
+type tableFold struct {
+	r      rune
+	to     string
+	kind   tableKind
+	script uint8 // index in tableScripts
+}
+
+type tableKind uint8
+
+const (
+	tableConfusable tableKind = iota // a look-alike (confusables.txt, lookalikes.txt)
+	tableStyled                      // a styled letter: negative squared or circled, small capital, modifier letter
+	tableRegional                    // a regional indicator symbol
+	tableDiacritic                   // a letter with a hook, stroke or bar
+)
+
+var tableSteps = [...]Steps{tableConfusable: StepConfusables, tableStyled: StepStyled, tableRegional: StepRegional,
+	tableDiacritic: StepDiacritics}
+
+// lookalikeScripts are the scripts whose characters in foldTable are read
+// as Latin letters. A script left out keeps its letters: Latin, Greek and
+// Cyrillic letters are mixed up by readers of Latin text, and the others
+// listed are used for their shapes, not their sounds, in chat that is
+// otherwise Latin. Scripts of languages whose words must keep their own
+// letters (Hebrew, Arabic, the Indic scripts, Georgian, Han...) are not
+// listed; a language that needs another policy changes this table.
+var lookalikeScripts = map[string]bool{
+	"Latin": true, "Common": true, "Greek": true, "Cyrillic": true, "Armenian": true, "Cherokee": true,
+	"Coptic": true, "Lisu": true, "Canadian_Aboriginal": true, "Runic": true, "Old_Italic": true,
+	"Tifinagh": true, "Osage": true, "Deseret": true, "Carian": true, "Lycian": true, "Warang_Citi": true,
+	"Elbasan": true, "Bamum": true, "Mende_Kikakui": true, "Miao": true,
 }
 
 // leet maps digits and symbols to the letter they usually stand for. '1', '!'
 // and '|' stand for both "i" and "l"; the matcher folds those two letters
-// together, so one entry serves.
+// together, so one entry serves. Sequences of several symbols ("|_|") are in
+// leetSequences.
 var leet = map[rune]byte{
-	'0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': 't', '8': 'b', '9': 'g',
-	'@': 'a', '$': 's', '!': 'i', '|': 'i', '+': 't', '€': 'e', '¡': 'i',
+	'0': 'o', '1': 'i', '2': 'z', '3': 'e', '4': 'a', '5': 's', '6': 'g', '7': 't', '8': 'b', '9': 'g',
+	'@': 'a', '$': 's', '!': 'i', '|': 'i', '+': 't', '(': 'c', '<': 'c',
+	'€': 'e', '¡': 'i', '¢': 'c', '£': 'l', '¥': 'y', '†': 't', 'ß': 'b',
 }
 
 // trimmed symbols read as punctuation when they start or end a word.
-const trimmed = "!|+¡"
+const trimmed = "!|+¡(<¢£€¥"
 
 var (
 	asciiFold [utf8.RuneSelf]fold
 	wideFold  map[rune]fold
+	lookalike map[rune]tableFold // foldTable, for the scripts of lookalikeScripts
 	foldOnce  sync.Once
 )
 
 // foldRanges are the blocks whose characters fold to something else; every
-// character in them is folded once, when the first text is matched.
+// character in them, and every character of foldTable, is folded once, when
+// the first text is matched.
 var foldRanges = [][2]rune{
 	{0x0080, 0x058F},   // Latin-1, Latin extended, IPA, modifiers, combining, Greek, Cyrillic, Armenian
 	{0x1AB0, 0x1AFF},   // combining marks extended
@@ -125,24 +151,36 @@ var foldRanges = [][2]rune{
 	{0xFE50, 0xFE6F},   // small form variants
 	{0xFF00, 0xFFEF},   // halfwidth and fullwidth forms
 	{0x1D400, 0x1D7FF}, // mathematical alphanumeric symbols
-	{0x1F100, 0x1F1FF}, // enclosed alphanumeric supplement
+	{0x1F100, 0x1F1FF}, // enclosed alphanumeric supplement, regional indicators
 	{0xE0000, 0xE007F}, // tags
 	{0xE0100, 0xE01EF}, // variation selectors supplement
 }
 
 func initFold() {
+	lookalike = make(map[rune]tableFold, len(foldTable))
+	for _, e := range foldTable {
+		if lookalikeScripts[tableScripts[e.script]] {
+			lookalike[e.r] = e
+		}
+	}
 	for r := rune(0); r < utf8.RuneSelf; r++ {
 		f := computeFold(r)
 		asciiFold[r] = f
 		plainLetter[r] = f.cls == clsLetter && f.n == 1 && f.out[0] < utf8.RuneSelf && f.steps&^StepCase == 0
 	}
 	wideFold = make(map[rune]fold, 8192)
+	add := func(r rune) {
+		if f := computeFold(r); f.cls != clsSep || f.steps != 0 {
+			wideFold[r] = f
+		}
+	}
 	for _, rg := range foldRanges {
 		for r := rg[0]; r <= rg[1]; r++ {
-			if f := computeFold(r); f.cls != clsSep || f.steps != 0 {
-				wideFold[r] = f
-			}
+			add(r)
 		}
+	}
+	for r := range lookalike {
+		add(r)
 	}
 }
 
@@ -157,16 +195,19 @@ func lookupFold(r rune) fold {
 	return computeOther(r)
 }
 
-// invisible reports characters that render as nothing: format characters,
-// variation selectors, fillers and tags.
+// invisible reports characters that render as nothing: format characters
+// (bidirectional controls, joiners, the byte order mark, invisible
+// operators U+2061-2064), variation selectors, tags, fillers (Hangul, the
+// Braille blank), the soft hyphen, the combining grapheme joiner and the
+// Mongolian vowel separator.
 func invisible(r rune) bool {
 	switch {
 	case r == 0x00AD, r == 0x034F, r == 0x115F, r == 0x1160, r == 0x17B4, r == 0x17B5, r == 0x180E,
-		r == 0x3164, r == 0xFFA0, r == 0x2800:
+		r == 0x3164, r == 0xFFA0, r == 0x2800, r == 0xFEFF:
 		return true
 	case r >= 0x200B && r <= 0x200F, r >= 0x202A && r <= 0x202E, r >= 0x2060 && r <= 0x206F:
 		return true
-	case r >= 0xFE00 && r <= 0xFE0F, r >= 0xE0000 && r <= 0xE01EF:
+	case r >= 0xFE00 && r <= 0xFE0F, r >= 0xE0000 && r <= 0xE01EF, r >= 0x180B && r <= 0x180F:
 		return true
 	}
 	return unicode.Is(unicode.Cf, r)
@@ -185,6 +226,7 @@ func computeOther(r rune) fold {
 		lr := unicode.ToLower(r)
 		if lr != r {
 			f.steps |= StepCase
+			f.upper = true
 		}
 		f.n = uint8(utf8.EncodeRune(f.out[:], lr))
 		return f
@@ -192,9 +234,24 @@ func computeOther(r rune) fold {
 	return fold{cls: clsSep}
 }
 
-// computeFold runs the whole pipeline on one character: compatibility
-// decomposition (NFKD), combining marks dropped, confusables mapped to Latin,
-// case folded, digits and symbols given their leetspeak letter.
+// fromTable folds a character of foldTable.
+func fromTable(r rune, e tableFold) fold {
+	f := fold{cls: clsLetter, steps: tableSteps[e.kind]}
+	f.n = uint8(copy(f.out[:], e.to))
+	switch {
+	case unicode.IsUpper(r):
+		f.upper = true
+		f.steps |= StepCase
+	case e.kind == tableStyled && unicode.Is(unicode.So, r):
+		f.upper = true // negative squared and circled letters are capitals
+	}
+	return f
+}
+
+// computeFold runs the whole pipeline on one character: leetspeak symbols,
+// then foldTable (look-alikes, styled letters, regional indicators), then
+// compatibility decomposition (NFKD) with combining marks dropped and the
+// parts folded again, case folded.
 func computeFold(r rune) fold {
 	if r < utf8.RuneSelf {
 		return computeASCII(r)
@@ -205,11 +262,11 @@ func computeFold(r rune) fold {
 	if unicode.In(r, unicode.Mn, unicode.Me) {
 		return fold{cls: clsDrop, steps: StepDiacritics}
 	}
-	if c, ok := confusables[r]; ok {
-		return fold{cls: clsLetter, n: 1, out: [4]byte{byte(c)}, steps: StepConfusables}
-	}
 	if l, ok := leet[r]; ok {
 		return fold{cls: clsSym, leet: l, trim: strings.ContainsRune(trimmed, r)}
+	}
+	if e, ok := lookalike[r]; ok {
+		return fromTable(r, e)
 	}
 	var steps Steps
 	decomposed := norm.NFKD.String(string(r))
@@ -217,48 +274,44 @@ func computeFold(r rune) fold {
 		steps |= StepWidth
 	}
 	var out []byte
-	letters := 0
+	letters, upper := 0, false
 	for _, x := range decomposed {
 		if unicode.In(x, unicode.Mn, unicode.Me) {
 			steps |= StepDiacritics
 			continue
 		}
-		if c, ok := confusables[x]; ok {
-			out = append(out, byte(c))
-			steps |= StepConfusables
+		if e, ok := lookalike[x]; ok && x != r {
+			f := fromTable(x, e)
+			out = append(out, f.out[:f.n]...)
+			steps |= f.steps
+			upper = upper || f.upper
 			letters++
 			continue
 		}
 		lx := unicode.ToLower(x)
 		if lx != x {
 			steps |= StepCase
-		}
-		if c, ok := confusables[lx]; ok {
-			out = append(out, byte(c))
-			steps |= StepConfusables
-			letters++
-			continue
+			upper = true
 		}
 		if lx < utf8.RuneSelf {
 			a := computeASCII(lx)
 			switch {
-			case len(decomposed) == 1 || utf8.RuneCountInString(decomposed) == 1:
+			case utf8.RuneCountInString(decomposed) == 1:
 				if a.cls == clsSep {
 					return fold{cls: clsSep}
 				}
 				a.steps |= steps
+				a.upper = upper
 				return a
 			case a.cls == clsLetter:
 				out = append(out, a.out[0])
 				letters++
 				continue
-			}
-			// A compatibility form spelling several characters that are not
-			// all letters ("1/2", "(a)"): keep only its letters.
-			if a.cls == clsDigit || a.cls == clsSym {
+			case a.cls == clsDigit:
+				// A compatibility form spelling a number ("1/2", "(1)"): not a letter.
 				return fold{cls: clsSep}
 			}
-			continue
+			continue // the brackets and dots of "(a)" and "a."
 		}
 		if unicode.IsLetter(lx) {
 			out = utf8.AppendRune(out, lx)
@@ -276,7 +329,7 @@ func computeFold(r rune) fold {
 	if len(out) > len(fold{}.out) {
 		return computeOther(r)
 	}
-	f := fold{cls: clsLetter, n: uint8(len(out)), steps: steps}
+	f := fold{cls: clsLetter, n: uint8(len(out)), steps: steps, upper: upper}
 	copy(f.out[:], out)
 	return f
 }
@@ -286,7 +339,7 @@ func computeASCII(r rune) fold {
 	case r >= 'a' && r <= 'z':
 		return fold{cls: clsLetter, n: 1, out: [4]byte{byte(r)}}
 	case r >= 'A' && r <= 'Z':
-		return fold{cls: clsLetter, n: 1, out: [4]byte{byte(r + 'a' - 'A')}, steps: StepCase}
+		return fold{cls: clsLetter, n: 1, out: [4]byte{byte(r + 'a' - 'A')}, steps: StepCase, upper: true}
 	case r >= '0' && r <= '9':
 		return fold{cls: clsDigit, n: 1, out: [4]byte{byte(r)}, leet: leet[r]}
 	}
