@@ -238,12 +238,8 @@ func computeOther(r rune) fold {
 func fromTable(r rune, e tableFold) fold {
 	f := fold{cls: clsLetter, steps: tableSteps[e.kind]}
 	f.n = uint8(copy(f.out[:], e.to))
-	switch {
-	case unicode.IsUpper(r):
-		f.upper = true
-		f.steps |= StepCase
-	case e.kind == tableStyled && unicode.Is(unicode.So, r):
-		f.upper = true // negative squared and circled letters are capitals
+	if unicode.IsUpper(r) {
+		f.steps |= StepCase // but no word starts at it: look-alikes mix cases at random
 	}
 	return f
 }
@@ -284,7 +280,6 @@ func computeFold(r rune) fold {
 			f := fromTable(x, e)
 			out = append(out, f.out[:f.n]...)
 			steps |= f.steps
-			upper = upper || f.upper
 			letters++
 			continue
 		}
@@ -301,7 +296,7 @@ func computeFold(r rune) fold {
 					return fold{cls: clsSep}
 				}
 				a.steps |= steps
-				a.upper = upper
+				a.upper = upper && steps&(StepConfusables|StepStyled) == 0
 				return a
 			case a.cls == clsLetter:
 				out = append(out, a.out[0])
@@ -329,7 +324,7 @@ func computeFold(r rune) fold {
 	if len(out) > len(fold{}.out) {
 		return computeOther(r)
 	}
-	f := fold{cls: clsLetter, n: uint8(len(out)), steps: steps, upper: upper}
+	f := fold{cls: clsLetter, n: uint8(len(out)), steps: steps, upper: upper && steps&(StepConfusables|StepStyled) == 0}
 	copy(f.out[:], out)
 	return f
 }

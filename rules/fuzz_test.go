@@ -140,11 +140,18 @@ func FuzzDisguisedTermIsFound(f *testing.F) {
 			return int(x % uint64(n))
 		}
 		disguised := disguises[int(technique)%len(disguises)](term, pick)
-		// Word boundaries: the surroundings end and start with a space.
+		// Word boundaries: the surroundings end and start with a space. A
+		// word split into single characters is one word with the single
+		// characters around it ("0 f u c k 0" is "0fuck0"): a blank line
+		// bounds it.
 		if !utf8.ValidString(before) || !utf8.ValidString(after) {
 			return
 		}
-		text := before + " " + disguised + " " + after
+		gap := " "
+		if strings.Contains(disguised, " ") || technique%uint8(len(disguises)) == 3 {
+			gap = "\n\n"
+		}
+		text := before + gap + disguised + gap + after
 		if strings.ContainsAny(before+after, "\u200b\u200d\u2060\u00ad") {
 			return
 		}

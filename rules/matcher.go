@@ -40,6 +40,22 @@ type Matcher struct {
 	grams   gramFilter              // the partial terms' first bytes: most texts have none
 	parts   [][]partTerm            // by automaton index
 	size    int
+
+	expanded      map[int][]expandedTerm // whole-word terms spelled out, by length: for hidden letters
+	allowCensored bool                   // words with hidden letters are let through
+}
+
+// MatcherOptions change how a Matcher reads texts.
+type MatcherOptions struct {
+	// AllowCensored lets words through whose letters are already hidden by
+	// symbols ("f*ck"): a community may take them as censored enough.
+	AllowCensored bool
+}
+
+// expandedTerm is a whole-word term with its repeated letters written out.
+type expandedTerm struct {
+	key  string
+	term *Term
 }
 
 type wordTerm struct {
@@ -83,7 +99,13 @@ var ErrEmptyTerm = errors.New("has no letters or digits")
 // NewMatcher compiles terms. Each term goes through the same folding as the
 // texts it is matched against, so moderators write plain words.
 func NewMatcher(terms []Term) (*Matcher, error) {
-	m := &Matcher{words: map[string][]wordTerm{}, phrases: map[string][]phraseTerm{}}
+	return NewMatcherWith(terms, MatcherOptions{})
+}
+
+// NewMatcherWith compiles terms with options.
+func NewMatcherWith(terms []Term, opts MatcherOptions) (*Matcher, error) {
+	m := &Matcher{words: map[string][]wordTerm{}, phrases: map[string][]phraseTerm{},
+		expanded: map[int][]expandedTerm{}, allowCensored: opts.AllowCensored}
 	var patterns []string
 	index := map[string]int{}
 	var errs []error
@@ -180,6 +202,7 @@ func (m *Matcher) add(term *Term, patterns *[]string, index map[string]int) erro
 	if n == 1 {
 		m.words[words[0].key] = append(m.words[words[0].key], wordTerm{term: term, runs: words[0].runs})
 		m.bloom.add(words[0].key)
+		m.addExpanded(term)
 		return nil
 	}
 	m.phrases[words[0].key] = append(m.phrases[words[0].key], phraseTerm{term: term, words: words})
@@ -188,7 +211,27 @@ func (m *Matcher) add(term *Term, patterns *[]string, index map[string]int) erro
 	joined := joinWords(words)
 	m.words[joined.key] = append(m.words[joined.key], wordTerm{term: term, runs: joined.runs})
 	m.bloom.add(joined.key)
+	m.addExpanded(term)
 	return nil
+}
+
+// addExpanded indexes a whole-word term, spelled out in lower case with
+// l read as i, for words with hidden letters.
+func (m *Matcher) addExpanded(term *Term) {
+	var b strings.Builder
+	for _, r := range strings.ToLower(term.Text) {
+		switch {
+		case r == 'l':
+			b.WriteByte('i')
+		case r >= 'a' && r <= 'z':
+			b.WriteRune(r)
+		case r == ' ' || r == '-':
+		default:
+			return
+		}
+	}
+	k := b.String()
+	m.expanded[len(k)] = append(m.expanded[len(k)], expandedTerm{key: k, term: term})
 }
 
 func (t *Text) termWord(w *word) termWord {
@@ -229,20 +272,13 @@ func splitUnits(key string) []string {
 
 // Match appends to dst every place in t where a term of m occurs and returns
 // the extended slice. Matches come in the order of the text for whole words
-// and phrases, followed by partial-word terms.
+// and phrases, followed by the other readings of the text (bidi overrides,
+// hidden letters) and partial-word terms.
 func (m *Matcher) Match(t *Text, dst []Match) []Match {
 	for i := range t.words {
 		w := &t.words[i]
 		key := t.keys[w.k0:w.k1]
-		runs := t.runs[w.r0 : w.r0+w.n]
-		before := len(dst)
-		dst = m.lookup(w, key, runs, w.hash, false, false, dst)
-		if len(dst) == before && w.steps&StepSeparators != 0 {
-			dst = m.matchJoinedParts(t, w, key, runs, dst)
-		}
-		if len(dst) == before && w.tail != 0 {
-			dst = m.matchWithTail(w, key, runs, dst)
-		}
+		dst = m.matchWord(t, w, dst)
 		if !m.bloom.mayHaveHash(w.hash) {
 			continue
 		}
@@ -251,6 +287,18 @@ func (m *Matcher) Match(t *Text, dst []Match) []Match {
 				if end, steps, ok := t.phraseAt(i, p.words); ok {
 					dst = append(dst, Match{Start: int(w.start), End: int(t.words[end].end), Term: p.term.Text,
 						List: p.term.List, Steps: steps})
+				}
+			}
+		}
+	}
+	for i := range t.extra {
+		if w := &t.extra[i]; w.flags&wordReading != 0 {
+			before := len(dst)
+			found := m.matchWord(t, w, dst)
+			dst = dst[:before]
+			for _, f := range found[before:len(found)] {
+				if !sameMatch(dst[:before], f) {
+					dst = append(dst, f)
 				}
 			}
 		}
@@ -264,6 +312,126 @@ func (m *Matcher) Match(t *Text, dst []Match) []Match {
 		}
 	}
 	return dst
+}
+
+func sameMatch(found []Match, m Match) bool {
+	for _, f := range found {
+		if f.Start == m.Start && f.End == m.End && f.Term == m.Term {
+			return true
+		}
+	}
+	return false
+}
+
+// matchWord looks a word up, and when it is no listed word as it stands,
+// tries its other readings: a symbol at its edge read otherwise, the words
+// a reader sees inside it, its split into words, hidden letters.
+func (m *Matcher) matchWord(t *Text, w *word, dst []Match) []Match {
+	key := t.keys[w.k0:w.k1]
+	runs := t.runs[w.r0 : w.r0+w.n]
+	before := len(dst)
+	if w.flags&wordCensored == 0 {
+		dst = m.lookup(w, key, runs, w.hash, false, false, dst)
+	}
+	if len(dst) > before || (w.edges.nHead == 0 && w.edges.nTail == 0 && w.nc == 0 && w.x1 == w.x0 &&
+		w.flags&(wordJoined|wordHashtag|wordHandle|wordCensored|wordGrawlix) == 0) {
+		return dst
+	}
+	if w.edges.nHead > 0 || w.edges.nTail > 0 {
+		if dst = m.matchEdges(w, key, runs, dst); len(dst) > before {
+			return dst
+		}
+	}
+	for i := w.x0; i < w.x1; i++ {
+		if dst = m.matchWord(t, &t.extra[i], dst); len(dst) > before {
+			return dst
+		}
+	}
+	if w.nc > 0 {
+		if dst = m.matchCuts(t, w, dst); len(dst) > before {
+			return dst
+		}
+	}
+	switch {
+	case w.flags&wordJoined != 0:
+		dst = m.matchSplit(t, w, 0, w.n, nil, 0, dst)
+	case w.flags&(wordHashtag|wordHandle) != 0:
+		dst = m.matchCompound(t, w, dst)
+	}
+	if len(dst) == before && w.flags&(wordCensored|wordGrawlix) != 0 && !m.allowCensored {
+		dst = m.matchCensored(t, w, dst)
+	}
+	return dst
+}
+
+// matchCuts looks up the words a reader sees inside w: between its cuts
+// (camelCase, wider gaps, flag emoji after letters). In a word joined from
+// single characters, runs of neighbouring pieces are words too ("d-o-g-g-y
+// s-t-y-l-e" holds "doggy style").
+func (m *Matcher) matchCuts(t *Text, w *word, dst []Match) []Match {
+	key := t.keys[w.k0:w.k1]
+	if len(key) != int(w.n) {
+		return dst // letters of other scripts: units are not bytes
+	}
+	var steps Steps
+	if w.flags&wordJoined == 0 {
+		steps = StepCompound
+	}
+	cuts := t.cuts[w.c0 : w.c0+w.nc]
+	// bounds of piece p: [from(p), to(p)); a shared unit belongs to both.
+	from := func(p int) (int32, bool) {
+		if p == 0 {
+			return 0, false
+		}
+		c := cuts[p-1]
+		if c.shared {
+			return c.unit - 1, true
+		}
+		return c.unit, false
+	}
+	to := func(p int) (int32, bool) {
+		if p == len(cuts) {
+			return w.n, false
+		}
+		return cuts[p].unit, cuts[p].shared
+	}
+	span := 1
+	if w.flags&wordJoined != 0 {
+		span = 12
+	}
+	for a := 0; a <= len(cuts); a++ {
+		for b := a; b <= len(cuts) && b < a+span; b++ {
+			if a == 0 && b == len(cuts) {
+				continue // the whole word
+			}
+			u0, openStart := from(a)
+			u1, openEnd := to(b)
+			if u1-u0 < 2 {
+				continue
+			}
+			part := key[u0:u1]
+			before := len(dst)
+			dst = m.lookup(w, part, t.runs[w.r0+u0:w.r0+u1], keyHash(part), openStart, openEnd, dst)
+			if len(dst) > before {
+				start, end := t.unitSpan(w, u0, u1)
+				for k := before; k < len(dst); k++ {
+					dst[k].Start, dst[k].End = int(start), int(end)
+					dst[k].Steps |= steps
+				}
+			} else if a == b && w.flags&(wordHashtag|wordHandle) != 0 {
+				if w.flags&wordHandle != 0 && u0 == 0 {
+					u0 = 1 // the '@'
+				}
+				dst = m.matchSplit(t, w, u0, min(u1, w.numFrom), loadedEnglish(), StepCompound, dst)
+			}
+		}
+	}
+	return dst
+}
+
+func loadedEnglish() *dictionary {
+	englishOnce.Do(loadEnglish)
+	return &english
 }
 
 // lookup looks key, whose keyHash is h, up; where the word goes on past the
@@ -286,73 +454,60 @@ func (m *Matcher) lookup(w *word, key []byte, runs []uint8, h uint32, openStart,
 	return dst
 }
 
-// matchWithTail tries a word with its trailing symbol read as a letter:
-// "p@k!" is "paki", while "fuck!" already matched without it.
-func (m *Matcher) matchWithTail(w *word, key []byte, runs []uint8, dst []Match) []Match {
-	var kb [64]byte
-	var rb [64]uint8
-	if len(key) >= len(kb) {
+// matchEdges tries a word with symbols trimmed from its edges read as
+// letters: "p@k!" is "paki" and "+!†+y" is "titty", while "fuck!!!"
+// already matched without them.
+func (m *Matcher) matchEdges(w *word, key []byte, runs []uint8, dst []Match) []Match {
+	var kb [72]byte
+	var rb [72]uint8
+	if len(key)+6 > len(kb) {
 		return dst
 	}
-	k := append(kb[:0], key...)
-	r := append(rb[:0], runs...)
-	if last := len(k) - 1; last >= 0 && k[last] == w.tail {
-		r[len(r)-1]++
-	} else {
-		k = append(k, w.tail)
-		r = append(r, 1)
-	}
-	before := len(dst)
-	dst = m.lookup(w, k, r, keyHash(k), false, false, dst)
-	for i := before; i < len(dst); i++ {
-		dst[i].End = int(w.tailEnd)
-		dst[i].Steps |= StepLeetspeak
-	}
-	return dst
-}
-
-// minJoinedPart is the fewest letters a term found inside a longer joined
-// word must have, unless it starts or ends that word.
-const minJoinedPart = 3
-
-// matchJoinedParts looks for terms inside a word that was joined from single
-// characters, which holds more than the term when its neighbours are single
-// characters too ("f u c k y o u", "i f u c k", a term written twice). Each
-// part found is reported with the bytes of its own letters.
-func (m *Matcher) matchJoinedParts(t *Text, w *word, key []byte, runs []uint8, dst []Match) []Match {
-	var offs [65]int32 // byte offset of each unit in key, and of the end
-	n := int(w.n)
-	if n+1 > len(offs) {
-		return dst
-	}
-	for i, u := 0, 0; u < n; u++ {
-		offs[u] = int32(i)
-		if key[i] >= utf8.RuneSelf {
-			_, size := utf8.DecodeRune(key[i:])
-			i += size
-		} else {
-			i++
-		}
-	}
-	offs[n] = int32(len(key))
-	spans := t.spans[w.s0 : w.s0+w.n]
-	for u0 := 0; u0 < n; u0++ {
-		for u1 := n; u1 > u0; u1-- {
-			if (u1-u0 < minJoinedPart && u0 != 0 && u1 != n) || u1-u0 < 2 {
+	e := &w.edges
+	for h := int8(0); h <= e.nHead; h++ {
+		for k := int8(0); k <= e.nTail; k++ {
+			if h == 0 && k == 0 {
 				continue
 			}
-			// Each letter of a joined word was its own character, so a
-			// repeat at the edge of a part may hold a neighbour's letter
-			// ("b a s t a r d D").
-			before := len(dst)
-			part := key[offs[u0]:offs[u1]]
-			dst = m.lookup(w, part, runs[u0:u1], keyHash(part), true, true, dst)
-			if len(dst) > before {
-				for i := before; i < len(dst); i++ {
-					dst[i].Start, dst[i].End = int(spans[u0][0]), int(spans[u1-1][1])
+			ks, rs := kb[:0], rb[:0]
+			add := func(u byte, n uint8) {
+				if u == 'l' {
+					u = 'i'
 				}
-				u0 = u1 - 1
-				break
+				if len(ks) > 0 && ks[len(ks)-1] == u && u < utf8.RuneSelf {
+					rs[len(rs)-1] += n
+					return
+				}
+				ks, rs = append(ks, u), append(rs, n)
+			}
+			for x := h - 1; x >= 0; x-- {
+				add(e.head[x], 1)
+			}
+			for i, u := 0, 0; i < len(key); u++ {
+				n := unitLen(key[i:])
+				if n == 1 {
+					add(key[i], runs[u])
+				} else {
+					ks, rs = append(ks, key[i:i+n]...), append(rs, runs[u])
+				}
+				i += n
+			}
+			for x := range k {
+				add(e.tail[x], 1)
+			}
+			before := len(dst)
+			dst = m.lookup(w, ks, rs, keyHash(ks), false, false, dst)
+			for i := before; i < len(dst); i++ {
+				if h > 0 {
+					dst[i].Start = int(e.headStart[h-1])
+				}
+				if k > 0 {
+					dst[i].End = int(e.tailEnd[k-1])
+				}
+				dst[i].Steps |= StepLeetspeak
+			}
+			if len(dst) > before {
+				return dst
 			}
 		}
 	}
