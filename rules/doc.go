@@ -44,12 +44,23 @@
 //
 // `contains` matches terms against the folded words of a text: Unicode
 // compatibility forms (NFKC: fullwidth, mathematical, enclosed letters),
-// case, diacritics and combining marks, confusable Cyrillic and Greek
-// letters (after Unicode's confusables data), invisible and format
-// characters, leetspeak digits and symbols inside words, letters split by a
-// repeated separator, and stretched letters. Whole words match; a `*` at the
+// case, diacritics and combining marks, look-alike letters of other scripts
+// and styled letters without a compatibility form (generated from Unicode's
+// confusables data and the character names: Cyrillic, Greek, Armenian,
+// Cherokee, Coptic, small capitals, negative squared and circled letters,
+// modifier letters, regional indicators, letters with hooks and strokes),
+// invisible and format characters, leetspeak digits and symbols inside
+// words, sequences such as |_| and |<, letters split by separators of any
+// kind, and stretched letters. A word split into single characters is
+// matched as a whole, never searched for terms inside. camelCase and
+// PascalCase words are also read as the words a reader sees in them, and
+// hashtags and handles are split with an English dictionary, so that
+// "#therapistlife" stays innocent. Bidirectional overrides are applied, and
+// the reversed words matched and masked where the reader sees them. Letters
+// hidden by * # % ! ("f*ck") match the one listed term that fits, unless
+// settings.allow_censored lets them through. Whole words match; a `*` at the
 // start or end of a term matches word endings or beginnings. See Text and
-// Matcher for the details, and how innocent words stay clean.
+// Matcher for the details.
 //
 // # Regular expressions
 //

@@ -73,7 +73,8 @@ func FuzzMaskKeepsOutside(f *testing.F) {
 	m := mustMatcher(f, "fuck", "shit", "piece of shit", "ass*", "*hole")
 	for _, s := range []string{"what the fuck", "f.u.c.k", "piece of s h i t", "assholes", "ｆｕｃｋ!", "sh\u200bit\u0301",
 		"\u202Efuck\u202C ,see moc.elgoog", "\u2067shit\u2069", "fuck\u200B", "fuck\u2060x", "shit\uFE0F", "fuck\u200D💩",
-		"f\u200Bu\u202Cc\u2060k", "a\u034Fss\u00ADhole"} {
+		"f\u200Bu\u202Cc\u2060k", "a\u034Fss\u00ADhole", "🅵🆄🅲🅺", "🇫 🇺🇨\u200b🇰", "f🔥u-c_k", "ph|_|(|<",
+		"fu\u202Ekc\u202C!", "\u2067tihs\u2069 x", "#FuckMondays", "@shithead99", "f*ck", "sh!t", "(fuck)"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

@@ -350,3 +350,78 @@ func TestSkipStringEveryOffset(t *testing.T) {
 		t.Fatalf("an unterminated string runs to the end, got %d", got)
 	}
 }
+
+// TestNewDisguises: one example of each disguise the fixtures measure,
+// with the step that explains it, and the innocent words that look like
+// them.
+func TestNewDisguises(t *testing.T) {
+	t.Parallel()
+	m := mustMatcher(t, "fuck", "shit", "cock", "rapist", "dick", "bitch", "ass", "cunt", "tit", "piece of shit")
+	cases := []struct {
+		name, text, term string
+		steps            Steps
+	}{
+		{"negative squared", "what the 🅵🆄🅲🅺", "fuck", StepStyled},
+		{"small capitals", "ꜱʜɪᴛ happens", "shit", StepStyled},
+		{"regional indicators", "🇫 🇺 🇨 🇰 off", "fuck", StepRegional | StepSeparators},
+		{"regional indicators adjacent", "🇫🇺🇨🇰", "fuck", StepRegional},
+		{"emoji separators", "f🔥u🔥c🔥k", "fuck", StepSeparators},
+		{"mixed separators", "f.u-c_k you", "fuck", StepSeparators},
+		{"white space runs", "f  \tu\n c  k", "fuck", StepSeparators},
+		{"leetspeak sequences", "ph|_|(|<", "fuck", StepLeetspeak},
+		{"leetspeak symbols as separators", "f|u|c|k", "fuck", StepSeparators},
+		{"armenian and cherokee", "ꮯօᏟк", "cock", StepConfusables},
+		{"hooks and strokes", "ƈøƈĸ", "cock", StepDiacritics},
+		{"invisible", "f\u00adu\u2060c\u180ek\ufeff", "fuck", StepInvisible},
+		{"bidi override", "\u202Ekcuf\u202C off", "fuck", StepReversed},
+		{"partly reversed", "fu\u202Ekc\u202C", "fuck", StepReversed},
+		{"isolate", "\u2067kcuf\u2069", "fuck", StepReversed},
+		{"hashtag", "#fuckmondays", "fuck", StepCompound},
+		{"pascal case", "TotalBitchMove", "bitch", StepCompound},
+		{"camel case", "lolFuckThis", "fuck", StepCompound},
+		{"handle", "@dickhead99", "dick", StepCompound},
+		{"censored", "what the f*ck", "fuck", StepCensored},
+		{"censored bang", "c!nt", "cunt", StepCensored},
+		{"three at once", "🅵.|_|.ς.к", "fuck", StepStyled | StepLeetspeak | StepSeparators},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			for _, g := range find(m, tc.text) {
+				if g.Term == tc.term {
+					if g.Steps&tc.steps != tc.steps {
+						t.Errorf("steps %s, want at least %s", g.Steps, tc.steps)
+					}
+					return
+				}
+			}
+			t.Fatalf("%q: %s not found", tc.text, tc.term)
+		})
+	}
+	for _, text := range []string{"d.o.c.u.m.e.n.t.a.r.i.e.s", "a s s e s s m e n t", "M_i_l_f_o_r_d", "𝓬𝓸𝓬𝓴𝓽𝓪𝓲𝓵",
+		"#therapistlife", "ClassicAssessment", "@cockpitview", "Cockburn and Titcomb", "analysis.py",
+		"expertsexchange.com", "(um, not sure)", "ǝʇɐʇs", "#penisland"} {
+		if got := find(m, text); len(got) > 0 {
+			t.Errorf("%q flagged: %+v", text, got)
+		}
+	}
+}
+
+// TestAllowCensored: a matcher told to let censored words through does.
+func TestAllowCensored(t *testing.T) {
+	t.Parallel()
+	m, err := NewMatcherWith([]Term{{Text: "fuck"}}, MatcherOptions{AllowCensored: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := find(m, "f*ck off"); len(got) > 0 {
+		t.Errorf("censored word matched: %+v", got)
+	}
+	if got := find(m, "fuck off"); len(got) == 0 {
+		t.Error("the plain word must still match")
+	}
+	set, err := Parse("rules.yaml", []byte("version: 1\nsettings: {allow_censored: true}\nrules:\n  - id: r\n    when: {text: {contains: [fuck]}}\n    action: reject\n    tests: {match: [fuck], no_match: [\"f*ck\"]}\n"), nil)
+	if err != nil || !set.Settings.AllowCensored {
+		t.Fatalf("allow_censored not read: %v", err)
+	}
+}

@@ -67,7 +67,10 @@ func (p *parser) document(doc *yaml.Node) *Set {
 
 func (p *parser) settings(n *yaml.Node, s *Settings, c *compiler) (deviceKey string) {
 	deviceKey = "device-id"
-	m := p.mapping(n, "settings", "reject_reply", "hold_reply", "exempt", "flag_field", "device_key")
+	m := p.mapping(n, "settings", "reject_reply", "hold_reply", "exempt", "flag_field", "device_key", "allow_censored")
+	if v, ok := m["allow_censored"]; ok {
+		s.AllowCensored, _ = p.boolean(v, "settings.allow_censored")
+	}
 	if v, ok := m["reject_reply"]; ok {
 		if r, ok := p.str(v, "settings.reject_reply"); ok {
 			s.RejectReply = r
@@ -919,7 +922,7 @@ func (p *parser) matcher(n *yaml.Node, path string, c *compiler) *Matcher {
 	if !ok {
 		return nil // reported, here or at the list
 	}
-	m, err := NewMatcher(terms)
+	m, err := NewMatcherWith(terms, MatcherOptions{AllowCensored: c.set.Settings.AllowCensored})
 	if err != nil {
 		p.errorf(n, "%s: %v", path, err)
 		return nil

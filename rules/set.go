@@ -65,6 +65,9 @@ type Settings struct {
 	HoldReply   string    // sent for a hold rule that has no reply of its own
 	Exempt      Condition // who every rule skips unless the rule says otherwise; nil: nobody
 	FlagField   string    // the custom field a flag rule sets
+	// AllowCensored lets words through whose letters are already hidden by
+	// symbols ("f*ck") instead of matching the one listed term they fit.
+	AllowCensored bool
 }
 
 // Defaults of Settings.

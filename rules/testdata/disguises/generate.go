@@ -27,8 +27,8 @@ const perKind = 150
 
 var rng = rand.New(rand.NewPCG(16, 2026))
 
-func pick[T any](xs []T) T { return xs[rng.IntN(len(xs))] }
-func chance(p float64) bool  { return rng.Float64() < p }
+func pick[T any](xs []T) T  { return xs[rng.IntN(len(xs))] }
+func chance(p float64) bool { return rng.Float64() < p }
 
 type positive struct {
 	Text      string `json:"text"`
