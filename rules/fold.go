@@ -35,7 +35,7 @@ const (
 var stepNames = [...]string{"case", "width", "diacritics", "confusables", "invisible", "leetspeak", "stretch",
 	"separators", "styled letters", "regional indicators", "bidi override", "compound", "censored"}
 
-// String lists the steps, separated by ", ", or "none".
+// String lists the steps, comma-separated, or "none".
 func (s Steps) String() string {
 	if s == 0 {
 		return "none"
@@ -46,7 +46,7 @@ func (s Steps) String() string {
 			continue
 		}
 		if b.Len() > 0 {
-			b.WriteString(", ")
+			b.WriteByte(',')
 		}
 		b.WriteString(name)
 	}

@@ -281,7 +281,7 @@ func explainLines(r io.Reader, w io.Writer, engine *moderation.Engine) error {
 			for _, m := range res.Matches {
 				mr := matchReport{Start: m.Start, End: m.End, Text: m.Original, Value: m.Value, Term: m.Term, List: m.List, Folded: m.Folded}
 				if m.Steps != 0 {
-					mr.Steps = strings.Split(m.Steps.String(), ", ")
+					mr.Steps = strings.Split(m.Steps.String(), ",")
 				}
 				rr.Matches = append(rr.Matches, mr)
 			}
