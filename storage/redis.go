@@ -94,7 +94,8 @@ func OpenRedis(url string, opts RedisOptions) (*Redis, error) {
 func redisClient(url string) (redis.UniversalClient, error) {
 	scheme, rest, ok := strings.Cut(url, "://")
 	if !ok {
-		return nil, fmt.Errorf("redis url %q: no scheme (redis://, rediss://, redis+cluster://, redis+sentinel://)", redactURL(url))
+		return nil, fmt.Errorf("redis url %q: no scheme: write redis://%s (or rediss:// for TLS, redis+cluster://, redis+sentinel://)",
+			redactURL(url), redactURL(url))
 	}
 	base, kind, _ := strings.Cut(scheme, "+")
 	if base != "redis" && base != "rediss" {
@@ -162,7 +163,10 @@ func urlError(url string, err error) error {
 func redactURL(url string) string {
 	scheme, rest, ok := strings.Cut(url, "://")
 	if !ok {
-		return "…"
+		if strings.Contains(url, "@") { // a password may be before it
+			return "…"
+		}
+		return url
 	}
 	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
 		user, _, _ := strings.Cut(rest[:at], ":")

@@ -20,21 +20,21 @@ type consoleEnv struct {
 func loadConsole(getenv func(string) string) (consoleEnv, error) {
 	var e consoleEnv
 	var errs []error
-	switch v := getenv("MODGATE_CONSOLE"); v {
-	case "", "1", "true":
+	switch v := setting(getenv, "MODGATE_CONSOLE"); v {
+	case "1", "true":
 	case "0", "false":
 		e.off = true
 	default:
 		errs = append(errs, fmt.Errorf("MODGATE_CONSOLE: %q is not 1 or 0", v))
 	}
-	if s := getenv("MODGATE_CONSOLE_SECRET"); s != "" {
+	if s := setting(getenv, "MODGATE_CONSOLE_SECRET"); s != "" {
 		if len(s) < 32 {
 			errs = append(errs, errors.New("MODGATE_CONSOLE_SECRET: at least 32 characters, random (openssl rand -hex 32)"))
 		}
 		e.secret = []byte(s)
 	}
-	switch v := getenv("MODGATE_TRUST_PROXY"); v {
-	case "", "0", "false":
+	switch v := setting(getenv, "MODGATE_TRUST_PROXY"); v {
+	case "0", "false":
 	case "1", "true":
 		e.trustProxy = true
 	default:

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -17,20 +18,20 @@ import (
 	"github.com/modgate/modgate/rules"
 )
 
-const testUsage = `usage:
-  modgate test [rules.yaml] "message" [flags]  explain what the rules do with one message
-      flags: --user-id --user-role --user-name --user-created (time or age: 24h) --channel type:id
-             --ip --ext (request_info.ext) --hook before_send|pending
-  modgate test [rules.yaml] --jsonl FILE       one Stream payload or {"text": ...} a line ("-" for stdin);
-                                               prints one JSON verdict a line, then a summary line
+const testText = `usage:
+  modgate test [FILE] "message" [flags]   explain what the rules do with one message
+  modgate test [FILE] --jsonl FILE        one Stream payload or {"text": ...} a line ("-" for
+                                          stdin); prints one JSON verdict a line, then a summary
+
+FILE is the rules file (MODGATE_RULES, or rules.yaml, when left out); a
+lone argument ending in .yaml or .yml is taken for it. The flags say who
+sent the message; nothing is counted or stored.
 `
 
 // dryRun is `modgate test`: it evaluates messages with a rules file and
 // explains, rule by rule, what fired and why. Nothing is counted or stored.
-func dryRun(args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+func dryRun(args []string, env environment, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, testUsage) }
 	jsonl := fs.String("jsonl", "", "read messages from `FILE`, one JSON object a line")
 	var who sender
 	fs.StringVar(&who.userID, "user-id", "u-test", "the sender's user id")
@@ -43,8 +44,8 @@ func dryRun(args []string, getenv func(string) string, stdin io.Reader, stdout, 
 	fs.StringVar(&who.hook, "hook", moderation.HookBeforeSend, "the hook: before_send or pending")
 	var positional []string
 	for {
-		if err := fs.Parse(args); err != nil {
-			return 2
+		if code, ok := parseFlags(fs, args, usageOf(fs, testText), stdout, stderr); !ok {
+			return code
 		}
 		if fs.NArg() == 0 {
 			break
@@ -52,19 +53,30 @@ func dryRun(args []string, getenv func(string) string, stdin io.Reader, stdout, 
 		positional = append(positional, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
-	path := envOr(getenv, "MODGATE_RULES", "rules.yaml")
+	if warnMisnamed(env, "test", stderr) {
+		return 2
+	}
+	path := setting(env.get, "MODGATE_RULES")
 	var message string
 	switch {
 	case *jsonl != "" && len(positional) <= 1:
 		if len(positional) == 1 {
 			path = positional[0]
 		}
+	case *jsonl == "" && len(positional) == 0:
+		fmt.Fprintln(stderr, `modgate test: no message to test: modgate test [FILE] "message", or --jsonl FILE; modgate test -h for help`)
+		return 2
+	case *jsonl == "" && len(positional) == 1 && looksLikeRulesFile(positional[0]):
+		fmt.Fprintf(stderr, "modgate test: no message to test with %s: modgate test %s \"message\"; modgate test -h for help\n",
+			positional[0], positional[0])
+		return 2
 	case *jsonl == "" && len(positional) == 1:
 		message = positional[0]
 	case *jsonl == "" && len(positional) == 2:
 		path, message = positional[0], positional[1]
 	default:
-		fs.Usage()
+		extra := positional[len(positional)-1]
+		fmt.Fprintf(stderr, "modgate test: unexpected argument %q: one rules file and one message (quote a message of several words); modgate test -h for help\n", extra)
 		return 2
 	}
 	set, err := rules.Load(path)
@@ -97,6 +109,13 @@ func dryRun(args []string, getenv func(string) string, stdin io.Reader, stdout, 
 		return 1
 	}
 	return 0
+}
+
+// looksLikeRulesFile tells a lone argument that names a rules file from
+// a message: it ends in .yaml or .yml.
+func looksLikeRulesFile(arg string) bool {
+	ext := strings.ToLower(filepath.Ext(arg))
+	return ext == ".yaml" || ext == ".yml"
 }
 
 // sender is who `modgate test` pretends sent the message.

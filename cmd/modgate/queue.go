@@ -8,12 +8,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 )
 
-const queueUsage = `usage:
+const queueText = `usage:
   modgate queue list [--channel CID] [--user ID] [--rule ID] [--limit N] [--cursor C]
   modgate queue show ID
   modgate queue approve ID
@@ -24,20 +25,29 @@ then, modgate goes on trying and the item reads "deciding" (queue show).
 --force rejects a message an approval may already have made visible
 (Stream did not confirm it): the message is then deleted from the channel.
 
-A client of the admin API: MODGATE_ADMIN_URL (default http://127.0.0.1:8080)
-and MODGATE_ADMIN_TOKEN (a token of MODGATE_ADMIN_TOKENS).
+A client of the admin API: MODGATE_ADMIN_URL (by default http://127.0.0.1
+and the port of MODGATE_ADMIN_ADDR, or else of MODGATE_ADDR) and
+MODGATE_ADMIN_TOKEN (a token of MODGATE_ADMIN_TOKENS).
 `
+
+// queueCommands are the subcommands of modgate queue.
+var queueCommands = []string{"list", "show", "approve", "reject"}
 
 // queueCmd is `modgate queue`: the review queue for moderators at a terminal.
 func queueCmd(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, queueUsage)
+		fmt.Fprint(stderr, "modgate queue: which command? ", strings.Join(queueCommands, ", "), "\n\n", queueText)
 		return 2
 	}
 	sub, args := args[0], args[1:]
 	fs := flag.NewFlagSet("queue "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, queueUsage) }
+	if strings.HasPrefix(sub, "-") { // modgate queue -h
+		fs = flag.NewFlagSet("queue", flag.ContinueOnError)
+		if code, ok := parseFlags(fs, append([]string{sub}, args...), usageOf(fs, queueText), stdout, stderr); !ok {
+			return code
+		}
+		return unknownCommand("modgate queue", sub, queueCommands, stderr)
+	}
 	channel := fs.String("channel", "", "only this channel (cid)")
 	user := fs.String("user", "", "only this sender")
 	rule := fs.String("rule", "", "only messages this rule held")
@@ -47,20 +57,30 @@ func queueCmd(args []string, getenv func(string) string, stdout, stderr io.Write
 	force := fs.Bool("force", false, "reject even though an unconfirmed approval may have made the message visible")
 	var id string
 	for {
-		if err := fs.Parse(args); err != nil {
-			return 2
+		if code, ok := parseFlags(fs, args, usageOf(fs, queueText), stdout, stderr); !ok {
+			return code
 		}
 		if fs.NArg() == 0 {
 			break
 		}
 		if id != "" {
-			fs.Usage()
+			fmt.Fprintf(stderr, "modgate queue %s: unexpected argument %q: one item id; modgate queue -h for help\n", sub, fs.Arg(0))
 			return 2
 		}
 		id, args = fs.Arg(0), fs.Args()[1:]
 	}
-	api := &adminClient{base: strings.TrimSuffix(envOr(getenv, "MODGATE_ADMIN_URL", "http://127.0.0.1:8080"), "/"),
-		token: getenv("MODGATE_ADMIN_TOKEN"), http: &http.Client{Timeout: 30 * time.Second}}
+	switch {
+	case !slices.Contains(queueCommands, sub):
+		return unknownCommand("modgate queue", sub, queueCommands, stderr)
+	case sub == "list" && id != "":
+		fmt.Fprintf(stderr, "modgate queue list: unexpected argument %q: filter with --channel, --user or --rule\n", id)
+		return 2
+	case sub != "list" && id == "":
+		fmt.Fprintf(stderr, "modgate queue %s: which item? modgate queue %s ID (modgate queue list shows them)\n", sub, sub)
+		return 2
+	}
+	api := &adminClient{base: strings.TrimSuffix(adminURL(getenv), "/"),
+		token: setting(getenv, "MODGATE_ADMIN_TOKEN"), http: &http.Client{Timeout: 30 * time.Second}}
 	if api.token == "" {
 		fmt.Fprintln(stderr, "modgate queue: set MODGATE_ADMIN_TOKEN to a token of MODGATE_ADMIN_TOKENS")
 		return 2
@@ -156,8 +176,25 @@ func queueCmd(args []string, getenv func(string) string, stdout, stderr io.Write
 		fmt.Fprintf(stdout, "%s: %s\n", id, answer.Result)
 		return 0
 	}
-	fs.Usage()
-	return 2
+	return 2 // not reached: every command is handled above
+}
+
+// adminURL is MODGATE_ADMIN_URL, or the admin API of a modgate on this
+// machine with the same environment: the port of MODGATE_ADMIN_ADDR, or
+// else of MODGATE_ADDR.
+func adminURL(getenv func(string) string) string {
+	if u := setting(getenv, "MODGATE_ADMIN_URL"); u != "" {
+		return u
+	}
+	addr := setting(getenv, "MODGATE_ADMIN_ADDR")
+	if addr == "" {
+		addr = setting(getenv, "MODGATE_ADDR")
+	}
+	u, err := localURL(addr, "")
+	if err != nil {
+		return "http://127.0.0.1:8080"
+	}
+	return u
 }
 
 type adminClient struct {

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	_ "net/http/pprof" // served only on MODGATE_DEBUG_ADDR
 	"os"
 	"os/signal"
@@ -27,52 +25,11 @@ import (
 	"github.com/modgate/modgate/storage"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
-const usage = `modgate: a moderation hook for Stream Chat
-
-usage:
-  modgate serve [-addr :8080] [-rules rules.yaml]   run the hooks (the default)
-  modgate check [rules.yaml]                        validate a rules file
-  modgate test [rules.yaml] "message"               explain what the rules do with a message
-  modgate test [rules.yaml] --jsonl FILE            the same for one JSON message a line
-  modgate queue list|show|approve|reject ...        the review queue, through the admin API
-  modgate version                                   print the version
-
-Configuration is read from the environment; see README.md.
-`
-
-// run is the whole program; main only supplies the process's context,
-// arguments, environment and streams, so tests can call it directly.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	cmd := "serve"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		cmd, args = args[0], args[1:]
-	}
-	switch cmd {
-	case "serve":
-		return serve(ctx, args, getenv, stderr)
-	case "check":
-		return check(args, getenv, stdout, stderr)
-	case "test":
-		return dryRun(args, getenv, os.Stdin, stdout, stderr)
-	case "queue":
-		return queueCmd(args, getenv, stdout, stderr)
-	case "version":
-		fmt.Fprintln(stdout, "modgate", version)
-		return 0
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return 0
-	}
-	fmt.Fprintf(stderr, "modgate: unknown command %q\n\n%s", cmd, usage)
-	return 2
-}
-
 // config is the service configuration read from the environment.
 type config struct {
 	addr      string
+	adminAddr string // "": the admin API shares addr
+	maxConns  int    // on addr; 0: the default for the descriptor limit
 	rulesPath string
 	keys      map[string]string
 	insecure  bool
@@ -87,6 +44,7 @@ type config struct {
 
 	debugAddr      string
 	streamBase     string
+	streamBaseSet  bool // STREAM_BASE_URL was given
 	holdTTL        time.Duration
 	pendingTimeout time.Duration
 	queueMax       int
@@ -104,117 +62,157 @@ type config struct {
 // again, at most a second).
 const stateCheckEvery = time.Second
 
+// loadConfig reads the configuration; every default comes from the table
+// of variables. All problems are reported at once.
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{
-		addr:      envOr(getenv, "MODGATE_ADDR", ":8080"),
-		rulesPath: envOr(getenv, "MODGATE_RULES", "rules.yaml"),
-		keys:      map[string]string{},
-		logJSON:   envOr(getenv, "MODGATE_LOG_FORMAT", "json") != "text",
+		addr:      setting(getenv, "MODGATE_ADDR"),
+		adminAddr: setting(getenv, "MODGATE_ADMIN_ADDR"),
+		rulesPath: setting(getenv, "MODGATE_RULES"),
+		logJSON:   setting(getenv, "MODGATE_LOG_FORMAT") != "text",
 	}
 	var errs []error
-	if secret := getenv("STREAM_API_SECRET"); secret != "" {
-		c.keys[getenv("STREAM_API_KEY")] = secret
+	var err error
+	if c.keys, err = streamKeys(getenv); err != nil {
+		errs = append(errs, err)
 	}
-	if list := getenv("MODGATE_STREAM_KEYS"); list != "" {
-		for _, pair := range strings.Split(list, ",") {
-			key, secret, ok := strings.Cut(strings.TrimSpace(pair), ":")
-			if !ok || key == "" || secret == "" {
-				errs = append(errs, fmt.Errorf("MODGATE_STREAM_KEYS: %q is not key:secret", redact(pair)))
-				continue
-			}
-			c.keys[key] = secret
+	if v := setting(getenv, "MODGATE_MAX_CONNS"); v != "" {
+		if c.maxConns, err = strconv.Atoi(v); err != nil || c.maxConns < 1 {
+			errs = append(errs, fmt.Errorf("MODGATE_MAX_CONNS: %q is not a whole number of 1 or more", v))
 		}
 	}
-	switch v := getenv("MODGATE_INSECURE_SKIP_SIGNATURE"); v {
-	case "", "0", "false":
+	if c.adminAddr != "" && c.adminAddr == c.addr && !strings.HasSuffix(c.addr, ":0") {
+		errs = append(errs, fmt.Errorf("MODGATE_ADMIN_ADDR: %q is MODGATE_ADDR too: leave it unset to serve everything on one address", c.adminAddr))
+	}
+	switch v := setting(getenv, "MODGATE_INSECURE_SKIP_SIGNATURE"); v {
+	case "0", "false":
 	case "1", "true":
 		c.insecure = true
 	default:
 		errs = append(errs, fmt.Errorf("MODGATE_INSECURE_SKIP_SIGNATURE: %q is not 1 or 0", v))
 	}
-	var err error
-	if c.maxBody, err = parseBytes(envOr(getenv, "MODGATE_MAX_BODY", "1MiB")); err != nil {
+	if c.maxBody, err = parseBytes(setting(getenv, "MODGATE_MAX_BODY")); err != nil {
 		errs = append(errs, fmt.Errorf("MODGATE_MAX_BODY: %w", err))
 	}
-	if c.deadline, err = parseDuration(envOr(getenv, "MODGATE_DEADLINE", "300ms")); err != nil {
-		errs = append(errs, fmt.Errorf("MODGATE_DEADLINE: %w", err))
+	durations := []struct {
+		name string
+		to   *time.Duration
+	}{
+		{"MODGATE_DEADLINE", &c.deadline}, {"MODGATE_PENDING_DEADLINE", &c.pendingDL}, {"MODGATE_REPLAY_TTL", &c.replayTTL},
+		{"MODGATE_PENDING_TIMEOUT", &c.pendingTimeout}, {"MODGATE_HOLD_TTL", &c.holdTTL},
+		{"MODGATE_DECISION_LEASE", &c.decisionLease}, {"MODGATE_RULES_POLL", &c.rulesPoll},
 	}
-	if c.pendingDL, err = parseDuration(envOr(getenv, "MODGATE_PENDING_DEADLINE", "5s")); err != nil {
-		errs = append(errs, fmt.Errorf("MODGATE_PENDING_DEADLINE: %w", err))
+	for _, d := range durations {
+		if *d.to, err = parseDuration(setting(getenv, d.name)); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", d.name, err))
+		}
 	}
-	if c.replayTTL, err = parseDuration(envOr(getenv, "MODGATE_REPLAY_TTL", "10m")); err != nil {
-		errs = append(errs, fmt.Errorf("MODGATE_REPLAY_TTL: %w", err))
-	}
-	if c.admin, err = hook.ParseAdminTokens(getenv("MODGATE_ADMIN_TOKENS")); err != nil {
-		errs = append(errs, fmt.Errorf("MODGATE_ADMIN_TOKENS: %w", err))
-	}
-	c.redisURL = getenv("REDIS_URL")
-	c.debugAddr = getenv("MODGATE_DEBUG_ADDR")
-	c.streamBase = envOr(getenv, "STREAM_BASE_URL", stream.DefaultBaseURL)
-	if c.pendingTimeout, err = parseDuration(envOr(getenv, "MODGATE_PENDING_TIMEOUT", "72h")); err != nil {
-		errs = append(errs, fmt.Errorf("MODGATE_PENDING_TIMEOUT: %w", err))
-	}
-	if c.holdTTL, err = parseDuration(envOr(getenv, "MODGATE_HOLD_TTL", "72h")); err != nil {
-		errs = append(errs, fmt.Errorf("MODGATE_HOLD_TTL: %w", err))
-	}
-	if c.queueMax, err = strconv.Atoi(envOr(getenv, "MODGATE_QUEUE_MAX", "100000")); err != nil || c.queueMax < 1 {
-		errs = append(errs, fmt.Errorf("MODGATE_QUEUE_MAX: %q is not a whole number of 1 or more", getenv("MODGATE_QUEUE_MAX")))
-	}
-	if c.decisionLease, err = parseDuration(envOr(getenv, "MODGATE_DECISION_LEASE", "1m")); err != nil {
-		errs = append(errs, fmt.Errorf("MODGATE_DECISION_LEASE: %w", err))
-	} else if c.decisionLease < 10*time.Second {
+	if c.decisionLease > 0 && c.decisionLease < 10*time.Second {
 		errs = append(errs, fmt.Errorf("MODGATE_DECISION_LEASE: %s is shorter than 10s, too short for a call to Stream and its retries", c.decisionLease))
 	}
-	c.redisPipeline = envOr(getenv, "MODGATE_REDIS_AUTOPIPELINE", "1") != "0"
-	c.redisPrefix = envOr(getenv, "MODGATE_REDIS_PREFIX", "modgate")
+	if c.admin, err = hook.ParseAdminTokens(setting(getenv, "MODGATE_ADMIN_TOKENS")); err != nil {
+		errs = append(errs, fmt.Errorf("MODGATE_ADMIN_TOKENS: %w", err))
+	}
+	c.redisURL = setting(getenv, "REDIS_URL")
+	c.debugAddr = setting(getenv, "MODGATE_DEBUG_ADDR")
+	c.streamBase = setting(getenv, "STREAM_BASE_URL")
+	c.streamBaseSet = getenv("STREAM_BASE_URL") != ""
+	queueMax := setting(getenv, "MODGATE_QUEUE_MAX")
+	if c.queueMax, err = strconv.Atoi(queueMax); err != nil || c.queueMax < 1 {
+		errs = append(errs, fmt.Errorf("MODGATE_QUEUE_MAX: %q is not a whole number of 1 or more", queueMax))
+	}
+	c.redisPipeline = setting(getenv, "MODGATE_REDIS_AUTOPIPELINE") != "0"
+	c.redisPrefix = setting(getenv, "MODGATE_REDIS_PREFIX")
 	if strings.ContainsAny(c.redisPrefix, "{}") {
 		errs = append(errs, fmt.Errorf("MODGATE_REDIS_PREFIX: %q: braces are not allowed (modgate sets the Redis Cluster hash tags itself)", c.redisPrefix))
 	}
 	// A call to Redis waits until the message's deadline: by default no
 	// shorter bound, so a slow answer that still arrives in time is used.
 	c.redisTimeout = c.deadline
-	if v := getenv("MODGATE_REDIS_TIMEOUT"); v != "" {
+	if v := setting(getenv, "MODGATE_REDIS_TIMEOUT"); v != "" {
 		if c.redisTimeout, err = parseDuration(v); err != nil {
 			errs = append(errs, fmt.Errorf("MODGATE_REDIS_TIMEOUT: %w", err))
 		}
 	}
-	if v := envOr(getenv, "MODGATE_DRAIN", "5s"); v != "0" {
+	if v := setting(getenv, "MODGATE_DRAIN"); v != "0" {
 		if c.drain, err = parseDuration(v); err != nil {
 			errs = append(errs, fmt.Errorf("MODGATE_DRAIN: %w", err))
 		}
 	}
-	if c.rulesPoll, err = parseDuration(envOr(getenv, "MODGATE_RULES_POLL", "1s")); err != nil {
-		errs = append(errs, fmt.Errorf("MODGATE_RULES_POLL: %w", err))
-	}
 	if c.console, err = loadConsole(getenv); err != nil {
 		errs = append(errs, err)
 	}
-	if err := c.logLevel.UnmarshalText([]byte(envOr(getenv, "MODGATE_LOG_LEVEL", "info"))); err != nil {
+	if err := c.logLevel.UnmarshalText([]byte(setting(getenv, "MODGATE_LOG_LEVEL"))); err != nil {
 		errs = append(errs, fmt.Errorf("MODGATE_LOG_LEVEL: %w", err))
 	}
 	return c, errors.Join(errs...)
+}
+
+// streamKeys reads the Stream keys and secrets: STREAM_API_KEY and
+// STREAM_API_SECRET, and MODGATE_STREAM_KEYS. A key given twice in
+// MODGATE_STREAM_KEYS is refused, and one given in both with two secrets:
+// which secret checks its calls would otherwise depend on the order.
+func streamKeys(getenv func(string) string) (map[string]string, error) {
+	keys := map[string]string{}
+	var errs []error
+	single := setting(getenv, "STREAM_API_KEY")
+	if secret := setting(getenv, "STREAM_API_SECRET"); secret != "" {
+		keys[single] = secret
+	}
+	list := setting(getenv, "MODGATE_STREAM_KEYS")
+	if list == "" {
+		return keys, nil
+	}
+	seen := map[string]bool{}
+	for _, pair := range strings.Split(list, ",") {
+		key, secret, ok := strings.Cut(strings.TrimSpace(pair), ":")
+		switch {
+		case !ok || key == "" || secret == "":
+			errs = append(errs, fmt.Errorf("MODGATE_STREAM_KEYS: %q is not key:secret", redact(pair)))
+			continue
+		case seen[key]:
+			errs = append(errs, fmt.Errorf("MODGATE_STREAM_KEYS: key %q is given twice", key))
+			continue
+		case key == single && keys[key] != "" && keys[key] != secret:
+			errs = append(errs, fmt.Errorf("MODGATE_STREAM_KEYS: key %q is STREAM_API_KEY too, with another secret", key))
+			continue
+		}
+		seen[key] = true
+		keys[key] = secret
+	}
+	return keys, errors.Join(errs...)
 }
 
 // publisher builds what carries moderators' decisions to Stream: a REST
 // client with the first configured key that has a name. Without one,
 // decisions fail with a clear error and the held messages stay queued.
 func (c config) publisher() (moderation.Publisher, *stream.Approvals, error) {
+	key := c.publisherKey()
+	if key == "" {
+		return noPublisher{}, stream.NewApprovals(c.keys[""] + "modgate"), nil
+	}
+	approvals := stream.NewApprovals(c.keys[key])
+	client, err := stream.NewClient(key, c.keys[key], stream.ClientOptions{BaseURL: c.streamBase})
+	if err != nil {
+		return nil, nil, err
+	}
+	return &stream.Publisher{Client: client, Approvals: approvals}, approvals, nil
+}
+
+// publisherKey is the key decisions are sent with: the first of the named
+// keys in order, or "" when none has a name.
+func (c config) publisherKey() string {
 	keys := make([]string, 0, len(c.keys))
 	for k := range c.keys {
 		if k != "" {
 			keys = append(keys, k)
 		}
 	}
-	sort.Strings(keys)
 	if len(keys) == 0 {
-		return noPublisher{}, stream.NewApprovals(c.keys[""] + "modgate"), nil
+		return ""
 	}
-	approvals := stream.NewApprovals(c.keys[keys[0]])
-	client, err := stream.NewClient(keys[0], c.keys[keys[0]], stream.ClientOptions{BaseURL: c.streamBase})
-	if err != nil {
-		return nil, nil, err
-	}
-	return &stream.Publisher{Client: client, Approvals: approvals}, approvals, nil
+	sort.Strings(keys)
+	return keys[0]
 }
 
 // noPublisher refuses decisions when no Stream API key is configured.
@@ -226,13 +224,6 @@ func (noPublisher) Patch(context.Context, *moderation.Held) error { return errNo
 func (noPublisher) Commit(context.Context, string) error          { return errNoStreamKey }
 func (noPublisher) Delete(context.Context, string) error          { return errNoStreamKey }
 func (noPublisher) Send(context.Context, *moderation.Held) error  { return errNoStreamKey }
-
-func envOr(getenv func(string) string, name, def string) string {
-	if v := getenv(name); v != "" {
-		return v
-	}
-	return def
-}
 
 func redact(pair string) string {
 	if key, _, ok := strings.Cut(pair, ":"); ok {
@@ -283,18 +274,48 @@ func newLogger(c config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
-	c, cfgErr := loadConfig(getenv)
+const serveText = `usage: modgate serve [-addr ADDR] [-rules FILE]
+
+Runs the hooks Stream calls, the admin API, the console and the metrics,
+with the rules of FILE, reloaded when it changes. The rest of the
+configuration is read from the environment (below); a MODGATE_ variable
+that modgate does not read is warned about at start.
+`
+
+func serveUsage(fs *flag.FlagSet) func(io.Writer) {
+	return func(w io.Writer) {
+		usageOf(fs, serveText)(w)
+		fmt.Fprintln(w, "\nenvironment (the flags win over MODGATE_ADDR and MODGATE_RULES):")
+		variablesHelp(w, forServe)
+	}
+}
+
+func serve(ctx context.Context, args []string, env environment, stdout, stderr io.Writer) int {
+	c, cfgErr := loadConfig(env.get)
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", c.addr, "address to listen on (MODGATE_ADDR)")
 	fs.StringVar(&c.rulesPath, "rules", c.rulesPath, "rules file (MODGATE_RULES)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, serveUsage(fs), stdout, stderr); !ok {
+		return code
+	}
+	if code := noArguments("serve", fs.Args(), stderr); code != 0 {
+		return code
 	}
 	log := newLogger(c, stderr)
+	fatal := false
+	for _, m := range misnamedVariables(env) {
+		if m.fatal {
+			log.Error(m.String(), "variable", m.name, "did_you_mean", m.suggestion)
+			fatal = true
+			continue
+		}
+		log.Warn(m.String(), "variable", m.name, "did_you_mean", m.suggestion)
+	}
 	if cfgErr != nil {
 		log.Error("configuration is invalid", "err", cfgErr)
+		return 2
+	}
+	if fatal {
 		return 2
 	}
 	var keys *stream.Keys
@@ -312,7 +333,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		log.Error("rules refused", "file", c.rulesPath, "err", err)
 		return 1
 	}
-	log.Info("rules loaded", "file", c.rulesPath, "rules", len(set.Rules), "rules_version", set.Version)
+	log.Info("rules loaded", "file", c.rulesPath, "rule_count", len(set.Rules), "rules_version", set.Version)
 	for _, w := range set.Warnings {
 		log.Warn("rules warning", "file", c.rulesPath, "warning", w.Error())
 	}
@@ -333,11 +354,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		}
 		defer r.Close()
 		pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		if err := r.Check(pingCtx); err != nil {
+		err = r.Check(pingCtx)
+		cancel()
+		switch {
+		case isDBOutOfRange(err):
+			log.Error("REDIS_URL is invalid: the server has no database of that number (Redis has 16, 0 to 15, unless its databases setting says otherwise)", "err", err)
+			return 2
+		case err != nil:
 			// Start anyway: limits follow their on_error until Redis answers.
 			log.Warn("redis does not answer yet; limit rules follow their on_error until it does", "err", err)
 		}
-		cancel()
 		state, shared, stateName = r, r, r.String()
 		queue, audit = r.Queue(c.queueMax), r.Audit(0)
 	} else {
@@ -349,6 +375,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		log.Error("stream client", "err", err)
 		return 2
 	}
+	c.logWhereDecisionsGo(log)
 	reviews := &moderation.Reviews{Queue: queue, Publisher: publisher, Audit: audit, Log: log, Lease: c.decisionLease}
 	rulesFile := moderation.NewRulesFile(c.rulesPath, engine, log)
 	rulesFile.Audit = audit
@@ -372,8 +399,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	// not carry out, or that Stream refused for a while: now, then regularly.
 	defer reviews.Wait()
 	go reviews.Run(ctx, 0, func(n int, err error) {
-		if n > 0 || err != nil {
-			log.Info("carried out queued decisions", "count", n, "err", err)
+		switch {
+		case err != nil:
+			log.Warn("carrying out queued decisions failed", "count", n, "err", err)
+		case n > 0:
+			log.Info("carried out queued decisions", "count", n)
 		}
 	})
 	if len(c.admin) == 0 {
@@ -399,37 +429,25 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		}
 	}()
 
-	ln, err := net.Listen("tcp", c.addr)
+	listeners, err := listen(c, server, log)
 	if err != nil {
-		log.Error("cannot listen", "addr", c.addr, "err", err)
+		log.Error("cannot listen", "err", err)
 		return 1
 	}
-	// Stream gives up on a call after 5 s at most, so a request that takes
-	// longer to arrive is of no use. The same value for headers and the whole
-	// request sets one read deadline per request instead of two.
-	srv := &http.Server{
-		Handler:           server,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       5 * time.Second,
-		WriteTimeout:      10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	if c.debugAddr != "" {
-		// Profiles on their own listener, never on the public one.
-		dbg := &http.Server{Addr: c.debugAddr, Handler: http.DefaultServeMux, ReadHeaderTimeout: 5 * time.Second}
-		go dbg.ListenAndServe()
-		defer dbg.Close()
-		log.Info("debug listener (pprof)", "addr", c.debugAddr)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	failed := serveAll(listeners)
 	go server.WatchState(ctx, stateCheckEvery)
-	log.Info("listening", "addr", ln.Addr().String(), "state", stateName)
+	attrs := []any{"state", stateName}
+	for _, l := range listeners {
+		key := l.name + "_addr"
+		if l.name == "hooks" {
+			key = "addr"
+		}
+		attrs = append(attrs, key, l.ln.Addr().String())
+	}
+	log.Info("listening", attrs...)
 
 	select {
-	case err := <-served:
+	case err := <-failed:
 		log.Error("server stopped", "err", err)
 		return 1
 	case <-ctx.Done():
@@ -440,16 +458,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if c.drain > 0 {
 		log.Info("draining: /readyz answers 503, requests are still answered", "drain", c.drain.String())
 		select {
-		case err := <-served:
+		case err := <-failed:
 			log.Error("server stopped", "err", err)
 			return 1
 		case <-time.After(c.drain):
 		}
 	}
 	log.Info("shutting down: finishing requests in flight")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
+	if err := shutdownAll(listeners); err != nil {
 		log.Error("shutdown did not finish", "err", err)
 		return 1
 	}
@@ -457,13 +473,74 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	return 0
 }
 
+// isDBOutOfRange reports the answer of a Redis server asked for a
+// database it does not have: a mistake in REDIS_URL that no wait mends.
+func isDBOutOfRange(err error) bool {
+	var rerr redis.Error
+	return errors.As(err, &rerr) && strings.Contains(rerr.Error(), "DB index is out of range")
+}
+
+// logWhereDecisionsGo says at start where moderators' decisions are sent,
+// and warns when a development key would send them to Stream's production
+// API because STREAM_BASE_URL was left out.
+func (c config) logWhereDecisionsGo(log *slog.Logger) {
+	key := c.publisherKey()
+	if key == "" {
+		log.Warn("no STREAM_API_KEY: moderators' decisions and the rules' decisions on pending messages cannot reach Stream; held messages stay queued")
+		return
+	}
+	log.Info("decisions go to Stream", "stream_base_url", c.streamBase, "api_key", key)
+	if !c.streamBaseSet && looksLikeDevelopmentKey(key) {
+		log.Warn("STREAM_API_KEY looks like a development key, but STREAM_BASE_URL is not set: decisions go to Stream's production API",
+			"stream_base_url", c.streamBase, "api_key", key)
+	}
+}
+
+// looksLikeDevelopmentKey tells keys made up for development or tests
+// from Stream's: those are a dozen or more lower-case letters and digits.
+func looksLikeDevelopmentKey(key string) bool {
+	k := strings.ToLower(key)
+	for _, w := range []string{"dev", "test", "local", "example", "demo", "fake", "dummy", "mock", "changeme", "key"} {
+		if strings.Contains(k, w) {
+			return true
+		}
+	}
+	if len(key) < 10 {
+		return true
+	}
+	for _, r := range key {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') {
+			return true
+		}
+	}
+	return false
+}
+
 // check is `modgate check`: it loads a rules file as serve would, runs its
 // inline tests, and prints every problem and warning as file:line:column.
 // Warnings (costly patterns) do not make it fail.
-func check(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	path := envOr(getenv, "MODGATE_RULES", "rules.yaml")
-	if len(args) > 0 {
-		path = args[0]
+const checkText = `usage: modgate check [FILE]
+
+Loads a rules file (FILE, or MODGATE_RULES, or rules.yaml) as serve would,
+runs its inline tests, and prints every problem and warning as
+file:line:column. Exits 0 when the file would be accepted (warnings about
+costly patterns included), 1 when it would be refused.
+`
+
+func check(args []string, env environment, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	if code, ok := parseFlags(fs, args, usageOf(fs, checkText), stdout, stderr); !ok {
+		return code
+	}
+	if fs.NArg() > 1 {
+		return noArguments("check", fs.Args()[1:], stderr)
+	}
+	if warnMisnamed(env, "check", stderr) {
+		return 2
+	}
+	path := setting(env.get, "MODGATE_RULES")
+	if fs.NArg() == 1 {
+		path = fs.Arg(0)
 	}
 	set, err := rules.Load(path)
 	if err != nil {

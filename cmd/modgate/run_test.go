@@ -38,15 +38,14 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-func envFrom(m map[string]string) func(string) string {
-	return func(k string) string { return m[k] }
-}
+func envFrom(m map[string]string) environment { return environment(m) }
 
 type running struct {
-	addr   string
-	stderr *syncBuffer
-	cancel context.CancelFunc
-	done   chan int
+	addr      string
+	adminAddr string // with MODGATE_ADMIN_ADDR
+	stderr    *syncBuffer
+	cancel    context.CancelFunc
+	done      chan int
 }
 
 // start runs `modgate serve` on a free port and waits until it listens.
@@ -65,9 +64,12 @@ func start(t *testing.T, env map[string]string, args ...string) *running {
 	for time.Now().Before(deadline) {
 		sc := bufio.NewScanner(strings.NewReader(r.stderr.String()))
 		for sc.Scan() {
-			var line struct{ Msg, Addr string }
+			var line struct {
+				Msg, Addr string
+				AdminAddr string `json:"admin_addr"`
+			}
 			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
-				r.addr = line.Addr
+				r.addr, r.adminAddr = line.Addr, line.AdminAddr
 				t.Cleanup(func() { r.stop(t) })
 				return r
 			}
@@ -473,7 +475,7 @@ func TestDrainConfiguration(t *testing.T) {
 		want time.Duration
 		err  bool
 	}{{"", 5 * time.Second, false}, {"0", 0, false}, {"250ms", 250 * time.Millisecond, false}, {"soon", 0, true}, {"-1s", 0, true}} {
-		c, err := loadConfig(envFrom(map[string]string{"MODGATE_DRAIN": tc.v}))
+		c, err := loadConfig(envFrom(map[string]string{"MODGATE_DRAIN": tc.v}).get)
 		if (err != nil) != tc.err || (!tc.err && c.drain != tc.want) {
 			t.Errorf("MODGATE_DRAIN=%q: %v, %v; want %v (error %v)", tc.v, c.drain, err, tc.want, tc.err)
 		}
