@@ -3,6 +3,7 @@ package hook
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -107,7 +108,10 @@ func (s *Server) pending(c echo.Context) (err error) {
 	if v.DeadlineHit {
 		s.metrics.deadline.Inc()
 		s.deadlineLog.Warn("deadline passed: on_error decided, or a moderator does", "hook", hookPending, "message_id", p.ID,
-			"deadline", s.cfg.PendingDeadline, "action", v.Action.String())
+			"deadline", s.cfg.PendingDeadline.String(), "action", v.Action.String())
+	}
+	if s.log.Enabled(ctx, slog.LevelDebug) {
+		s.logDecision(ctx, hookPending, req.Header.Get("X-Webhook-Id"), &msg, &v)
 	}
 	uncounted := false
 	if v.Replay != nil || v.Retry {

@@ -364,7 +364,7 @@ func (s *Server) beforeSend(c echo.Context) error {
 	outcome := outcomeOf(&v)
 	if v.DeadlineHit {
 		s.metrics.deadline.Inc()
-		s.deadlineLog.Warn("deadline passed: on_error decided", "webhook_id", webhookID, "deadline", s.cfg.Deadline,
+		s.deadlineLog.Warn("deadline passed: on_error decided", "webhook_id", webhookID, "deadline", s.cfg.Deadline.String(),
 			"action", v.Action.String())
 	}
 	switch {
@@ -378,7 +378,7 @@ func (s *Server) beforeSend(c echo.Context) error {
 	m.requests[outcome].Inc()
 	s.metrics.countFired(&v)
 	if s.log.Enabled(ctx, slog.LevelDebug) {
-		s.logDecision(ctx, webhookID, p, &v)
+		s.logDecision(ctx, hookBeforeSend, webhookID, &msg, &v)
 	}
 	if err := writeAnswer(c, answer); err != nil {
 		return err
@@ -427,21 +427,25 @@ func outcomeOf(v *moderation.Verdict) string {
 	return outcomeAllow
 }
 
-func (s *Server) logDecision(ctx context.Context, webhookID string, p *stream.Payload, v *moderation.Verdict) {
+// logDecision writes the debug line of a decision: who sent what where,
+// which rules fired with which terms; never the text.
+func (s *Server) logDecision(ctx context.Context, hook, webhookID string, msg *moderation.Message, v *moderation.Verdict) {
 	ids := make([]string, len(v.Fired))
 	for i, f := range v.Fired {
 		ids[i] = f.RuleID
 	}
-	var terms []string
+	terms := []string{}
 	for _, f := range v.Fired {
 		for _, mt := range f.Matches {
 			terms = append(terms, mt.List+":"+mt.Term)
 		}
 	}
 	s.log.LogAttrs(ctx, slog.LevelDebug, "decision",
+		slog.String("hook", hook),
 		slog.String("webhook_id", webhookID),
-		slog.String("message_id", p.ID),
-		slog.String("channel_cid", stream.String(stream.Field(p.Channel, "cid"))),
+		slog.String("message_id", msg.ID),
+		slog.String("user_id", stream.String(stream.Field(msg.User, "id"))),
+		slog.String("channel_cid", stream.String(stream.Field(msg.Channel, "cid"))),
 		slog.String("action", v.Action.String()),
 		slog.Any("rules", ids),
 		slog.Any("terms", terms),

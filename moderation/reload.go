@@ -104,7 +104,7 @@ func (f *RulesFile) ReloadBy(actor, reason string) error {
 	st.Version, st.Rules, st.LoadedAt = set.Version, len(set.Rules), time.Now()
 	st.Successes++
 	f.status.Store(&st)
-	f.log.Info("rules reloaded", "file", f.path, "rules", len(set.Rules), "rules_version", set.Version, "previous_version", old.Version)
+	f.log.Info("rules reloaded", "file", f.path, "rule_count", len(set.Rules), "rules_version", set.Version, "previous_version", old.Version)
 	for _, w := range set.Warnings {
 		f.log.Warn("rules warning", "file", f.path, "rules_version", set.Version, "warning", w.Error())
 	}
