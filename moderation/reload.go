@@ -92,15 +92,18 @@ func (f *RulesFile) ReloadBy(actor, reason string) error {
 		return err
 	}
 	st.LastError = ""
+	// A file that changed while it was read (a ConfigMap swapped under the
+	// load) keeps the stamp it had before, so that the next look reloads.
+	loaded := settled(stamps, stampsOf(set.Files))
 	if set.Version == f.engine.Rules().Version {
 		st.Unchanged++
-		f.stamps = stampsOf(set.Files)
+		f.stamps = loaded
 		f.status.Store(&st)
 		f.record(AuditEntry{Actor: actor, Action: AuditUnchanged, RulesVersion: set.Version, Reason: reason})
 		return ErrUnchanged
 	}
 	old := f.engine.Swap(set)
-	f.stamps = stampsOf(set.Files)
+	f.stamps = loaded
 	st.Version, st.Rules, st.LoadedAt = set.Version, len(set.Rules), time.Now()
 	st.Successes++
 	f.status.Store(&st)
@@ -160,6 +163,21 @@ func (f *RulesFile) changed() bool {
 		}
 	}
 	return false
+}
+
+// settled returns the stamps of the files after a load, but for a file
+// whose stamp before the load differs: that one keeps the earlier stamp.
+func settled(before, after []stamp) []stamp {
+	prior := make(map[string]stamp, len(before))
+	for _, s := range before {
+		prior[s.path] = s
+	}
+	for i, s := range after {
+		if p, ok := prior[s.path]; ok && (p.size != s.size || !p.modTime.Equal(s.modTime)) {
+			after[i] = p
+		}
+	}
+	return after
 }
 
 func stampsOf(paths []string) []stamp {
