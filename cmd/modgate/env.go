@@ -125,6 +125,8 @@ var variables = []variable{
 	{name: "MODGATE_TEST_REDIS_CLUSTER_URL", who: forTests, doc: "the Redis Cluster the tests use"},
 	{name: "MODGATE_TEST_REDIS_SENTINEL_URL", who: forTests, doc: "the Sentinel group the tests use"},
 	{name: "MODGATE_CORPUS", who: forTests, doc: "another copy of the labelled corpus for the rules tests"},
+	{name: "MODGATE_CHROMIUM", who: forTests, doc: "the Chromium the console's browser tests drive"},
+	{name: "MODGATE_SCREENSHOTS", who: forTests, doc: "where the console's browser tests write the README's screenshots"},
 }
 
 // known looks a variable up.
