@@ -171,3 +171,15 @@ func TestVersionReadsTheBuildInformation(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckWarnsOfMisnamedVariables: check names a misspelt variable and
+// still checks the file it was given.
+func TestCheckWarnsOfMisnamedVariables(t *testing.T) {
+	t.Parallel()
+	code, out, errs := runCmd(t, map[string]string{"MODGATE_RULEZ": "other.yaml", "MODGATE_REDIS_URL": "redis://x/0"}, "check", shippedRules(t))
+	if code != 0 || !strings.Contains(out, ": ok: ") ||
+		!strings.Contains(errs, "modgate check: warning: MODGATE_RULEZ: did you mean MODGATE_RULES?\n") ||
+		!strings.Contains(errs, "modgate check: warning: MODGATE_REDIS_URL is not read: the variable is REDIS_URL") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+}

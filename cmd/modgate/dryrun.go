@@ -53,9 +53,7 @@ func dryRun(args []string, env environment, stdin io.Reader, stdout, stderr io.W
 		positional = append(positional, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
-	if warnMisnamed(env, "test", stderr) {
-		return 2
-	}
+	warnMisnamed(env, "test", stderr)
 	path := setting(env.get, "MODGATE_RULES")
 	var message string
 	switch {

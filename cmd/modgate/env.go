@@ -242,13 +242,12 @@ func editDistance(a, b string) int {
 }
 
 // warnMisnamed prints the misnamed variables of env for the commands that
-// have no log (check, test); it reports whether one is fatal.
-func warnMisnamed(env environment, cmd string, stderr io.Writer) (fatal bool) {
+// have no log (check, test). They only read the rules, so none is fatal
+// there.
+func warnMisnamed(env environment, cmd string, stderr io.Writer) {
 	for _, m := range misnamedVariables(env) {
 		fmt.Fprintf(stderr, "modgate %s: warning: %s\n", cmd, m)
-		fatal = fatal || m.fatal
 	}
-	return fatal
 }
 
 // variablesHelp lists the variables who reads, for -h: each with its

@@ -535,9 +535,7 @@ func check(args []string, env environment, stdout, stderr io.Writer) int {
 	if fs.NArg() > 1 {
 		return noArguments("check", fs.Args()[1:], stderr)
 	}
-	if warnMisnamed(env, "check", stderr) {
-		return 2
-	}
+	warnMisnamed(env, "check", stderr)
 	path := setting(env.get, "MODGATE_RULES")
 	if fs.NArg() == 1 {
 		path = fs.Arg(0)
