@@ -21,8 +21,13 @@ func TestREADMEStartHere(t *testing.T) {
 		t.Fatal(err)
 	}
 	readme := string(data)
-	section := readme[strings.Index(readme, "## Start here"):]
-	section = section[:strings.Index(section[3:], "\n## ")+3]
+	// The two commands open the README; the Start here section goes on
+	// from them.
+	at := strings.Index(readme, "## Start here")
+	if at < 0 || !strings.HasPrefix(readme, "# modgate\n\n```sh\n") {
+		t.Fatal("the README does not open with the two commands, followed later by a Start here section")
+	}
+	section := readme[:at+3+strings.Index(readme[at+3:], "\n## ")]
 
 	serve := regexp.MustCompile(`STREAM_API_KEY=(\S+) STREAM_API_SECRET=(\S+) go run ./cmd/modgate serve`).FindStringSubmatch(section)
 	body := regexp.MustCompile(`(?m)^body='(.*)'$`).FindStringSubmatch(section)
