@@ -10,6 +10,7 @@ import (
 
 	"github.com/modgate/modgate/hook/stream"
 	"github.com/modgate/modgate/moderation"
+	"github.com/modgate/modgate/rawjson"
 	"github.com/modgate/modgate/rules"
 )
 
@@ -19,11 +20,11 @@ import (
 // replayed one refuses it.
 func (s *Server) approvedAgain(c echo.Context, p *stream.Payload, raw []byte) error {
 	m := &s.metrics.beforeSend
-	marker := stream.String(raw)
+	marker := rawjson.String(raw)
 	if stream.IsPatch(marker) {
 		return s.patchedPending(c, p, marker)
 	}
-	userID := stream.String(stream.Field(p.User, "id"))
+	userID := rawjson.String(rawjson.Lookup(p.User, "id"))
 	id, err := s.cfg.Approvals.Check(marker, userID, p.Text)
 	if err == nil {
 		err = s.cfg.Engine.ClaimOnce(c.Request().Context(), "approval:"+id)
@@ -57,7 +58,7 @@ var errPatchNotDue = errors.New("the patch marker names another message or sende
 func (s *Server) patchedPending(c echo.Context, p *stream.Payload, marker string) error {
 	m := &s.metrics.beforeSend
 	ctx := c.Request().Context()
-	userID := stream.String(stream.Field(p.User, "id"))
+	userID := rawjson.String(rawjson.Lookup(p.User, "id"))
 	id, err := s.cfg.Approvals.CheckPatch(marker, userID, p.Text)
 	var h moderation.Held
 	if err == nil {

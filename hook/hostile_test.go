@@ -11,7 +11,7 @@ import (
 
 	"github.com/modgate/modgate/hook"
 	"github.com/modgate/modgate/hook/stream"
-	"github.com/modgate/modgate/rules"
+	"github.com/modgate/modgate/rawjson"
 )
 
 // FuzzAnswerIsModerated: whatever message object a caller sends, an
@@ -37,14 +37,14 @@ func FuzzAnswerIsModerated(f *testing.F) {
 		if err := json.Unmarshal(rec.Body.Bytes(), &ans); err != nil {
 			t.Fatalf("answer is not JSON: %s", rec.Body)
 		}
-		if string(rules.Lookup(ans.Message, "type")) == `"error"` && !bytes.Equal(ans.Message, message) {
+		if string(rawjson.Lookup(ans.Message, "type")) == `"error"` && !bytes.Equal(ans.Message, message) {
 			return // refused
 		}
-		rules.EachMember(ans.Message, 0, func(key []byte, v0, v1 int) {
+		rawjson.EachMember(ans.Message, 0, func(key []byte, v0, v1 int) {
 			if string(key) != "text" || ans.Message[v0] != '"' {
 				return
 			}
-			text := stream.String(ans.Message[v0:v1])
+			text := rawjson.String(ans.Message[v0:v1])
 			again := fx.send(payload(string(stream.AppendString([]byte(`{"text":`), text)) + "}"))
 			want := string(stream.AppendString([]byte(`{"message":{"text":`), text)) + "}}"
 			if again.Code != http.StatusOK || again.Body.String() != want {

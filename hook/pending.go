@@ -11,6 +11,7 @@ import (
 
 	"github.com/modgate/modgate/hook/stream"
 	"github.com/modgate/modgate/moderation"
+	"github.com/modgate/modgate/rawjson"
 	"github.com/modgate/modgate/rules"
 )
 
@@ -59,7 +60,7 @@ func (s *Server) pending(c echo.Context) (err error) {
 	}
 	method := c.Param("method")
 	if method == "" {
-		method = stream.String(stream.Field(body, "method"))
+		method = rawjson.String(rawjson.Lookup(body, "method"))
 	}
 	if method == "" {
 		method = pendingPass
@@ -89,14 +90,14 @@ func (s *Server) pending(c echo.Context) (err error) {
 
 	user, channel := p.User, p.Channel
 	if user == nil {
-		user = stream.Field(p.Message, "user")
+		user = rawjson.Lookup(p.Message, "user")
 	}
-	cid := stream.String(stream.Field(channel, "cid"))
+	cid := rawjson.String(rawjson.Lookup(channel, "cid"))
 	if cid == "" {
-		cid = stream.String(stream.Field(p.Message, "cid"))
+		cid = rawjson.String(rawjson.Lookup(p.Message, "cid"))
 	}
 	msg := moderation.Message{ID: p.ID, Text: p.Text, Hook: moderation.HookPending, Object: p.Message, User: user,
-		Channel: channel, RequestInfo: p.RequestInfo, Metadata: stream.Field(body, "metadata")}
+		Channel: channel, RequestInfo: p.RequestInfo, Metadata: rawjson.Lookup(body, "metadata")}
 	if msg.Channel == nil && cid != "" {
 		msg.Channel = append(stream.AppendString([]byte(`{"cid":`), cid), '}')
 	}
@@ -132,8 +133,8 @@ func (s *Server) pending(c echo.Context) (err error) {
 		uncounted = hasLimits(s.cfg.Engine.Rules())
 	}
 	created := start
-	for _, raw := range [][]byte{stream.Field(p.Message, "created_at"), stream.Field(body, "created_at")} {
-		if t, err := time.Parse(time.RFC3339Nano, stream.String(raw)); err == nil {
+	for _, raw := range [][]byte{rawjson.Lookup(p.Message, "created_at"), rawjson.Lookup(body, "created_at")} {
+		if t, err := time.Parse(time.RFC3339Nano, rawjson.String(raw)); err == nil {
 			created = t
 			break
 		}

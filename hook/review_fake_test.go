@@ -22,6 +22,7 @@ import (
 	"github.com/modgate/modgate/hook"
 	"github.com/modgate/modgate/hook/stream"
 	"github.com/modgate/modgate/moderation"
+	"github.com/modgate/modgate/rawjson"
 	"github.com/modgate/modgate/rules"
 	"github.com/modgate/modgate/storage"
 )
@@ -174,7 +175,7 @@ func (f *fakeStream) handler() http.Handler {
 			if refused != "" {
 				return 201, refused
 			}
-			m.text = stream.String(answer["text"])
+			m.text = rawjson.String(answer["text"])
 			return 201, `{"message":{}}`
 		})
 	})
@@ -211,7 +212,7 @@ func (f *fakeStream) handler() http.Handler {
 				}
 				merged = answer
 			}
-			m.text = stream.String(merged["text"])
+			m.text = rawjson.String(merged["text"])
 			delete(merged, "id")
 			delete(merged, "text")
 			m.fields = merged
@@ -237,7 +238,7 @@ func (f *fakeStream) handler() http.Handler {
 			if exists() {
 				return 400, "SendMessage failed with error: \"a message with ID " + fields.ID + " already exists\""
 			}
-			f.msgs[fields.ID] = &storedMessage{text: stream.String(answer["text"]), userID: fields.UserID}
+			f.msgs[fields.ID] = &storedMessage{text: rawjson.String(answer["text"]), userID: fields.UserID}
 			return 201, `{"message":{}}`
 		})
 	})
@@ -329,7 +330,7 @@ func (f *fakeStream) throughHook(msg json.RawMessage, userID string) (map[string
 	if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &answer) != nil {
 		f.t.Errorf("the hook answered a send %d: %s", rec.Code, rec.Body)
 	}
-	if stream.String(answer.Message["type"]) == "error" {
+	if rawjson.String(answer.Message["type"]) == "error" {
 		return nil, `{"message":{"type":"error","text":` + string(answer.Message["text"]) + `}}`
 	}
 	if strings.Contains(rec.Body.String(), stream.ApprovalField) {

@@ -28,6 +28,7 @@ import (
 
 	"github.com/modgate/modgate/hook/stream"
 	"github.com/modgate/modgate/moderation"
+	"github.com/modgate/modgate/rawjson"
 	"github.com/modgate/modgate/rules"
 )
 
@@ -444,8 +445,8 @@ func (s *Server) logDecision(ctx context.Context, hook, webhookID string, msg *m
 		slog.String("hook", hook),
 		slog.String("webhook_id", webhookID),
 		slog.String("message_id", msg.ID),
-		slog.String("user_id", stream.String(stream.Field(msg.User, "id"))),
-		slog.String("channel_cid", stream.String(stream.Field(msg.Channel, "cid"))),
+		slog.String("user_id", rawjson.String(rawjson.Lookup(msg.User, "id"))),
+		slog.String("channel_cid", rawjson.String(rawjson.Lookup(msg.Channel, "cid"))),
 		slog.String("action", v.Action.String()),
 		slog.Any("rules", ids),
 		slog.Any("terms", terms),

@@ -16,6 +16,7 @@ import (
 	"github.com/modgate/modgate/hook/stream"
 
 	"github.com/modgate/modgate/moderation"
+	"github.com/modgate/modgate/rawjson"
 	"github.com/modgate/modgate/rules"
 )
 
@@ -97,8 +98,8 @@ func runCase(t *testing.T, set *rules.Set, now time.Time, c caseSpec) {
 	}
 	msg := moderation.Message{Hook: c.Hook, Object: part("message"), User: part("user"), Channel: part("channel"),
 		RequestInfo: part("request_info"), Metadata: part("metadata")}
-	msg.Text, _ = rules.JSONString(rules.Lookup(msg.Object, "text"))
-	msg.ID, _ = rules.JSONString(rules.Lookup(msg.Object, "id"))
+	msg.Text = rawjson.String(rawjson.Lookup(msg.Object, "text"))
+	msg.ID = rawjson.String(rawjson.Lookup(msg.Object, "id"))
 	v := engine.Evaluate(context.Background(), &msg, moderation.Options{})
 
 	// The before-send hook hands the engine the members its payload scan

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/modgate/modgate/rawjson"
 	"github.com/modgate/modgate/rules"
 )
 
@@ -305,11 +306,11 @@ func (sc *scratch) sender(in *rules.Input) string {
 // senderOf is the sender's user id read from the message, as sc.sender
 // reads it: a view of the message's bytes; "" when there is none.
 func senderOf(msg *Message) string {
-	raw := rules.Lookup(msg.User, "id")
+	raw := rawjson.Lookup(msg.User, "id")
 	if len(raw) < 3 || raw[0] != '"' {
 		return ""
 	}
-	return rules.JSONStringView(raw)
+	return rawjson.View(raw)
 }
 
 // ErrUsed is returned by ClaimOnce for a key claimed before.
@@ -452,6 +453,6 @@ func replyData(r *rules.Rule, found []rules.Match, msg *Message, in *rules.Input
 			break
 		}
 	}
-	d.UserName, _ = rules.JSONString(rules.Lookup(msg.User, "name"))
+	d.UserName = rawjson.String(rawjson.Lookup(msg.User, "name"))
 	return d
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/modgate/modgate/rawjson"
 	"github.com/modgate/modgate/rules"
 )
 
@@ -181,8 +182,7 @@ func spansOf(text string, fired []Firing) []Span {
 
 // stringAt returns the JSON string at path in obj, or "".
 func stringAt(obj []byte, path ...string) string {
-	s, _ := rules.JSONString(rules.Lookup(obj, path...))
-	return s
+	return rawjson.String(rawjson.Lookup(obj, path...))
 }
 
 // termName names a matched term for moderators: "list:term", or the term

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 
-	"github.com/modgate/modgate/rules"
+	"github.com/modgate/modgate/rawjson"
 )
 
 // Patch is what the rules change in a pending message before it becomes
@@ -37,7 +37,7 @@ func newPatch(msg *Message, v *Verdict, flagField string) *Patch {
 		p.Set[strings.Clone(f.Key)] = bytes.Clone(f.JSON)
 	}
 	if flagField != "" && p.Set[flagField] == nil {
-		if raw := rules.Lookup(msg.Object, flagField); raw != nil && !isEmptyList(raw) {
+		if raw := rawjson.Lookup(msg.Object, flagField); raw != nil && !isEmptyList(raw) {
 			if p.Set == nil {
 				p.Set = map[string]json.RawMessage{}
 			}

@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/netip"
 	"regexp"
@@ -10,8 +9,9 @@ import (
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf8"
 	"unsafe"
+
+	"github.com/modgate/modgate/rawjson"
 )
 
 // Input is what conditions read: one message, with its text analysed once.
@@ -48,15 +48,9 @@ type Input struct {
 	reader textReader
 }
 
-// Member is one member of a JSON object: its key (unescaped) and raw value.
-type Member struct {
-	Key string
-	Val []byte
-}
-
 // Members are the members of a payload's objects, in the order written.
 type Members struct {
-	Message, User, Channel, RequestInfo []Member
+	Message, User, Channel, RequestInfo []rawjson.Member
 }
 
 // RootOf tells which of Members' objects a top-level key of a hook payload
@@ -76,7 +70,7 @@ func RootOf(key string) int {
 }
 
 // Set takes the members of the object RootOf named root.
-func (m *Members) Set(root int, list []Member) {
+func (m *Members) Set(root int, list []rawjson.Member) {
 	switch root {
 	case rootMessage:
 		m.Message = list
@@ -93,8 +87,8 @@ func (m *Members) Set(root int, list []Member) {
 // the first time a rule looks into it.
 type objectIndex struct {
 	done    bool
-	members []Member // this Input's own buffer
-	known   []Member // Known's list for this object, when there is one
+	members []rawjson.Member // this Input's own buffer
+	known   []rawjson.Member // Known's list for this object, when there is one
 }
 
 // Roots of the payload, in the order of Input.index.
@@ -114,8 +108,8 @@ func (in *Input) get(root int, key string) []byte {
 		if ix.known = in.known(root); ix.known == nil {
 			obj := in.objectAt(root)
 			if len(obj) > 0 && obj[0] == '{' {
-				EachMember(obj, 0, func(k []byte, v0, v1 int) {
-					ix.members = append(ix.members, Member{Key: unsafe.String(unsafe.SliceData(k), len(k)), Val: obj[v0:v1]})
+				rawjson.EachMember(obj, 0, func(k []byte, v0, v1 int) {
+					ix.members = append(ix.members, rawjson.Member{Key: unsafe.String(unsafe.SliceData(k), len(k)), Val: obj[v0:v1]})
 				})
 			}
 		}
@@ -137,13 +131,13 @@ func (in *Input) get(root int, key string) []byte {
 func (in *Input) lookup(root int, keys []string) []byte {
 	v := in.get(root, keys[0])
 	if len(keys) > 1 && v != nil {
-		return Lookup(v, keys[1:]...)
+		return rawjson.Lookup(v, keys[1:]...)
 	}
 	return v
 }
 
 // known returns the members Known has of a root object, or nil.
-func (in *Input) known(root int) []Member {
+func (in *Input) known(root int) []rawjson.Member {
 	if in.Known == nil {
 		return nil
 	}
@@ -310,7 +304,7 @@ func resolveField(path string) (field, bool) {
 			if len(raw) < 2 || raw[0] != '"' {
 				return value{}
 			}
-			created := stringView(raw)
+			created := rawjson.View(raw)
 			t, err := time.Parse(time.RFC3339Nano, created)
 			if err != nil {
 				return value{}
@@ -367,7 +361,7 @@ func rawValue(raw []byte) value {
 	}
 	switch raw[0] {
 	case '"':
-		return value{kind: kindString, s: stringView(raw)}
+		return value{kind: kindString, s: rawjson.View(raw)}
 	case 't':
 		return value{kind: kindBool, b: true}
 	case 'f':
@@ -379,28 +373,10 @@ func rawValue(raw []byte) value {
 	case '{':
 		return value{kind: kindString, s: unsafe.String(&raw[0], len(raw))} // an object compares as its JSON
 	}
-	if n, ok := JSONNumber(raw); ok {
+	if n, ok := rawjson.Number(raw); ok {
 		return value{kind: kindNumber, n: n}
 	}
 	return value{}
-}
-
-// JSONStringView returns the value of the JSON string raw without copying
-// it when it needs no unescaping: the string then shares raw's bytes and must
-// not outlive them. The hot path reads strings of every payload this way.
-func JSONStringView(raw []byte) string { return stringView(raw) }
-
-// stringView is JSONStringView. Values read by conditions never outlive the
-// evaluation of the message; limit keys and replies are copied.
-func stringView(raw []byte) string {
-	inner := raw[1 : len(raw)-1]
-	if len(inner) == 0 {
-		return ""
-	}
-	if bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
-		return unsafe.String(&inner[0], len(inner))
-	}
-	return unquoteJSON(raw)
 }
 
 // listOf reads a JSON array of objects (or of strings) as the list of one
@@ -428,12 +404,12 @@ func (v value) each(fn func(s string) bool) bool {
 			}
 		}
 		found := false
-		EachElement(v.raw, func(elem []byte) {
+		rawjson.EachElement(v.raw, func(elem []byte) {
 			if found {
 				return
 			}
 			if v.key != "" && len(elem) > 0 && elem[0] == '{' {
-				elem = Lookup(elem, v.key)
+				elem = rawjson.Lookup(elem, v.key)
 			}
 			e := rawValue(elem)
 			found = e.kind != kindList && e.each(fn)
@@ -446,7 +422,7 @@ func (v value) each(fn func(s string) bool) bool {
 // count is the number of elements of a list value.
 func (v value) count() int {
 	n := len(v.items)
-	EachElement(v.raw, func([]byte) { n++ })
+	rawjson.EachElement(v.raw, func([]byte) { n++ })
 	return n
 }
 
@@ -486,7 +462,7 @@ func (in *Input) AppendScope(dst []byte, by, deviceKey string) ([]byte, bool) {
 	if len(raw) < 3 || raw[0] != '"' {
 		return dst, false
 	}
-	return append(dst, stringView(raw)...), true
+	return append(dst, rawjson.View(raw)...), true
 }
 
 // ExtString returns one key of request_info.ext as text, or "".
@@ -507,7 +483,7 @@ func (in *Input) extValue(key string) value {
 	if !in.extDone {
 		in.extDone = true
 		if raw := in.get(rootRequestInfo, "ext"); len(raw) > 1 && raw[0] == '"' {
-			in.ext = strings.TrimSpace(stringView(raw))
+			in.ext = strings.TrimSpace(rawjson.View(raw))
 		}
 	}
 	ext := in.ext
@@ -519,7 +495,7 @@ func (in *Input) extValue(key string) value {
 		if !json.Valid(obj) {
 			return value{}
 		}
-		return rawValue(Lookup(obj, key))
+		return rawValue(rawjson.Lookup(obj, key))
 	}
 	for ext != "" {
 		var pair string
@@ -552,9 +528,9 @@ func (in *Input) Links() []string {
 			in.links = append(in.links, domainOf(u))
 		}
 	}
-	EachElement(in.get(rootMessage, "attachments"), func(att []byte) {
+	rawjson.EachElement(in.get(rootMessage, "attachments"), func(att []byte) {
 		for _, key := range []string{"title_link", "og_scrape_url", "asset_url"} {
-			if u, ok := JSONString(Lookup(att, key)); ok && u != "" {
+			if u := rawjson.String(rawjson.Lookup(att, key)); u != "" {
 				in.links = append(in.links, domainOf(u))
 			}
 		}

@@ -1,7 +1,8 @@
 // Package rules owns modgate's rule language: the rules.yaml schema, loading
 // it with file:line:column errors, compiling it into an immutable Set, and the
 // text folding and matchers the conditions use. It knows nothing of HTTP,
-// Redis or the engine that applies a Set.
+// Redis or the engine that applies a Set: of modgate's packages it imports
+// only rawjson, to read the fields of a message.
 //
 // # Evaluation order and precedence
 //

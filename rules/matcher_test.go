@@ -332,25 +332,6 @@ func TestGramFilterHidesNoPartialMatch(t *testing.T) {
 	}
 }
 
-// TestSkipStringEveryOffset: the end of a string is found whatever offset
-// its quote or escapes fall on.
-func TestSkipStringEveryOffset(t *testing.T) {
-	for _, sp := range []string{`\"`, `\\`, `\u0041`, "é", "\x80", ""} {
-		for n := 0; n < 26; n++ {
-			for at := 0; at <= n; at++ {
-				s := `"` + strings.Repeat("a", at) + sp + strings.Repeat("b", n-at) + `"`
-				b := []byte(s + `,"next"`)
-				if got := skipString(b, 0); got != len(s) {
-					t.Fatalf("skipString(%q) = %d, want %d", b, got, len(s))
-				}
-			}
-		}
-	}
-	if got := skipString([]byte(`"abcdefghijkl`), 0); got != 13 {
-		t.Fatalf("an unterminated string runs to the end, got %d", got)
-	}
-}
-
 // TestNewDisguises: one example of each disguise the fixtures measure,
 // with the step that explains it, and the innocent words that look like
 // them.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/modgate/modgate/hook/stream"
+	"github.com/modgate/modgate/rawjson"
 	"github.com/modgate/modgate/rules"
 )
 
@@ -107,11 +108,11 @@ func disguiseWord(w string, rng *rand.Rand) string {
 
 // classify names the verdict an answer carries.
 func classify(answer []byte, sent string) string {
-	msg := rules.Lookup(answer, "message")
-	if t, _ := rules.JSONString(rules.Lookup(msg, "type")); t == "error" {
+	msg := rawjson.Lookup(answer, "message")
+	if t := rawjson.String(rawjson.Lookup(msg, "type")); t == "error" {
 		return "refused"
 	}
-	text, _ := rules.JSONString(rules.Lookup(msg, "text"))
+	text := rawjson.String(rawjson.Lookup(msg, "text"))
 	if text != sent {
 		return "changed"
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/modgate/modgate/hook/stream"
 	"github.com/modgate/modgate/moderation"
+	"github.com/modgate/modgate/rawjson"
 	"github.com/modgate/modgate/rules"
 )
 
@@ -330,7 +331,7 @@ func messageFromLine(line []byte) (moderation.Message, error) {
 	err := p.Parse(line)
 	if err == nil {
 		return moderation.Message{ID: p.ID, Text: p.Text, Object: p.Message, User: p.User, Channel: p.Channel,
-			RequestInfo: p.RequestInfo, Metadata: stream.Field(p.Body, "metadata")}, nil
+			RequestInfo: p.RequestInfo, Metadata: rawjson.Lookup(p.Body, "metadata")}, nil
 	}
 	if !errors.Is(err, stream.ErrNoMessage) {
 		return moderation.Message{}, err

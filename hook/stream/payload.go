@@ -1,17 +1,17 @@
 // Package stream speaks Stream Chat's side of the wire: the hook payloads,
 // their signatures and compression, and the answers Stream expects.
 //
-// Payloads are read with an exact scanner rather than decoded into structs:
-// the received message object is kept as raw bytes so that an answer returns
-// it byte for byte, unknown fields, nulls and odd types included, with only
-// the fields a verdict changes replaced.
+// Payloads are read with an exact scanner (package rawjson) rather than
+// decoded into structs: the received message object is kept as raw bytes so
+// that an answer returns it byte for byte, unknown fields, nulls and odd
+// types included, with only the fields a verdict changes replaced.
 package stream
 
 import (
-	"bytes"
 	"errors"
 	"unicode/utf8"
 
+	"github.com/modgate/modgate/rawjson"
 	"github.com/modgate/modgate/rules"
 )
 
@@ -54,10 +54,10 @@ type Payload struct {
 	Members rules.Members
 
 	msgStart int
-	text     [2]int         // the raw value of the last text member in Body, of any type; text[1] == 0 when absent
-	owned    string         // the member of the message that belongs to modgate; "" for none
-	recast   bool           // the message has the owned member, or more than one text: answers rewrite them
-	store    []rules.Member // backing of Members, kept by a Payload that is parsed again
+	text     [2]int           // the raw value of the last text member in Body, of any type; text[1] == 0 when absent
+	owned    string           // the member of the message that belongs to modgate; "" for none
+	recast   bool             // the message has the owned member, or more than one text: answers rewrite them
+	store    []rawjson.Member // backing of Members, kept by a Payload that is parsed again
 }
 
 // Parse scans body. It accepts any valid JSON object with a `message` object;
@@ -73,18 +73,18 @@ func (p *Payload) Parse(body []byte) error { return p.ParseOwning(body, "") }
 // nothing more.
 func (p *Payload) ParseOwning(body []byte, owned string) error {
 	*p = Payload{Body: body, msgStart: -1, owned: owned, store: p.store[:0]}
-	v := validator{b: body, p: p, recAt: -1}
-	v.space()
-	if v.i < len(body) && body[v.i] != '{' {
-		if !valid(body) {
+	s := rawjson.NewScanner(body)
+	s.SkipSpace()
+	if s.Peek() != '{' {
+		if !rawjson.Valid(body) {
 			return ErrMalformed
 		}
 		return ErrNotObject
 	}
-	if !v.value(0) {
+	if !s.Object(0, func(key []byte, depth int) bool { return p.member(&s, key, depth) }) {
 		return ErrMalformed
 	}
-	if v.space(); v.i != len(body) {
+	if s.SkipSpace(); !s.AtEnd() {
 		return ErrMalformed
 	}
 	if p.Message == nil {
@@ -93,75 +93,12 @@ func (p *Payload) ParseOwning(body []byte, owned string) error {
 	return nil
 }
 
-// setMembers takes a top-level object (root by rules.RootOf) and its
-// members. The last of repeated keys counts, as in encoding/json.
-func (p *Payload) setMembers(root int, key string, obj []byte, members []rules.Member) {
-	switch key {
-	case "message":
-		p.Message = obj
-	case "user":
-		p.User = obj
-	case "channel":
-		p.Channel = obj
-	case "request_info":
-		p.RequestInfo = obj
-	}
-	p.Members.Set(root, members)
-}
-
-// noteMessage takes one member of the message object. Of repeated keys the
-// last counts, as in encoding/json.
-func (p *Payload) noteMessage(key string, v0, v1 int) {
-	body := p.Body
-	isString := body[v0] == '"'
-	switch key {
-	case "text":
-		if p.text[1] != 0 {
-			// A reader of the answer that took the first text would see one
-			// the rules never read: every answer repeats the last.
-			p.recast = true
-		}
-		p.text, p.Text, p.HasText = [2]int{v0, v1}, "", false
-		if isString {
-			p.Text, p.HasText = view(body[v0:v1]), true
-		}
-	case "id":
-		p.ID = ""
-		if isString {
-			p.ID = view(body[v0:v1])
-		}
-	case ApprovalField:
-		p.Approval = body[v0:v1]
-	default:
-		if key == p.owned && key != "" {
-			p.recast = true
-		}
-	}
-}
-
 // Reset empties p for another Parse, keeping its buffer, and returns how
 // many members that buffer holds, for a pool to let a large one go.
 func (p *Payload) Reset() int {
 	clear(p.store)
 	*p = Payload{store: p.store[:0]}
 	return cap(p.store)
-}
-
-// Field returns the raw value of a top-level key of obj, or nil. obj may
-// be a whole body, with whitespace before the object.
-func Field(obj []byte, name string) []byte {
-	return rules.Lookup(bytes.TrimLeft(obj, " \t\r\n"), name)
-}
-
-// view reads message.text and message.id without copying: the hot path
-// reads the text of every message, and the body outlives every use of it
-// within a request.
-func view(raw []byte) string { return rules.JSONStringView(raw) }
-
-// String returns the value of a JSON string, or "" for any other value.
-func String(raw []byte) string {
-	s, _ := rules.JSONString(raw)
-	return s
 }
 
 // AppendAllow appends the answer that lets the message through unchanged:
@@ -228,7 +165,7 @@ func (p *Payload) appendMessage(dst []byte, text string, textChanged bool, field
 	}
 	pos := 1      // msg[:pos] is written
 	kept := false // a member is written
-	rules.EachMember(msg, 0, func(key []byte, v0, v1 int) {
+	rawjson.EachMember(msg, 0, func(key []byte, v0, v1 int) {
 		var value []byte
 		newText := false
 		switch {

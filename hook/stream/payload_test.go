@@ -3,10 +3,10 @@ package stream
 import (
 	"bytes"
 	"encoding/json"
-	"strings"
 	"testing"
 	"unicode/utf8"
 
+	"github.com/modgate/modgate/rawjson"
 	"github.com/modgate/modgate/rules"
 )
 
@@ -20,8 +20,8 @@ func TestParseFindsTheParts(t *testing.T) {
 	if p.Text != "café" || p.ID != "m1" || !p.HasText {
 		t.Fatalf("text %q id %q", p.Text, p.ID)
 	}
-	if String(Field(p.User, "id")) != "u" || String(Field(p.Channel, "cid")) != "messaging:a" ||
-		String(Field(p.RequestInfo, "ip")) != "1.2.3.4" {
+	if rawjson.String(rawjson.Lookup(p.User, "id")) != "u" || rawjson.String(rawjson.Lookup(p.Channel, "cid")) != "messaging:a" ||
+		rawjson.String(rawjson.Lookup(p.RequestInfo, "ip")) != "1.2.3.4" {
 		t.Fatal("fields not found")
 	}
 	if got := string(p.AppendText(nil, `new "text"`)); got != `{"message":{"id":"m1","text":"new \"text\"","x":[1,{"text":"inner"}]}}` {
@@ -126,17 +126,17 @@ func FuzzPayload(f *testing.F) {
 }
 
 // objectMembers lists the members of a JSON object, repeated keys included.
-func objectMembers(obj []byte) []rules.Member {
-	var out []rules.Member
-	rules.EachMember(obj, 0, func(key []byte, v0, v1 int) {
-		out = append(out, rules.Member{Key: string(key), Val: obj[v0:v1]})
+func objectMembers(obj []byte) []rawjson.Member {
+	var out []rawjson.Member
+	rawjson.EachMember(obj, 0, func(key []byte, v0, v1 int) {
+		out = append(out, rawjson.Member{Key: string(key), Val: obj[v0:v1]})
 	})
 	return out
 }
 
 // answerMembers checks that an answer is {"message": {...}} and lists the
 // message's members.
-func answerMembers(t *testing.T, answer []byte) []rules.Member {
+func answerMembers(t *testing.T, answer []byte) []rawjson.Member {
 	t.Helper()
 	var ans map[string]json.RawMessage
 	if err := json.Unmarshal(answer, &ans); err != nil || len(ans) != 1 || len(ans["message"]) == 0 || ans["message"][0] != '{' {
@@ -250,47 +250,6 @@ func TestAnswersRecastWhatClientsMayNotPassOn(t *testing.T) {
 	}
 }
 
-// FuzzValid: the fast validator accepts exactly what encoding/json accepts.
-func FuzzValid(f *testing.F) {
-	for _, s := range []string{`{}`, `[]`, `{"a":[1,2.5e-3,-0,true,false,null,"x\u00e9\n"]}`, `{"a":}`, `[1,]`, `01`, `-`, `1.`,
-		`1e`, `"\x"`, "\"a\tb\"", "\"\x01\"", `{"a" 1}`, `  {"a":1}  `, `{"a":1}}`, "\xff", `"\ud800"`, `[[[[]]]]`, `1E+2`, `tru`} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		if got, want := valid(b), json.Valid(b); got != want {
-			t.Fatalf("valid(%q) = %v, encoding/json says %v", b, got, want)
-		}
-	})
-}
-
-func TestValidNesting(t *testing.T) {
-	for _, depth := range []int{1, 9999, 10000, 10001, 50000} {
-		b := []byte(strings.Repeat("[", depth) + strings.Repeat("]", depth))
-		if got, want := valid(b), json.Valid(b); got != want {
-			t.Fatalf("depth %d: %v, encoding/json says %v", depth, got, want)
-		}
-	}
-}
-
-// TestValidStringsEveryOffset puts each kind of byte a string scan must
-// notice at every offset of strings longer than the eight bytes read at a
-// time, and compares with encoding/json.
-func TestValidStringsEveryOffset(t *testing.T) {
-	specials := []string{`"`, `\`, "\x00", "\x01", "\x1f", " ", "\x7f", "\x80", "\xff", `\"`, `\\`, `\n`, `\u00e9`, `\u12`, `\x`, "é"}
-	for _, sp := range specials {
-		for n := 0; n < 26; n++ {
-			for at := 0; at <= n; at++ {
-				s := strings.Repeat("a", at) + sp + strings.Repeat("b", n-at)
-				for _, b := range [][]byte{[]byte(`"` + s + `"`), []byte(`{"k":"` + s + `","x":[1]}`), []byte(`"` + s)} {
-					if got, want := valid(b), json.Valid(b); got != want {
-						t.Fatalf("valid(%q) = %v, encoding/json says %v", b, got, want)
-					}
-				}
-			}
-		}
-	}
-}
-
 // referenceParse is Parse written plainly, in separate passes: validate,
 // then walk the top-level object, then the message. FuzzParseOnePass holds
 // the single-pass Parse to it.
@@ -307,7 +266,7 @@ func referenceParse(body []byte, owned string) (Payload, error) {
 		return p, ErrNotObject
 	}
 	p.msgStart = -1
-	rules.EachMember(body, i, func(key []byte, v0, v1 int) {
+	rawjson.EachMember(body, i, func(key []byte, v0, v1 int) {
 		if body[v0] != '{' {
 			return
 		}
@@ -325,16 +284,16 @@ func referenceParse(body []byte, owned string) (Payload, error) {
 	if p.Message == nil {
 		return p, ErrNoMessage
 	}
-	rules.EachMember(body, p.msgStart, func(key []byte, v0, v1 int) {
+	rawjson.EachMember(body, p.msgStart, func(key []byte, v0, v1 int) {
 		p.noteMessage(string(key), v0, v1)
 	})
-	members := func(obj []byte) []rules.Member {
+	members := func(obj []byte) []rawjson.Member {
 		if obj == nil {
 			return nil
 		}
-		out := []rules.Member{}
-		rules.EachMember(obj, 0, func(key []byte, v0, v1 int) {
-			out = append(out, rules.Member{Key: string(key), Val: obj[v0:v1]})
+		out := []rawjson.Member{}
+		rawjson.EachMember(obj, 0, func(key []byte, v0, v1 int) {
+			out = append(out, rawjson.Member{Key: string(key), Val: obj[v0:v1]})
 		})
 		return out
 	}
@@ -343,7 +302,7 @@ func referenceParse(body []byte, owned string) (Payload, error) {
 	return p, nil
 }
 
-func sameMembers(a, b []rules.Member) bool {
+func sameMembers(a, b []rawjson.Member) bool {
 	if len(a) != len(b) || (a == nil) != (b == nil) {
 		return false
 	}

@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/modgate/modgate/moderation"
-	"github.com/modgate/modgate/rules"
+	"github.com/modgate/modgate/rawjson"
 )
 
 // Publisher carries review decisions to Stream's REST API: moderation's
@@ -165,7 +165,7 @@ func (p *Publisher) message(h *moderation.Held, drops []string) []byte {
 	out := []byte(`{"id":`)
 	out = AppendString(out, h.SendID())
 	out = append(out, ',')
-	rules.EachMember(h.Message, 0, func(key []byte, v0, v1 int) {
+	rawjson.EachMember(h.Message, 0, func(key []byte, v0, v1 int) {
 		for _, d := range drops {
 			if string(key) == d {
 				return
@@ -176,10 +176,10 @@ func (p *Publisher) message(h *moderation.Held, drops []string) []byte {
 		out = append(out, ',')
 	})
 	var mentions []string
-	rules.EachElement(rules.Lookup(h.Message, "mentioned_users"), func(e []byte) {
-		if id := String(e); id != "" {
+	rawjson.EachElement(rawjson.Lookup(h.Message, "mentioned_users"), func(e []byte) {
+		if id := rawjson.String(e); id != "" {
 			mentions = append(mentions, id)
-		} else if id := String(rules.Lookup(e, "id")); id != "" {
+		} else if id := rawjson.String(rawjson.Lookup(e, "id")); id != "" {
 			mentions = append(mentions, id)
 		}
 	})
