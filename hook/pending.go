@@ -101,10 +101,10 @@ func (s *Server) pending(c echo.Context) (err error) {
 	if msg.Channel == nil && cid != "" {
 		msg.Channel = append(stream.AppendString([]byte(`{"cid":`), cid), '}')
 	}
-	v := s.cfg.Engine.Evaluate(ctx, &msg, moderation.Options{WebhookID: req.Header.Get("X-Webhook-Id"), Deadline: deadline})
-	if v.StateErr != nil {
+	v, res := s.cfg.Engine.Evaluate(ctx, &msg, moderation.Options{WebhookID: req.Header.Get("X-Webhook-Id"), Deadline: deadline})
+	if res.StateErr != nil {
 		s.metrics.stateErrors.Inc()
-		s.stateLog.Warn("shared state failed: limit rules followed their on_error", "hook", hookPending, "message_id", p.ID, "err", v.StateErr)
+		s.stateLog.Warn("shared state failed: limit rules followed their on_error", "hook", hookPending, "message_id", p.ID, "err", res.StateErr)
 	}
 	if v.DeadlineHit {
 		s.metrics.deadline.Inc()
@@ -115,7 +115,7 @@ func (s *Server) pending(c echo.Context) (err error) {
 		s.logDecision(ctx, hookPending, req.Header.Get("X-Webhook-Id"), &msg, &v)
 	}
 	uncounted := false
-	if v.Replay != nil || v.Retry {
+	if res.Retry {
 		// Stream delivering a call again: nothing more to do once its
 		// message is queued. If the first delivery left no item (it died
 		// between counting and queueing, or is still under way), this one

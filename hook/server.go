@@ -331,11 +331,10 @@ func (s *Server) beforeSend(c echo.Context) error {
 	}
 	msg := moderation.Message{ID: p.ID, Text: p.Text, Hook: moderation.HookBeforeSend,
 		Object: p.Message, User: p.User, Channel: p.Channel, RequestInfo: p.RequestInfo, Members: &p.Members}
-	v := s.cfg.Engine.Evaluate(ctx, &msg, moderation.Options{WebhookID: webhookID, Deadline: deadline,
-		Unchanged: replayUnchanged})
-	if v.StateErr != nil {
+	v, res := s.cfg.Engine.Evaluate(ctx, &msg, moderation.Options{WebhookID: webhookID, Deadline: deadline})
+	if res.StateErr != nil {
 		s.metrics.stateErrors.Inc()
-		s.stateLog.Warn("shared state failed: limit rules followed their on_error", "webhook_id", webhookID, "err", v.StateErr)
+		s.stateLog.Warn("shared state failed: limit rules followed their on_error", "webhook_id", webhookID, "err", res.StateErr)
 	}
 	ap := answerPool.Get().(*[]byte)
 	answer := (*ap)[:0]
@@ -345,17 +344,9 @@ func (s *Server) beforeSend(c echo.Context) error {
 			answerPool.Put(ap)
 		}
 	}()
-	if v.Replay != nil {
-		var err error
-		if answer, err = appendReplayed(answer, v.Replay, p); err == nil {
-			m.requests[outcomeReplay].Inc()
-			return writeAnswer(c, answer)
-		}
-		// Unreadable (written by another version of modgate): evaluate afresh.
-		s.log.Warn("stored answer unreadable; evaluating again", "webhook_id", webhookID)
-		v = s.cfg.Engine.Evaluate(ctx, &msg, moderation.Options{Deadline: deadline})
-		v.Retry = true
-		answer = answer[:0]
+	if res.Replayed {
+		m.requests[outcomeReplay].Inc()
+		return writeAnswer(c, appendAnswer(answer, p, &v))
 	}
 	if v.Action == rules.ActionHold {
 		// Retries too: the item's id comes from the webhook id, so a retry
@@ -368,14 +359,7 @@ func (s *Server) beforeSend(c echo.Context) error {
 		s.deadlineLog.Warn("deadline passed: on_error decided", "webhook_id", webhookID, "deadline", s.cfg.Deadline.String(),
 			"action", v.Action.String())
 	}
-	switch {
-	case v.Refused():
-		answer = stream.AppendReject(answer, v.Reply)
-	case v.Changed():
-		answer = p.AppendPatched(answer, v.Text, v.TextChanged, v.Fields)
-	default:
-		answer = p.AppendAllow(answer)
-	}
+	answer = appendAnswer(answer, p, &v)
 	m.requests[outcome].Inc()
 	s.metrics.countFired(&v)
 	if s.log.Enabled(ctx, slog.LevelDebug) {
@@ -386,13 +370,22 @@ func (s *Server) beforeSend(c echo.Context) error {
 	}
 	// Keep the answer for a retry of the same call. Both stores return at
 	// once (Redis writes in the background), so Stream does not wait for it.
-	if webhookID != "" && !v.Retry && v.StateErr == nil && !v.DeadlineHit && !v.Stored {
-		compact := appendReplay(answer[len(answer):], &v)
-		if err := s.cfg.Engine.Remember(ctx, &msg, webhookID, compact); err != nil {
-			s.stateLog.Warn("storing a webhook answer failed", "webhook_id", webhookID, "err", err)
-		}
+	if err := s.cfg.Engine.Remember(ctx, &msg, webhookID, &v, &res); err != nil {
+		s.stateLog.Warn("storing a webhook answer failed", "webhook_id", webhookID, "err", err)
 	}
 	return nil
+}
+
+// appendAnswer appends the before-send answer to p that says v: the
+// message refused with the reply, patched, or let through as it came.
+func appendAnswer(dst []byte, p *stream.Payload, v *moderation.Verdict) []byte {
+	switch {
+	case v.Refused():
+		return stream.AppendReject(dst, v.Reply)
+	case v.Changed():
+		return p.AppendPatched(dst, v.Text, v.TextChanged, v.Fields)
+	}
+	return p.AppendAllow(dst)
 }
 
 // jsonType is the Content-Type of answers, shared: net/http copies header

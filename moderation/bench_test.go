@@ -73,7 +73,7 @@ func BenchmarkCostlyPatternsAboveSlurs(b *testing.B) {
 	rejected := 0
 	n := 0
 	for b.Loop() {
-		v := e.Evaluate(context.Background(), msg, moderation.Options{Deadline: time.Now().Add(300 * time.Millisecond)})
+		v, _ := e.Evaluate(context.Background(), msg, moderation.Options{Deadline: time.Now().Add(300 * time.Millisecond)})
 		if v.Action == rules.ActionReject && v.RuleID == "slurs" {
 			rejected++
 		}

@@ -100,7 +100,7 @@ func runCase(t *testing.T, set *rules.Set, now time.Time, c caseSpec) {
 		RequestInfo: part("request_info"), Metadata: part("metadata")}
 	msg.Text = rawjson.String(rawjson.Lookup(msg.Object, "text"))
 	msg.ID = rawjson.String(rawjson.Lookup(msg.Object, "id"))
-	v := engine.Evaluate(context.Background(), &msg, moderation.Options{})
+	v, _ := engine.Evaluate(context.Background(), &msg, moderation.Options{})
 
 	// The before-send hook hands the engine the members its payload scan
 	// found; the verdict must not change.
@@ -116,7 +116,7 @@ func runCase(t *testing.T, set *rules.Set, now time.Time, c caseSpec) {
 		known := msg
 		known.Object, known.User, known.Channel, known.RequestInfo, known.Members = p.Message, p.User, p.Channel, p.RequestInfo, &p.Members
 		fresh := moderation.NewEngine(set, moderation.EngineOptions{Now: func() time.Time { return now }})
-		if w := fresh.Evaluate(context.Background(), &known, moderation.Options{}); !sameVerdict(v, w) {
+		if w, _ := fresh.Evaluate(context.Background(), &known, moderation.Options{}); !sameVerdict(v, w) {
 			t.Errorf("with the payload's members: %+v\nscanning the objects: %+v", w, v)
 		}
 	}

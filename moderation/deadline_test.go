@@ -78,7 +78,7 @@ func TestSlurRejectedWhateverPatternsStandAbove(t *testing.T) {
 			if tc.deadline > 0 {
 				opt.Deadline = clock.start.Add(tc.deadline)
 			}
-			v := e.Evaluate(context.Background(), &moderation.Message{Text: slurAttack}, opt)
+			v, _ := e.Evaluate(context.Background(), &moderation.Message{Text: slurAttack}, opt)
 			if v.Action != rules.ActionReject || v.RuleID != "slurs" || v.Reply != "no slurs" {
 				t.Fatalf("verdict %s by %q (%q), want reject by slurs", v.Action, v.RuleID, v.Reply)
 			}
@@ -107,7 +107,7 @@ rules:
 
 	clock := newStepClock(time.Nanosecond)
 	e := moderation.NewEngine(set, moderation.EngineOptions{Now: clock.now})
-	v := e.Evaluate(context.Background(), &moderation.Message{Text: text}, moderation.Options{Deadline: clock.start.Add(time.Hour)})
+	v, _ := e.Evaluate(context.Background(), &moderation.Message{Text: text}, moderation.Options{Deadline: clock.start.Add(time.Hour)})
 	if v.Action != rules.ActionNone || v.DeadlineHit {
 		t.Fatalf("with time enough: %+v", v)
 	}
@@ -117,7 +117,7 @@ rules:
 
 	clock = newStepClock(time.Millisecond)
 	e = moderation.NewEngine(set, moderation.EngineOptions{Now: clock.now})
-	v = e.Evaluate(context.Background(), &moderation.Message{Text: text}, moderation.Options{Deadline: clock.start.Add(2500 * time.Microsecond)})
+	v, _ = e.Evaluate(context.Background(), &moderation.Message{Text: text}, moderation.Options{Deadline: clock.start.Add(2500 * time.Microsecond)})
 	if !v.DeadlineHit || v.Action != rules.ActionHold || v.RuleID != "costly" {
 		t.Fatalf("cut short: %+v, want its on_error (hold) to decide", v)
 	}
@@ -174,7 +174,7 @@ rules:
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			v := e.Evaluate(context.Background(), &moderation.Message{Text: tc.text}, moderation.Options{})
+			v, _ := e.Evaluate(context.Background(), &moderation.Message{Text: tc.text}, moderation.Options{})
 			var fired []string
 			for _, f := range v.Fired {
 				fired = append(fired, f.RuleID)
@@ -221,7 +221,7 @@ rules:
 			t.Parallel()
 			clock := newStepClock(time.Millisecond)
 			e := moderation.NewEngine(mustSet(t, fmt.Sprintf(src, tc.onError)), moderation.EngineOptions{Now: clock.now})
-			v := e.Evaluate(context.Background(), &moderation.Message{Text: text}, moderation.Options{Deadline: clock.start.Add(5 * time.Millisecond)})
+			v, _ := e.Evaluate(context.Background(), &moderation.Message{Text: text}, moderation.Options{Deadline: clock.start.Add(5 * time.Millisecond)})
 			out := v.Text // a hold also carries what the rules above it changed
 			if v.Refused() {
 				out = v.Reply
@@ -250,14 +250,14 @@ func TestCheapTestsWatchTheDeadlineOnLongTexts(t *testing.T) {
 
 	clock := newStepClock(time.Millisecond)
 	e := moderation.NewEngine(set, moderation.EngineOptions{Now: clock.now})
-	v := e.Evaluate(context.Background(), &moderation.Message{Text: long}, moderation.Options{Deadline: clock.start.Add(5500 * time.Microsecond)})
+	v, _ := e.Evaluate(context.Background(), &moderation.Message{Text: long}, moderation.Options{Deadline: clock.start.Add(5500 * time.Microsecond)})
 	if !v.DeadlineHit || v.Action != rules.ActionHold || v.RuleID != "last" {
 		t.Fatalf("verdict %+v, want the last rule's on_error", v)
 	}
 
 	clock = newStepClock(time.Millisecond)
 	e = moderation.NewEngine(set, moderation.EngineOptions{Now: clock.now})
-	v = e.Evaluate(context.Background(), &moderation.Message{Text: "some words"}, moderation.Options{Deadline: clock.start.Add(time.Hour)})
+	v, _ = e.Evaluate(context.Background(), &moderation.Message{Text: "some words"}, moderation.Options{Deadline: clock.start.Add(time.Hour)})
 	if v.DeadlineHit || v.Action != rules.ActionNone || clock.reads.Load() != 1 {
 		t.Fatalf("short text: %+v, %d readings of the clock", v, clock.reads.Load())
 	}

@@ -57,12 +57,25 @@ func (e *Engine) Swap(set *rules.Set) *rules.Set { return e.set.Swap(set) }
 type Options struct {
 	WebhookID string    // Stream's X-Webhook-Id: a retry gets the first answer; "" for none
 	Deadline  time.Time // past it, on_error decides; zero: none
+}
 
-	// Unchanged is the stored form of the answer that lets a message
-	// through unchanged. With it, a message that only limit rules matched
-	// has that answer stored with its claim when every limit allows it
-	// (Verdict.Stored), rather than in a second write.
-	Unchanged []byte
+// Result is what an evaluation reports beside its verdict: what its one
+// call to State made of the hook call that brought the message.
+type Result struct {
+	// Retry: the webhook id was claimed before, so nothing was counted.
+	// Limit rules then let the message through.
+	Retry bool
+	// Replayed: a Retry whose first answer State kept. The verdict is that
+	// answer read back, to be sent again as it was: it holds only what the
+	// answer needs (see readAnswer), and no rule that fired.
+	Replayed bool
+	// Stored: the verdict's answer was kept with the claim (a message only
+	// limit rules could have changed, which they let through): Remember has
+	// nothing to do.
+	Stored bool
+	// StateErr: State failed or was too slow; each limit rule's on_error
+	// decided for it.
+	StateErr error
 }
 
 // scratch holds one evaluation's buffers, reused across messages.
@@ -77,6 +90,7 @@ type scratch struct {
 	flags    []string
 	key      []byte
 	exempt   exemptCache
+	answer   []byte // the stored form of an answer, for Remember
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -90,17 +104,19 @@ var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 // decision. A message a rule refuses is not counted by the limits of the
 // rules after it.
 //
+// A retry of a webhook id is not counted again: when State kept the first
+// answer the verdict is that answer (Result.Replayed), to be sent again.
+//
 // Costly rules cannot starve cheap ones: a listed slur is found whatever
 // patterns stand above its rule. The deadline is watched as the work is
 // done (rules.Budget), inside a long regular expression too. A rule that
 // could not be evaluated in time follows its on_error: reject or hold
 // decides in the rule's place, allow (the default) passes over it; the
 // rules that were evaluated keep their meaning. When State fails or is too
-// slow, each limit rule's on_error decides for it. A retry of a webhook id
-// gets Replay: the first answer, to send again.
-func (e *Engine) Evaluate(ctx context.Context, msg *Message, opt Options) Verdict {
+// slow, each limit rule's on_error decides for it.
+func (e *Engine) Evaluate(ctx context.Context, msg *Message, opt Options) (Verdict, Result) {
 	set := e.set.Load()
-	v := Verdict{RulesVersion: set.Version}
+	var res Result
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
 	in := &sc.in
@@ -122,7 +138,7 @@ func (e *Engine) Evaluate(ctx context.Context, msg *Message, opt Options) Verdic
 	if !opt.Deadline.IsZero() && now.After(opt.Deadline) {
 		// Out of time before the first rule: nothing is evaluated, counted or claimed.
 		unevaluated(sc, set.Rules, now)
-		return e.decide(set, v, msg, sc)
+		return e.decide(set, msg, sc, &res), res
 	}
 
 	// 1 and 2. The conditions: cheap tests first, then costly ones.
@@ -130,33 +146,49 @@ func (e *Engine) Evaluate(ctx context.Context, msg *Message, opt Options) Verdic
 	costlyTests(set, sc)
 
 	// 3. One call to State: claim the webhook id, count the limits.
-	sender := ""
-	if e.state != nil {
-		sender = sc.sender(in)
-	}
-	e.limitHits(sc, sender)
-	if e.state != nil && (len(sc.hits) > 0 || opt.WebhookID != "") {
-		var ifAllowed []byte
-		if opt.WebhookID != "" && onlyLimits(sc.steps) {
-			ifAllowed = opt.Unchanged // no rule but a limit matched: allowed means unchanged
-		}
-		claim := Claim{ID: opt.WebhookID, Sender: sender, TTL: e.replayTTL}
-		stateDeadline := opt.Deadline
-		if !stateDeadline.IsZero() {
-			stateDeadline = stateDeadline.Add(-decideMargin)
-		}
-		var replay Replay
-		replay, v.StateErr = e.state.Count(ctx, claim, ifAllowed, now, stateDeadline, sc.hits)
-		v.Stored = replay.Stored && v.StateErr == nil
-		if replay.Seen && replay.Answer != nil {
-			v.Replay = replay.Answer
-			return v
-		}
-		v.Retry = replay.Seen
+	if first, replayed := e.count(ctx, sc, opt, now, &res); replayed {
+		return first, res
 	}
 
 	// 4. The decision.
-	return e.decide(set, v, msg, sc)
+	return e.decide(set, msg, sc, &res), res
+}
+
+// count makes the evaluation's one call to State: it claims the webhook id
+// and counts the limits the fired rules met, waiting no longer than the
+// deadline leaves. For a retry whose first answer State kept, it returns
+// that answer's verdict and true.
+func (e *Engine) count(ctx context.Context, sc *scratch, opt Options, now time.Time, res *Result) (Verdict, bool) {
+	sender := ""
+	if e.state != nil {
+		sender = sc.sender(&sc.in)
+	}
+	e.limitHits(sc, sender)
+	if e.state == nil || (len(sc.hits) == 0 && opt.WebhookID == "") {
+		return Verdict{}, false
+	}
+	var ifAllowed []byte
+	if opt.WebhookID != "" && sc.in.Hook == HookBeforeSend && onlyLimits(sc.steps) {
+		ifAllowed = answerUnchanged // no rule but a limit matched: allowed means unchanged
+	}
+	claim := Claim{ID: opt.WebhookID, Sender: sender, TTL: e.replayTTL}
+	stateDeadline := opt.Deadline
+	if !stateDeadline.IsZero() {
+		stateDeadline = stateDeadline.Add(-decideMargin)
+	}
+	replay, err := e.state.Count(ctx, claim, ifAllowed, now, stateDeadline, sc.hits)
+	res.StateErr = err
+	res.Stored = replay.Stored && err == nil
+	if !replay.Seen {
+		return Verdict{}, false
+	}
+	res.Retry = true
+	if replay.Answer == nil {
+		return Verdict{}, false // the first attempt is still running, or its answer was not kept
+	}
+	first, ok := readAnswer(replay.Answer)
+	res.Replayed = ok
+	return first, ok
 }
 
 // decideMargin is the time state's answer leaves before the deadline, for
@@ -184,7 +216,8 @@ func (e *Engine) limitHits(sc *scratch, sender string) {
 
 // decide goes through the steps in rule order: the first that refuses or
 // allows ends the check; masks, rewrites and flags accumulate.
-func (e *Engine) decide(set *rules.Set, v Verdict, msg *Message, sc *scratch) Verdict {
+func (e *Engine) decide(set *rules.Set, msg *Message, sc *scratch, res *Result) Verdict {
+	v := Verdict{RulesVersion: set.Version}
 	for _, st := range sc.steps {
 		r := st.rule
 		found := sc.matches[st.m0:st.m1]
@@ -204,12 +237,12 @@ func (e *Engine) decide(set *rules.Set, v Verdict, msg *Message, sc *scratch) Ve
 		case st.hit >= 0:
 			h := &sc.hits[st.hit]
 			switch {
-			case v.StateErr != nil:
+			case res.StateErr != nil:
 				if refused := e.onError(set, &v, r, msg, sc, found); refused {
 					return v
 				}
 				continue
-			case e.state == nil, v.Retry, !h.Done, h.Allowed:
+			case e.state == nil, res.Retry, !h.Done, h.Allowed:
 				continue // within the limit, or not counted
 			}
 			retryAfter = h.RetryAfter
@@ -282,13 +315,19 @@ func keepMatches(found []rules.Match) []rules.Match {
 	return out
 }
 
-// Remember stores the answer given to msg, whose webhook id the engine
-// claimed, so that Stream's retries get it again.
-func (e *Engine) Remember(ctx context.Context, msg *Message, id string, answer []byte) error {
-	if e.state == nil || id == "" {
+// Remember keeps the answer of verdict v, which Evaluate reached with res
+// for msg and its webhook id, so that Stream's retries get it again. It
+// keeps nothing for a retry, for an answer kept with the claim already, or
+// for a verdict that failing state or the deadline forced, which a retry
+// may better.
+func (e *Engine) Remember(ctx context.Context, msg *Message, id string, v *Verdict, res *Result) error {
+	if e.state == nil || id == "" || res.Retry || res.Stored || res.StateErr != nil || v.DeadlineHit {
 		return nil
 	}
-	return e.state.Remember(ctx, Claim{ID: id, Sender: senderOf(msg), TTL: e.replayTTL}, answer)
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	sc.answer = appendAnswer(sc.answer[:0], v)
+	return e.state.Remember(ctx, Claim{ID: id, Sender: senderOf(msg), TTL: e.replayTTL}, sc.answer)
 }
 
 // sender is the sender's user id, as limits by user count it, a view of the

@@ -65,7 +65,7 @@ func TestEvaluateOrderAndPrecedence(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			v := e.Evaluate(context.Background(), &moderation.Message{Text: tc.text}, moderation.Options{})
+			v, _ := e.Evaluate(context.Background(), &moderation.Message{Text: tc.text}, moderation.Options{})
 			if v.Action != tc.action {
 				t.Fatalf("action %s, want %s", v.Action, tc.action)
 			}
@@ -107,20 +107,20 @@ rules:
   - {id: review, when: {text: {contains: [review]}}, action: hold}
   - {id: mask-below, when: {text: {contains: [heck]}}, action: mask}
 `), moderation.EngineOptions{})
-	v := e.Evaluate(context.Background(), &moderation.Message{Text: "damn promo review heck"}, moderation.Options{})
+	v, _ := e.Evaluate(context.Background(), &moderation.Message{Text: "damn promo review heck"}, moderation.Options{})
 	if v.Action != rules.ActionHold || !v.Refused() || v.Changed() || v.RuleID != "review" || !v.TextChanged ||
 		v.Text != "**** promo review heck" || len(v.Fields) != 1 || v.Fields[0].Key != "modgate_flags" ||
 		string(v.Fields[0].JSON) != `["tag"]` {
 		t.Fatalf("verdict %+v", v)
 	}
-	if v := e.Evaluate(context.Background(), &moderation.Message{Text: "review heck"}, moderation.Options{}); v.Action != rules.ActionHold || v.TextChanged || len(v.Fields) != 0 {
+	if v, _ := e.Evaluate(context.Background(), &moderation.Message{Text: "review heck"}, moderation.Options{}); v.Action != rules.ActionHold || v.TextChanged || len(v.Fields) != 0 {
 		t.Fatalf("a hold with nothing changed above it: %+v", v)
 	}
 }
 
 func TestEvaluateExplainsMatches(t *testing.T) {
 	e := moderation.NewEngine(mustSet(t, engineRules), moderation.EngineOptions{})
-	v := e.Evaluate(context.Background(), &moderation.Message{Text: "well d.a.m.n"}, moderation.Options{})
+	v, _ := e.Evaluate(context.Background(), &moderation.Message{Text: "well d.a.m.n"}, moderation.Options{})
 	if len(v.Fired) != 1 || len(v.Fired[0].Matches) != 1 {
 		t.Fatalf("fired %+v", v.Fired)
 	}
@@ -137,7 +137,7 @@ func TestEvaluateDeadline(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Second)
 	clock := func() time.Time { return now.Add(time.Second) }
 	e := moderation.NewEngine(mustSet(t, engineRules), moderation.EngineOptions{Now: clock})
-	v := e.Evaluate(context.Background(), &moderation.Message{Text: "damn blast"}, moderation.Options{Deadline: now})
+	v, _ := e.Evaluate(context.Background(), &moderation.Message{Text: "damn blast"}, moderation.Options{Deadline: now})
 	if !v.DeadlineHit || v.Action != rules.ActionNone || len(v.Fired) != 0 {
 		t.Fatalf("verdict %+v: past the deadline the message goes through unchanged", v)
 	}
@@ -149,7 +149,7 @@ func TestSwapIsAtomic(t *testing.T) {
 	if old == nil || len(e.Rules().Rules) != 0 {
 		t.Fatal("swap did not take")
 	}
-	if v := e.Evaluate(context.Background(), &moderation.Message{Text: "damn"}, moderation.Options{}); v.Action != rules.ActionNone {
+	if v, _ := e.Evaluate(context.Background(), &moderation.Message{Text: "damn"}, moderation.Options{}); v.Action != rules.ActionNone {
 		t.Fatalf("old rules still used: %+v", v)
 	}
 }

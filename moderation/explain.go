@@ -35,7 +35,7 @@ func (e *Engine) Explain(msg *Message) (Verdict, []RuleResult) {
 	set := e.set.Load()
 	// A dry run counts nothing: limits are shown, never hit.
 	dry := NewEngine(set, EngineOptions{Now: e.now})
-	v := dry.Evaluate(context.Background(), msg, Options{})
+	v, _ := dry.Evaluate(context.Background(), msg, Options{})
 	text := rules.Analyze(msg.Text)
 	defer text.Release()
 	in := rules.Input{Text: text, Message: msg.Object, User: msg.User, Channel: msg.Channel,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -91,10 +92,20 @@ func newLimitFixture(t *testing.T) *limitFixture {
 }
 
 func (f *limitFixture) send(user, text string) moderation.Verdict {
+	v, _ := f.deliver("", user, text)
+	return v
+}
+
+// deliver sends a message as a hook call with a webhook id ("" for none).
+func (f *limitFixture) deliver(webhookID, user, text string) (moderation.Verdict, moderation.Result) {
+	return f.engine.Evaluate(context.Background(), f.message(user, text), moderation.Options{WebhookID: webhookID})
+}
+
+// message is a message of user with text.
+func (f *limitFixture) message(user, text string) *moderation.Message {
 	obj, _ := json.Marshal(map[string]string{"text": text})
-	msg := moderation.Message{Text: text, Object: obj, User: []byte(`{"id":"` + user + `"}`),
+	return &moderation.Message{Text: text, Object: obj, User: []byte(`{"id":"` + user + `"}`),
 		Channel: []byte(`{"cid":"messaging:general"}`), RequestInfo: []byte(`{"ip":"192.0.2.1","ext":"dev=phone-1"}`)}
-	return f.engine.Evaluate(context.Background(), &msg, moderation.Options{})
 }
 
 func TestLimits(t *testing.T) {
@@ -160,9 +171,9 @@ func TestLimitOnErrorAndObserve(t *testing.T) {
 		t.Fatalf("observe rule past its limit: %+v", v)
 	}
 	f.state.fail = errors.New("redis: connection refused")
-	v = f.send("ann", "third")
-	if v.StateErr == nil || v.Refused() {
-		t.Fatalf("state down, on_error allow: %+v", v)
+	v, res := f.deliver("", "ann", "third")
+	if res.StateErr == nil || v.Refused() {
+		t.Fatalf("state down, on_error allow: %+v %+v", v, res)
 	}
 	v = f.send("ann", "see https://x.example.com")
 	if v.Action != rules.ActionHold || v.RuleID != "per-channel-links" || !v.Fired[0].OnError {
@@ -172,21 +183,32 @@ func TestLimitOnErrorAndObserve(t *testing.T) {
 
 func TestRetriesGetTheFirstAnswer(t *testing.T) {
 	f := newLimitFixture(t)
-	obj := []byte(`{"text":"hello"}`)
-	msg := moderation.Message{Text: "hello", Object: obj, User: []byte(`{"id":"ann"}`)}
-	v := f.engine.Evaluate(context.Background(), &msg, moderation.Options{WebhookID: "wh-1"})
-	if v.Replay != nil || v.Retry {
-		t.Fatalf("first attempt: %+v", v)
+	// A message only limits matched: its answer goes with the claim.
+	if v, res := f.deliver("wh-1", "ann", "hello"); res.Retry || !res.Stored || v.Refused() {
+		t.Fatalf("first attempt: %+v %+v", v, res)
+	}
+	if v, res := f.deliver("wh-1", "ann", "hello"); !res.Replayed || v.Refused() || v.Changed() {
+		t.Fatalf("retry: %+v %+v, want the first answer", v, res)
+	}
+	// A refused message: its answer is Remembered once given.
+	first, res := f.deliver("wh-2", "ann", "a slurword")
+	if res.Retry || res.Stored || first.Action != rules.ActionReject {
+		t.Fatalf("first attempt: %+v %+v", first, res)
 	}
 	// A retry while the first is still running: evaluated, nothing counted.
-	v = f.engine.Evaluate(context.Background(), &msg, moderation.Options{WebhookID: "wh-1"})
-	if !v.Retry || v.Replay != nil {
-		t.Fatalf("retry in flight: %+v", v)
+	v, retry := f.deliver("wh-2", "ann", "a slurword")
+	if !retry.Retry || retry.Replayed || v.Reply != first.Reply {
+		t.Fatalf("retry in flight: %+v %+v", v, retry)
 	}
-	f.engine.Remember(context.Background(), &msg, "wh-1", []byte("ANSWER"))
-	v = f.engine.Evaluate(context.Background(), &msg, moderation.Options{WebhookID: "wh-1"})
-	if string(v.Replay) != "ANSWER" {
-		t.Fatalf("retry after the answer: %+v", v)
+	if err := f.engine.Remember(context.Background(), f.message("ann", "a slurword"), "wh-2", &v, &retry); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.engine.Remember(context.Background(), f.message("ann", "a slurword"), "wh-2", &first, &res); err != nil {
+		t.Fatal(err)
+	}
+	v, res = f.deliver("wh-2", "ann", "a slurword")
+	if !res.Retry || !res.Replayed || v.Action != rules.ActionReject || v.Reply != first.Reply || len(v.Fired) != 0 {
+		t.Fatalf("retry after the answer: %+v %+v, want the first answer read back", v, res)
 	}
 	// Only the first attempt was counted.
 	for range 2 {
@@ -198,34 +220,72 @@ func TestRetriesGetTheFirstAnswer(t *testing.T) {
 }
 
 // TestUnchangedAnswerStoredWithTheClaim: when only limit rules match and all
-// allow the message, its answer goes with the claim (Verdict.Stored) and a
+// allow the message, its answer goes with the claim (Result.Stored) and a
 // retry gets it; a message another rule matched, or a limit refused, is
 // left for Remember.
 func TestUnchangedAnswerStoredWithTheClaim(t *testing.T) {
 	f := newLimitFixture(t)
-	send := func(id, user, text string) moderation.Verdict {
-		obj, _ := json.Marshal(map[string]string{"text": text})
-		msg := moderation.Message{Text: text, Object: obj, User: []byte(`{"id":"` + user + `"}`),
-			Channel: []byte(`{"cid":"messaging:general"}`), RequestInfo: []byte(`{"ip":"192.0.2.1","ext":"dev=phone-1"}`)}
-		return f.engine.Evaluate(context.Background(), &msg, moderation.Options{WebhookID: id, Unchanged: []byte("A")})
+	if v, res := f.deliver("wh-1", "ann", "hello"); !res.Stored || v.Refused() || v.Changed() {
+		t.Fatalf("clean message: %+v %+v, want its answer stored with the claim", v, res)
 	}
-	if v := send("wh-1", "ann", "hello"); !v.Stored || v.Refused() || v.Changed() {
-		t.Fatalf("clean message: %+v, want its answer stored with the claim", v)
+	if v, res := f.deliver("wh-1", "ann", "hello"); !res.Replayed || v.Refused() || v.Changed() {
+		t.Fatalf("retry: %+v %+v, want the stored answer", v, res)
 	}
-	if v := send("wh-1", "ann", "hello"); string(v.Replay) != "A" {
-		t.Fatalf("retry: %+v, want the stored answer", v)
-	}
-	if v := send("wh-2", "cat", "a slurword here"); v.Stored || !v.Refused() {
-		t.Fatalf("rejected by a rule: %+v, want nothing stored", v)
+	if v, res := f.deliver("wh-2", "cat", "a slurword here"); res.Stored || !v.Refused() {
+		t.Fatalf("rejected by a rule: %+v %+v, want nothing stored", v, res)
 	}
 	for i := range 3 {
-		send(fmt.Sprint("wh-flood-", i), "dan", fmt.Sprint("message ", i))
+		f.deliver(fmt.Sprint("wh-flood-", i), "dan", fmt.Sprint("message ", i))
 	}
-	if v := send("wh-flood-3", "dan", "one more"); v.Stored || v.RuleID != "flood" {
-		t.Fatalf("refused by a limit: %+v, want nothing stored", v)
+	if v, res := f.deliver("wh-flood-3", "dan", "one more"); res.Stored || v.RuleID != "flood" {
+		t.Fatalf("refused by a limit: %+v %+v, want nothing stored", v, res)
 	}
-	if v := send("wh-flood-3", "dan", "one more"); !v.Retry || v.Replay != nil {
-		t.Fatalf("retry of the refused message: %+v, want its answer pending", v)
+	if v, res := f.deliver("wh-flood-3", "dan", "one more"); !res.Retry || res.Replayed || v.Refused() {
+		t.Fatalf("retry of the refused message: %+v %+v, want its answer pending and nothing counted", v, res)
+	}
+	// The retries of a pending call are answered from the review queue:
+	// nothing is stored with its claim.
+	pending := f.message("eve", "hello")
+	pending.Hook = moderation.HookPending
+	for i, retry := range []bool{false, true} {
+		_, res := f.engine.Evaluate(context.Background(), pending, moderation.Options{WebhookID: "wh-pending"})
+		if res.Stored || res.Replayed || res.Retry != retry {
+			t.Fatalf("pending call %d: %+v, want nothing stored", i+1, res)
+		}
+	}
+}
+
+// TestUnreadableAnswerIsARetry: a stored answer this version cannot read
+// (another version of modgate wrote it into a shared Redis) makes a retry
+// whose answer is not known: evaluated again, and not counted again.
+func TestUnreadableAnswerIsARetry(t *testing.T) {
+	f := newLimitFixture(t)
+	ctx := context.Background()
+	for i, stored := range []string{"\xff", "Z?", "P{not json", `P{"fields":[["k"]]}`} {
+		t.Run(strconv.Quote(stored), func(t *testing.T) {
+			id, user := fmt.Sprint("wh-unreadable-", i), fmt.Sprint("eve-", i)
+			if _, err := f.state.Count(ctx, moderation.Claim{ID: id, Sender: user, TTL: time.Minute}, nil, f.now, time.Time{}, nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.state.Remember(ctx, moderation.Claim{ID: id, Sender: user, TTL: time.Minute}, []byte(stored)); err != nil {
+				t.Fatal(err)
+			}
+			for range 3 {
+				if v, res := f.deliver(id, user, "one"); !res.Retry || res.Replayed || v.Refused() {
+					t.Fatalf("%+v %+v, want a retry evaluated again", v, res)
+				}
+			}
+			// The retries were not counted: the flood limit (3 every 10
+			// seconds) lets three more messages through.
+			for _, text := range []string{"apples", "pears", "plums"} {
+				if v := f.send(user, text); v.Refused() {
+					t.Fatalf("%q refused: the retries were counted: %+v", text, v)
+				}
+			}
+			if v := f.send(user, "too many"); v.RuleID != "flood" {
+				t.Fatalf("the fourth message: %+v, want the flood limit", v)
+			}
+		})
 	}
 }
 

@@ -86,11 +86,6 @@ type Verdict struct {
 	Fired        []Firing           // every rule that matched, in order, observed ones included
 	RulesVersion string
 	DeadlineHit  bool // evaluation ran out of time; on_error decided
-
-	Replay   []byte // the answer first given for this webhook id: send it again
-	Retry    bool   // the webhook id was seen before, its first answer is not known: nothing was counted
-	Stored   bool   // the answer (Options.Unchanged) was stored with the claim: nothing to Remember
-	StateErr error  // shared state failed or was too slow; the limit rules' on_error decided
 }
 
 // Refused reports whether the message is kept from the channel.

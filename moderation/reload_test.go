@@ -42,7 +42,7 @@ func newRulesFile(t *testing.T) (*moderation.RulesFile, *moderation.Engine, stri
 }
 
 func masked(e *moderation.Engine, text string) string {
-	v := e.Evaluate(context.Background(), &moderation.Message{Text: text}, moderation.Options{})
+	v, _ := e.Evaluate(context.Background(), &moderation.Message{Text: text}, moderation.Options{})
 	if v.TextChanged {
 		return v.Text
 	}

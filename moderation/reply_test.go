@@ -61,7 +61,7 @@ rules:
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			msg := &moderation.Message{Text: tc.text, Object: []byte(`{"text":"x"}`), User: []byte(tc.user), RequestInfo: []byte(tc.info)}
-			v := e.Evaluate(context.Background(), msg, moderation.Options{})
+			v, _ := e.Evaluate(context.Background(), msg, moderation.Options{})
 			if !v.Refused() || v.Reply != tc.want {
 				t.Fatalf("%s %q, want %q", v.Action, v.Reply, tc.want)
 			}
@@ -86,11 +86,11 @@ rules:
 	e := moderation.NewEngine(mustSet(t, src), moderation.EngineOptions{Now: func() time.Time { return now }, State: state})
 	msg := &moderation.Message{Text: "hi", Object: []byte(`{"text":"hi"}`), User: []byte(`{"id":"u1"}`)}
 	e.Evaluate(context.Background(), msg, moderation.Options{})
-	if v := e.Evaluate(context.Background(), msg, moderation.Options{}); v.Reply != "Sorry, at most 1 every 10 seconds. Try again in 10 seconds." {
+	if v, _ := e.Evaluate(context.Background(), msg, moderation.Options{}); v.Reply != "Sorry, at most 1 every 10 seconds. Try again in 10 seconds." {
 		t.Fatalf("past the limit: %q", v.Reply)
 	}
 	state.fail = errors.New("redis: connection refused")
-	v := e.Evaluate(context.Background(), msg, moderation.Options{})
+	v, _ := e.Evaluate(context.Background(), msg, moderation.Options{})
 	if v.Action != rules.ActionReject || v.Reply != "Sorry, at most 1 every 10 seconds. Try again in a little while." {
 		t.Fatalf("state down: %s %q", v.Action, v.Reply)
 	}

@@ -582,7 +582,7 @@ rules:
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			msg := moderation.Message{ID: "m1", Hook: moderation.HookPending, Text: tc.text}
-			v := engine.Evaluate(context.Background(), &msg, moderation.Options{})
+			v, _ := engine.Evaluate(context.Background(), &msg, moderation.Options{})
 			v.Fired = append(v.Fired, moderation.Firing{RuleID: "elsewhere", Matches: []rules.Match{{Start: -1, End: -1, Term: "x"},
 				{Start: 3, End: 999, Term: "y"}}})
 			h, err := moderation.NewHeld(&msg, &v, moderation.HoldOptions{})

@@ -61,6 +61,8 @@ type Counter interface {
 }
 
 // Answers stores the answer given for a claimed webhook id, for retries.
+// An answer is bytes whose meaning is the engine's; it is valid during the
+// call only.
 type Answers interface {
 	Remember(ctx context.Context, c Claim, answer []byte) error
 }

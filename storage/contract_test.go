@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sync"
@@ -301,6 +302,63 @@ func TestRedisAnswersAfterScriptFlush(t *testing.T) {
 			t.Fatalf("flush %v: stored answer %q", flush, got)
 		}
 	}
+}
+
+// TestContractAnswersAreBytes: a store keeps the bytes it is given as an
+// answer, remembered after the claim or (when the store can) given with it:
+// what they say is the engine's business, and no byte is a store's own.
+func TestContractAnswersAreBytes(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s moderation.State) {
+		cases := []struct {
+			name   string
+			answer []byte
+		}{
+			{"zero byte", []byte{0}},
+			{"byte 0xff", []byte{0xff}},
+			{"a letter", []byte("A")},
+			{"two bytes", []byte{0xff, 0}},
+			{"long", bytes.Repeat([]byte{0, 0xff, 'x'}, 100)},
+		}
+		for i, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				ctx := context.Background()
+				answerOf := func(id string) []byte {
+					t.Helper()
+					var got []byte
+					for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && got == nil; time.Sleep(5 * time.Millisecond) {
+						rp, err := s.Count(ctx, moderation.Claim{ID: id, TTL: time.Minute}, nil, t0, time.Time{}, nil)
+						if err != nil || !rp.Seen {
+							t.Fatalf("%+v %v: the id was claimed", rp, err)
+						}
+						got = rp.Answer
+					}
+					return got
+				}
+				claimed := fmt.Sprint("bytes-claimed-", i)
+				rp, err := s.Count(ctx, moderation.Claim{ID: claimed, TTL: time.Minute}, tc.answer, t0, time.Time{}, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !rp.Stored {
+					s.Remember(ctx, moderation.Claim{ID: claimed, TTL: time.Minute}, tc.answer)
+				}
+				if got := answerOf(claimed); !bytes.Equal(got, tc.answer) {
+					t.Fatalf("given with the claim: %q, want %q", got, tc.answer)
+				}
+				remembered := fmt.Sprint("bytes-remembered-", i)
+				if _, err := s.Count(ctx, moderation.Claim{ID: remembered, TTL: time.Minute}, nil, t0, time.Time{}, nil); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Remember(ctx, moderation.Claim{ID: remembered, TTL: time.Minute}, tc.answer); err != nil {
+					t.Fatal(err)
+				}
+				if got := answerOf(remembered); !bytes.Equal(got, tc.answer) {
+					t.Fatalf("remembered: %q, want %q", got, tc.answer)
+				}
+			})
+		}
+	})
 }
 
 // TestContractClaimWithAnswer: an answer given with the claim is kept when

@@ -85,13 +85,13 @@ func (m *Memory) hashOf(key string) (h uint64, shard uint64) {
 func (m *Memory) Count(_ context.Context, c moderation.Claim, ifAllowed []byte, now, _ time.Time, hits []moderation.Hit) (moderation.Replay, error) {
 	id, ttl := c.ID, c.TTL
 	var idHash, idShard uint64
-	mark := byte(markPending)
+	claim := markPending
 	if id != "" {
 		idHash, idShard = m.hashOf(id)
-		if len(ifAllowed) == 1 && ifAllowed[0] != markPending && ifAllowed[0] != markLong {
-			mark = ifAllowed[0] // the answer, unless a limit refuses below
+		if short, ok := shortMark(ifAllowed); ok {
+			claim = short // the answer, unless a limit refuses below; a longer one is Remembered
 		}
-		if r := m.replays[idShard].claim(idHash, ttl, now, mark); r.Seen {
+		if r := m.replays[idShard].claim(idHash, ttl, now, claim); r.Seen {
 			return r, nil
 		}
 	}
@@ -105,7 +105,7 @@ func (m *Memory) Count(_ context.Context, c moderation.Claim, ifAllowed []byte, 
 			break
 		}
 	}
-	if mark == markPending {
+	if claim == markPending {
 		return moderation.Replay{}, nil
 	}
 	if !allowed {
@@ -306,7 +306,8 @@ func (s *counterShard) remove(k uint64, c counter) {
 // the previous one and the previous one is dropped whole. An id is thus kept
 // between one and two TTLs, and expiry costs nothing per entry. Ids and the
 // one-byte answers of most messages live in pointer-free maps that the
-// garbage collector skips; longer answers are kept beside them.
+// garbage collector skips; longer answers are kept beside them. What an
+// answer says is the engine's business: here it is bytes.
 type replayShard struct {
 	mu       sync.Mutex
 	cur      generation
@@ -318,17 +319,32 @@ type replayShard struct {
 }
 
 type generation struct {
-	marks   map[uint64]byte   // id (hashed) → markPending, or the answer when it is one byte, or markLong
+	marks   map[uint64]mark   // id (hashed) → what is known of it
 	answers map[uint64][]byte // answers longer than a byte
 }
 
+// mark is what a generation knows of a webhook id: claimed with its answer
+// still to come, answered with one byte kept in the mark itself, or
+// answered with a longer answer kept in answers. (A map entry takes as much
+// room with a uint16 as with a byte.)
+type mark uint16
+
 const (
-	markPending = 0
-	markLong    = 0xff // not a byte compact answers start with
+	markPending mark = 0
+	markShort   mark = 1 << 8 // | the answer's one byte
+	markLong    mark = 2 << 8
 )
 
+// shortMark returns the mark that holds a one-byte answer.
+func shortMark(answer []byte) (mark, bool) {
+	if len(answer) != 1 {
+		return markPending, false
+	}
+	return markShort | mark(answer[0]), true
+}
+
 func newGeneration(size int) generation {
-	return generation{marks: make(map[uint64]byte, size), answers: map[uint64][]byte{}}
+	return generation{marks: make(map[uint64]mark, size), answers: map[uint64][]byte{}}
 }
 
 func (g *generation) find(id uint64) (moderation.Replay, bool) {
@@ -341,12 +357,12 @@ func (g *generation) find(id uint64) (moderation.Replay, bool) {
 	case m == markLong:
 		return moderation.Replay{Seen: true, Answer: g.answers[id]}, true
 	}
-	return moderation.Replay{Seen: true, Answer: []byte{m}}, true
+	return moderation.Replay{Seen: true, Answer: []byte{byte(m)}}, true
 }
 
-// claim marks id as seen with mark (markPending, or a one-byte answer), or
+// claim marks id as seen with m (markPending, or a one-byte answer), or
 // returns what was stored for it.
-func (s *replayShard) claim(id uint64, ttl time.Duration, now time.Time, mark byte) moderation.Replay {
+func (s *replayShard) claim(id uint64, ttl time.Duration, now time.Time, m mark) moderation.Replay {
 	ns := now.UnixNano()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -357,7 +373,7 @@ func (s *replayShard) claim(id uint64, ttl time.Duration, now time.Time, mark by
 	if r, ok := s.prev.find(id); ok {
 		return r
 	}
-	s.cur.marks[id] = mark
+	s.cur.marks[id] = m
 	return moderation.Replay{}
 }
 
@@ -410,8 +426,8 @@ func (s *replayShard) remember(id uint64, answer []byte, _ time.Time) {
 		if m != markPending {
 			return // the first answer stays
 		}
-		if len(answer) == 1 && answer[0] != markPending && answer[0] != markLong {
-			g.marks[id] = answer[0]
+		if short, ok := shortMark(answer); ok {
+			g.marks[id] = short
 			return
 		}
 		if len(answer) <= s.maxBytes/4 {
