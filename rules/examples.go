@@ -8,6 +8,10 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
+// MaxExamples bounds the `tests` examples of one rule, in match and in
+// no_match each.
+const MaxExamples = 100
+
 // tests runs a rule's `tests` examples against its `when` when the file is
 // loaded: every `match` example must meet the condition and no `no_match`
 // example may. Exemptions, limits, schedules and modes are not part of it.

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -118,6 +119,40 @@ func Parse(name string, data []byte, read ReadFile) (*Set, error) {
 	return set, nil
 }
 
+// document reads the whole file: its version, lists, settings and rules,
+// in the order they depend on each other.
+func (p *parser) document(doc *yaml.Node) *Set {
+	p.set = &Set{Settings: defaultSettings(), lists: map[string]*List{}}
+	p.matchers, p.sets, p.networks = map[string]*Matcher{}, map[string]map[string]struct{}{}, map[string][]netip.Prefix{}
+	if len(doc.Content) == 0 {
+		p.errorf(nil, "the file is empty: it needs at least `version: 1` and `rules:`")
+		return p.set
+	}
+	top := p.mapping(doc, "top level", "version", "settings", "lists", "rules")
+	if top == nil {
+		return p.set
+	}
+	if v, ok := top["version"]; !ok {
+		p.errorf(resolve(doc), "version: missing; write `version: 1` at the top")
+	} else if s, ok := p.str(v, "version"); ok && s != "1" {
+		p.errorf(v, "version: %q is not supported (this modgate reads version 1)", s)
+	}
+	if n, ok := top["lists"]; ok {
+		p.lists(n)
+	}
+	deviceKey := defaultDeviceKey
+	if n, ok := top["settings"]; ok {
+		deviceKey = p.settings(n, &p.set.Settings)
+	}
+	n, ok := top["rules"]
+	if !ok {
+		p.errorf(resolve(doc), "rules: missing")
+		return p.set
+	}
+	p.rules(n, deviceKey)
+	return p.set
+}
+
 // sort orders problems by position: the rules file's first, then those of
 // each list file.
 func (p *parser) sort(list []Problem) {
@@ -146,180 +181,4 @@ func yamlProblem(file string, err error) Problem {
 		return Problem{File: file, Line: line, Column: 1, Msg: "YAML: " + m[2]}
 	}
 	return Problem{File: file, Msg: "YAML: " + strings.TrimPrefix(msg, "yaml: ")}
-}
-
-type parser struct {
-	file       string
-	dir        string
-	read       ReadFile
-	hash       interface{ Write([]byte) (int, error) }
-	problems   []Problem
-	warnings   []Problem
-	rule       string   // id of the rule being read
-	incomplete bool     // the rule being read names a broken list
-	files      []string // list files read
-	reported   map[listTerm]bool
-	now        func() time.Time
-}
-
-func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
-	pr := Problem{File: p.file, Rule: p.rule, Msg: fmt.Sprintf(format, args...)}
-	if n != nil {
-		pr.Line, pr.Column = n.Line, n.Column
-	}
-	p.problems = append(p.problems, pr)
-}
-
-func (p *parser) warnf(n *yaml.Node, format string, args ...any) {
-	pr := Problem{File: p.file, Rule: p.rule, Msg: fmt.Sprintf(format, args...), Warning: true}
-	if n != nil {
-		pr.Line, pr.Column = n.Line, n.Column
-	}
-	p.warnings = append(p.warnings, pr)
-}
-
-// mapping checks that n is a mapping with only the allowed keys, reports
-// unknown and repeated keys, and returns the values by key.
-func (p *parser) mapping(n *yaml.Node, path string, allowed ...string) map[string]*yaml.Node {
-	n = resolve(n)
-	if n.Kind != yaml.MappingNode {
-		p.errorf(n, "%s: must be a mapping of keys to values", path)
-		return nil
-	}
-	out := make(map[string]*yaml.Node, len(n.Content)/2)
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		key := k.Value
-		if _, dup := out[key]; dup {
-			p.errorf(k, "%s: key %q is repeated", path, key)
-			continue
-		}
-		if allowed != nil && !contains(allowed, key) {
-			p.errorf(k, "%s: unknown key %q (expected one of: %s)", path, key, strings.Join(allowed, ", "))
-			continue
-		}
-		out[key] = v
-	}
-	return out
-}
-
-func resolve(n *yaml.Node) *yaml.Node {
-	for n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
-	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
-		return resolve(n.Content[0])
-	}
-	return n
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// str reads a scalar string.
-func (p *parser) str(n *yaml.Node, path string) (string, bool) {
-	n = resolve(n)
-	if n.Kind != yaml.ScalarNode || (n.Tag != "!!str" && n.Tag != "!!int" && n.Tag != "!!float" && n.Tag != "!!bool" && n.Tag != "!!timestamp") {
-		p.errorf(n, "%s: must be a text value", path)
-		return "", false
-	}
-	return n.Value, true
-}
-
-// strs reads a list of strings; a single string counts as a list of one.
-func (p *parser) strs(n *yaml.Node, path string) []string {
-	n = resolve(n)
-	if n.Kind == yaml.ScalarNode {
-		if s, ok := p.str(n, path); ok {
-			return []string{s}
-		}
-		return nil
-	}
-	if n.Kind != yaml.SequenceNode {
-		p.errorf(n, "%s: must be a list", path)
-		return nil
-	}
-	out := make([]string, 0, len(n.Content))
-	for i, c := range n.Content {
-		if s, ok := p.str(c, fmt.Sprintf("%s[%d]", path, i)); ok {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-func (p *parser) lists(n *yaml.Node, set *Set) {
-	m := p.mapping(n, "lists")
-	names := make([]string, 0, len(m))
-	for name := range m {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		v := m[name]
-		path := "lists." + name
-		if !idPattern.MatchString(name) {
-			p.errorf(v, "%s: a list name uses letters, digits, '-', '_' and '.'", path)
-			continue
-		}
-		fields := p.mapping(v, path, "terms", "file", "builtin", "description")
-		if fields == nil {
-			continue
-		}
-		list := &List{Name: name}
-		problemsBefore := len(p.problems)
-		sources := 0
-		if t, ok := fields["terms"]; ok {
-			sources++
-			list.Terms = p.strs(t, path+".terms")
-		}
-		if f, ok := fields["file"]; ok {
-			sources++
-			if file, ok := p.str(f, path+".file"); ok {
-				p.listFile(f, path, file, list)
-			}
-		}
-		if b, ok := fields["builtin"]; ok {
-			sources++
-			if name, ok := p.str(b, path+".builtin"); ok {
-				terms, err := Builtin(name)
-				if err != nil {
-					p.errorf(b, "%s.builtin: %v", path, err)
-				}
-				list.Terms = append(list.Terms, terms...)
-			}
-		}
-		if sources == 0 {
-			p.errorf(v, "%s: give `terms`, `file` or `builtin`", path)
-		}
-		p.checkTerms(v, path, list)
-		if len(list.Terms) > MaxListTerms {
-			p.errorf(v, "%s: %d terms is more than the %d a list may hold", path, len(list.Terms), MaxListTerms)
-		}
-		list.broken = len(p.problems) > problemsBefore
-		set.lists[name] = list
-	}
-}
-
-// checkTerms reports the terms of a list that cannot be matched: at the
-// list, or at their line of the list file.
-func (p *parser) checkTerms(n *yaml.Node, path string, list *List) {
-	reported := 0
-	for i, term := range list.Terms {
-		if _, err := parseTerm(term); err != nil {
-			if reported++; reported > 10 {
-				p.errorf(n, "%s: more terms cannot be used; fix the above first", path)
-				return
-			}
-			if !p.fileTermError(list, i, err.Error()) {
-				p.errorf(n, "%s: term %d %q: %v", path, i+1, term, err)
-			}
-		}
-	}
 }

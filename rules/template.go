@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,7 +34,7 @@ func parseTemplate(src string) (*Template, error) {
 	last := 0
 	for _, loc := range placeholder.FindAllStringSubmatchIndex(src, -1) {
 		key := src[loc[2]:loc[3]]
-		if !contains(TemplateKeys, key) {
+		if !slices.Contains(TemplateKeys, key) {
 			return nil, fmt.Errorf("unknown placeholder {{%s}} (known: %s)", key, strings.Join(TemplateKeys, ", "))
 		}
 		if loc[0] > last {
