@@ -153,3 +153,37 @@ func TestSwapIsAtomic(t *testing.T) {
 		t.Fatalf("old rules still used: %+v", v)
 	}
 }
+
+// TestExemptionsOfSeveralTests: an exemption, in the settings or on a rule,
+// may be any condition: several tests, all, any, not. Comparing the rule's
+// exemption with the settings' one panicked for those that are lists, on
+// every message.
+func TestExemptionsOfSeveralTests(t *testing.T) {
+	t.Parallel()
+	exemptions := map[string]string{
+		"two tests": `{user.role: [admin], user.banned: true}`,
+		"all":       `{all: [{user.role: [admin]}, {user.banned: true}]}`,
+		"any":       `{any: [{user.role: [admin]}, {user.id: [root]}]}`,
+		"not":       `{not: {user.role: [user, guest]}}`,
+	}
+	for name, exempt := range exemptions {
+		for _, where := range []string{"settings", "rule"} {
+			t.Run(name+" in "+where, func(t *testing.T) {
+				t.Parallel()
+				src := "version: 1\nsettings: {exempt: " + exempt + "}\nrules:\n  - {id: bad, when: {text: {contains: [bad]}}, action: reject}\n"
+				if where == "rule" {
+					src = "version: 1\nrules:\n  - {id: bad, when: {text: {contains: [bad]}}, action: reject, exempt: " + exempt + "}\n"
+				}
+				e := moderation.NewEngine(mustSet(t, src), moderation.EngineOptions{})
+				user := &moderation.Message{Text: "bad", User: []byte(`{"id":"u1","role":"user","banned":false}`)}
+				if v, _ := e.Evaluate(context.Background(), user, moderation.Options{}); v.RuleID != "bad" {
+					t.Fatalf("a user who is not exempt: %+v", v)
+				}
+				admin := &moderation.Message{Text: "bad", User: []byte(`{"id":"root","role":"admin","banned":true}`)}
+				if v, _ := e.Evaluate(context.Background(), admin, moderation.Options{}); v.Refused() {
+					t.Fatalf("an exempt admin: %+v", v)
+				}
+			})
+		}
+	}
+}

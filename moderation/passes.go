@@ -162,13 +162,15 @@ type exemptCache struct {
 	answer rules.Truth
 }
 
-// ask evaluates the exemption that applies to r.
+// ask evaluates the exemption that applies to r. (Which one that is, is
+// told by the rule, not by comparing conditions: an `all` or `any` is a
+// slice, which cannot be compared.)
 func (c *exemptCache) ask(set *rules.Set, r *rules.Rule, in *rules.Input, buf []rules.Match) rules.Truth {
 	ex := set.Exempt(r)
 	switch {
 	case ex == nil:
 		return rules.False
-	case ex != set.Settings.Exempt:
+	case r.Exempt != nil: // the rule's own
 		_, t := ex.Match(in, buf)
 		return t
 	case !c.asked || (c.answer == rules.Unknown && !in.SkipCostly):
