@@ -121,9 +121,20 @@ func runCase(t *testing.T, set *rules.Set, now time.Time, c caseSpec) {
 		}
 	}
 
+	// The explanation walks the rules as the evaluation does: the same
+	// verdict, every rule reported, each that fired as reached and matched.
+	w, explained := engine.Explain(&msg)
+	if !sameVerdict(v, w) || len(explained) != len(set.Rules) {
+		t.Errorf("explained: %+v (%d rules)\nevaluated: %+v", w, len(explained), v)
+	}
 	fired := map[string]bool{}
 	for _, f := range v.Fired {
 		fired[f.RuleID] = true
+	}
+	for _, r := range explained {
+		if fired[r.RuleID] && !v.DeadlineHit && (!r.Reached || !r.Matched || r.Skipped != "") {
+			t.Errorf("explained %+v, but the rule fired", r)
+		}
 	}
 	for _, id := range c.Fired {
 		if !fired[id] {

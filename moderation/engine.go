@@ -2,9 +2,7 @@ package moderation
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -81,8 +79,8 @@ type Result struct {
 // scratch holds one evaluation's buffers, reused across messages.
 type scratch struct {
 	in       rules.Input
-	found    []rules.Match
-	matches  []rules.Match
+	found    []rules.Match // what the rule being tested matched
+	matches  []rules.Match // what the rules that fired matched, by step
 	steps    []step
 	hits     []Hit
 	masks    []rules.Match
@@ -91,6 +89,9 @@ type scratch struct {
 	key      []byte
 	exempt   exemptCache
 	answer   []byte // the stored form of an answer, for Remember
+
+	explain   bool         // a dry run that explains itself: see Explain
+	explained []RuleResult // what each rule made of the message, when explaining
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -115,30 +116,23 @@ var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 // rules that were evaluated keep their meaning. When State fails or is too
 // slow, each limit rule's on_error decides for it.
 func (e *Engine) Evaluate(ctx context.Context, msg *Message, opt Options) (Verdict, Result) {
+	v, res, _ := e.evaluate(ctx, msg, opt, false)
+	return v, res
+}
+
+// evaluate is Evaluate, or with explain a dry run that explains itself (see
+// Explain) and returns what each rule made of the message.
+func (e *Engine) evaluate(ctx context.Context, msg *Message, opt Options, explain bool) (Verdict, Result, []RuleResult) {
 	set := e.set.Load()
-	var res Result
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
-	in := &sc.in
-	in.Reset()
-	in.Text = rules.Analyze(msg.Text)
-	defer in.Text.Release()
-	now := e.now() // after the analysis, so that the first deadline check sees its time
-	in.Message, in.User, in.Channel, in.RequestInfo, in.Metadata = msg.Object, msg.User, msg.Channel, msg.RequestInfo, msg.Metadata
-	in.Known = msg.Members
-	in.Hook, in.Now = msg.Hook, now
-	if in.Hook == "" {
-		in.Hook = HookBeforeSend
-	}
-	in.Budget = rules.Budget{Deadline: opt.Deadline, Clock: e.now}
-	sc.matches, sc.steps, sc.hits, sc.key = sc.matches[:0], sc.steps[:0], sc.hits[:0], sc.key[:0]
-	sc.masks, sc.rewrites, sc.flags = sc.masks[:0], sc.rewrites[:0], sc.flags[:0]
-	sc.exempt = exemptCache{}
-
+	now := sc.start(msg, opt.Deadline, e.now, explain)
+	defer sc.in.Text.Release()
+	var res Result
 	if !opt.Deadline.IsZero() && now.After(opt.Deadline) {
 		// Out of time before the first rule: nothing is evaluated, counted or claimed.
 		unevaluated(sc, set.Rules, now)
-		return e.decide(set, msg, sc, &res), res
+		return e.decide(set, msg, sc, &res), res, nil
 	}
 
 	// 1 and 2. The conditions: cheap tests first, then costly ones.
@@ -146,24 +140,52 @@ func (e *Engine) Evaluate(ctx context.Context, msg *Message, opt Options) (Verdi
 	costlyTests(set, sc)
 
 	// 3. One call to State: claim the webhook id, count the limits.
-	if first, replayed := e.count(ctx, sc, opt, now, &res); replayed {
-		return first, res
-	}
-
-	// 4. The decision.
-	return e.decide(set, msg, sc, &res), res
-}
-
-// count makes the evaluation's one call to State: it claims the webhook id
-// and counts the limits the fired rules met, waiting no longer than the
-// deadline leaves. For a retry whose first answer State kept, it returns
-// that answer's verdict and true.
-func (e *Engine) count(ctx context.Context, sc *scratch, opt Options, now time.Time, res *Result) (Verdict, bool) {
 	sender := ""
 	if e.state != nil {
 		sender = sc.sender(&sc.in)
 	}
 	e.limitHits(sc, sender)
+	if !explain {
+		if first, replayed := e.count(ctx, sc, opt, sender, now, &res); replayed {
+			return first, res, nil
+		}
+	}
+
+	// 4. The decision.
+	v := e.decide(set, msg, sc, &res)
+	if explain {
+		return v, res, sc.explanation(&v)
+	}
+	return v, res, nil
+}
+
+// start prepares the scratch for msg and returns the time the evaluation
+// starts, read after the text's analysis so that the first look at the
+// deadline sees the time it took.
+func (sc *scratch) start(msg *Message, deadline time.Time, clock func() time.Time, explain bool) time.Time {
+	in := &sc.in
+	in.Reset()
+	in.Text = rules.Analyze(msg.Text)
+	now := clock()
+	in.Message, in.User, in.Channel, in.RequestInfo, in.Metadata = msg.Object, msg.User, msg.Channel, msg.RequestInfo, msg.Metadata
+	in.Known = msg.Members
+	in.Hook, in.Now = msg.Hook, now
+	if in.Hook == "" {
+		in.Hook = HookBeforeSend
+	}
+	in.Budget = rules.Budget{Deadline: deadline, Clock: clock}
+	sc.matches, sc.steps, sc.hits, sc.key = sc.matches[:0], sc.steps[:0], sc.hits[:0], sc.key[:0]
+	sc.masks, sc.rewrites, sc.flags = sc.masks[:0], sc.rewrites[:0], sc.flags[:0]
+	sc.exempt = exemptCache{}
+	sc.explain, sc.explained = explain, nil
+	return now
+}
+
+// count makes the evaluation's one call to State: it claims the webhook id
+// for sender and counts the hits of the fired limit rules, waiting no
+// longer than the deadline leaves. For a retry whose first answer State
+// kept, it returns that answer's verdict and true.
+func (e *Engine) count(ctx context.Context, sc *scratch, opt Options, sender string, now time.Time, res *Result) (Verdict, bool) {
 	if e.state == nil || (len(sc.hits) == 0 && opt.WebhookID == "") {
 		return Verdict{}, false
 	}
@@ -214,168 +236,6 @@ func (e *Engine) limitHits(sc *scratch, sender string) {
 	}
 }
 
-// decide goes through the steps in rule order: the first that refuses or
-// allows ends the check; masks, rewrites and flags accumulate.
-func (e *Engine) decide(set *rules.Set, msg *Message, sc *scratch, res *Result) Verdict {
-	v := Verdict{RulesVersion: set.Version}
-	for _, st := range sc.steps {
-		r := st.rule
-		found := sc.matches[st.m0:st.m1]
-		var retryAfter time.Duration
-		switch {
-		case st.state == stepDropped:
-			continue
-		case st.state != stepFired: // no time to evaluate it
-			v.DeadlineHit = true
-			if r == nil {
-				continue
-			}
-			if refused := e.onError(set, &v, r, msg, sc, nil); refused {
-				return v
-			}
-			continue
-		case st.hit >= 0:
-			h := &sc.hits[st.hit]
-			switch {
-			case res.StateErr != nil:
-				if refused := e.onError(set, &v, r, msg, sc, found); refused {
-					return v
-				}
-				continue
-			case e.state == nil, res.Retry, !h.Done, h.Allowed:
-				continue // within the limit, or not counted
-			}
-			retryAfter = h.RetryAfter
-		}
-		f := Firing{RuleID: r.ID, Action: r.Action, Observed: r.Mode == rules.ModeObserve}
-		if len(found) > 0 {
-			f.Matches = keepMatches(found)
-		}
-		v.Fired = append(v.Fired, f)
-		if f.Observed {
-			continue
-		}
-		switch r.Action {
-		case rules.ActionAllow:
-			v.Action = rules.ActionAllow
-		case rules.ActionReject, rules.ActionHold:
-			v.Action, v.RuleID = r.Action, r.ID
-			v.Reply = set.ReplyFor(r).Render(replyData(r, found, msg, &sc.in, retryAfter, true))
-			if r.Action == rules.ActionHold {
-				e.holdChanges(set, &v, msg.Text, sc)
-			}
-			return v
-		case rules.ActionMask:
-			for _, m := range found {
-				if m.Start >= 0 { // matches in other fields than the text explain, and are not masked
-					sc.masks = append(sc.masks, m)
-				}
-			}
-		case rules.ActionRewrite:
-			sc.rewrites = append(sc.rewrites, r)
-		case rules.ActionFlag:
-			sc.flags = append(sc.flags, r.ID)
-		}
-		if r.Action == rules.ActionAllow {
-			break
-		}
-	}
-	e.applyChanges(set, &v, msg.Text, sc)
-	return v
-}
-
-// onError applies the on_error of a rule that could not be evaluated (no
-// time) or counted (State failed), and reports whether it refused the
-// message. allow passes over the rule.
-func (e *Engine) onError(set *rules.Set, v *Verdict, r *rules.Rule, msg *Message, sc *scratch, found []rules.Match) bool {
-	if r.OnError != rules.ActionReject && r.OnError != rules.ActionHold {
-		return false
-	}
-	v.Fired = append(v.Fired, Firing{RuleID: r.ID, Action: r.OnError, Observed: r.Mode == rules.ModeObserve, OnError: true})
-	if r.Mode == rules.ModeObserve {
-		return false
-	}
-	v.Action, v.RuleID = r.OnError, r.ID
-	v.Reply = set.ReplyFor(r).Render(replyData(r, found, msg, &sc.in, 0, false))
-	if r.OnError == rules.ActionHold {
-		e.holdChanges(set, v, msg.Text, sc)
-	}
-	return true
-}
-
-// keepMatches copies matches out of the evaluation's buffers. The values of
-// fields other than the text are views of the payload: they are copied too.
-func keepMatches(found []rules.Match) []rules.Match {
-	out := append([]rules.Match(nil), found...)
-	for i := range out {
-		if out[i].Value != "" {
-			out[i].Value = strings.Clone(out[i].Value)
-		}
-	}
-	return out
-}
-
-// Remember keeps the answer of verdict v, which Evaluate reached with res
-// for msg and its webhook id, so that Stream's retries get it again. It
-// keeps nothing for a retry, for an answer kept with the claim already, or
-// for a verdict that failing state or the deadline forced, which a retry
-// may better.
-func (e *Engine) Remember(ctx context.Context, msg *Message, id string, v *Verdict, res *Result) error {
-	if e.state == nil || id == "" || res.Retry || res.Stored || res.StateErr != nil || v.DeadlineHit {
-		return nil
-	}
-	sc := scratchPool.Get().(*scratch)
-	defer scratchPool.Put(sc)
-	sc.answer = appendAnswer(sc.answer[:0], v)
-	return e.state.Remember(ctx, Claim{ID: id, Sender: senderOf(msg), TTL: e.replayTTL}, sc.answer)
-}
-
-// sender is the sender's user id, as limits by user count it, a view of the
-// scratch buffer: "" when there is none.
-func (sc *scratch) sender(in *rules.Input) string {
-	start := len(sc.key)
-	k, ok := in.AppendScope(sc.key, "user", "")
-	sc.key = k
-	if !ok || len(k) == start {
-		return ""
-	}
-	return unsafe.String(&k[start], len(k)-start)
-}
-
-// senderOf is the sender's user id read from the message, as sc.sender
-// reads it: a view of the message's bytes; "" when there is none.
-func senderOf(msg *Message) string {
-	raw := rawjson.Lookup(msg.User, "id")
-	if len(raw) < 3 || raw[0] != '"' {
-		return ""
-	}
-	return rawjson.View(raw)
-}
-
-// ErrUsed is returned by ClaimOnce for a key claimed before.
-var ErrUsed = errors.New("used already")
-
-// ApprovalTTL is how long a used approval marker is remembered (with Redis;
-// in memory, at least the replay TTL, and never across a restart).
-const ApprovalTTL = 7 * 24 * time.Hour
-
-// ClaimOnce records key as used and returns ErrUsed when it was before, so
-// that a one-time token (an approval marker) works once. Without state it
-// cannot tell, and lets it through.
-func (e *Engine) ClaimOnce(ctx context.Context, key string) error {
-	if e.state == nil {
-		return nil
-	}
-	rp, err := e.state.Count(ctx, Claim{ID: key, TTL: ApprovalTTL}, nil, e.now(), time.Time{}, nil)
-	switch {
-	case err != nil:
-		return err
-	case rp.Seen:
-		return ErrUsed
-	}
-	return nil
-}
-
 // limitKey names the counter a message counts against: the rule, and the
 // values of what the limit is counted by. It reports false when the payload
 // lacks one of them (a server-side send has no IP). The group is the
@@ -411,87 +271,63 @@ func (e *Engine) limitKey(sc *scratch, r *rules.Rule, in *rules.Input, sender st
 	return unsafe.String(&k[start], len(k)-start), group, true
 }
 
-// applyChanges writes what mask, rewrite and flag rules accumulated: masks
-// on the original text first, then each rewrite in rule order.
-func (e *Engine) applyChanges(set *rules.Set, v *Verdict, text string, sc *scratch) {
-	changes := rules.ActionNone
-	out := text
-	if len(sc.masks) > 0 {
-		out = rules.Mask(out, sc.masks)
-		changes = rules.ActionMask
+// sender is the sender's user id, as limits by user count it, a view of the
+// scratch buffer: "" when there is none.
+func (sc *scratch) sender(in *rules.Input) string {
+	start := len(sc.key)
+	k, ok := in.AppendScope(sc.key, "user", "")
+	sc.key = k
+	if !ok || len(k) == start {
+		return ""
 	}
-	for _, r := range sc.rewrites {
-		rw := r.Rewrite
-		if rw.ChangesText() {
-			out = rw.ApplyText(out)
-		}
-		if rw.Silent != nil {
-			v.Fields = setField(v.Fields, "silent", boolJSON(*rw.Silent))
-		}
-		if rw.ShowInChannel != nil {
-			v.Fields = setField(v.Fields, "show_in_channel", boolJSON(*rw.ShowInChannel))
-		}
-		for _, fv := range rw.Set {
-			v.Fields = setField(v.Fields, fv.Key, fv.JSON)
-		}
-		changes = rules.ActionRewrite
-	}
-	if len(sc.flags) > 0 {
-		ids, _ := json.Marshal(sc.flags)
-		v.Fields = setField(v.Fields, set.Settings.FlagField, ids)
-		if changes == rules.ActionNone {
-			changes = rules.ActionFlag
-		}
-	}
-	if out != text {
-		v.Text, v.TextChanged = out, true
-	}
-	if changes != rules.ActionNone && (v.TextChanged || len(v.Fields) > 0) {
-		v.Action = changes
-	}
+	return unsafe.String(&k[start], len(k)-start)
 }
 
-// holdChanges writes what the mask, rewrite and flag rules above a hold
-// changed, for a moderator's approval to apply (see Verdict); the verdict
-// stays a hold.
-func (e *Engine) holdChanges(set *rules.Set, v *Verdict, text string, sc *scratch) {
-	e.applyChanges(set, v, text, sc)
-	v.Action = rules.ActionHold
+// senderOf is the sender's user id read from the message, as sc.sender
+// reads it: a view of the message's bytes; "" when there is none.
+func senderOf(msg *Message) string {
+	raw := rawjson.Lookup(msg.User, "id")
+	if len(raw) < 3 || raw[0] != '"' {
+		return ""
+	}
+	return rawjson.View(raw)
 }
 
-func setField(fields []rules.FieldValue, key string, js []byte) []rules.FieldValue {
-	for i := range fields {
-		if fields[i].Key == key {
-			fields[i].JSON = js
-			return fields
-		}
+// Remember keeps the answer of verdict v, which Evaluate reached with res
+// for msg and its webhook id, so that Stream's retries get it again. It
+// keeps nothing for a retry, for an answer kept with the claim already, or
+// for a verdict that failing state or the deadline forced, which a retry
+// may better.
+func (e *Engine) Remember(ctx context.Context, msg *Message, id string, v *Verdict, res *Result) error {
+	if e.state == nil || id == "" || res.Retry || res.Stored || res.StateErr != nil || v.DeadlineHit {
+		return nil
 	}
-	return append(fields, rules.FieldValue{Key: key, JSON: js})
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	sc.answer = appendAnswer(sc.answer[:0], v)
+	return e.state.Remember(ctx, Claim{ID: id, Sender: senderOf(msg), TTL: e.replayTTL}, sc.answer)
 }
 
-func boolJSON(b bool) []byte {
-	if b {
-		return []byte("true")
-	}
-	return []byte("false")
-}
+// ErrUsed is returned by ClaimOnce for a key claimed before.
+var ErrUsed = errors.New("used already")
 
-// replyData fills a reply's placeholders: {{match}} is what the first
-// match covered in the text, or the value of the field it was found in (a
-// link's domain, a role); retryAfter is known only when the limit was
-// counted.
-func replyData(r *rules.Rule, found []rules.Match, msg *Message, in *rules.Input, retryAfter time.Duration, counted bool) rules.ReplyData {
-	d := rules.ReplyData{RuleID: r.ID, Limit: r.Limit, RetryAfter: retryAfter, RetryKnown: counted && r.Limit != nil}
-	for _, m := range found {
-		if m.Start >= 0 && m.End <= len(msg.Text) {
-			d.Match = msg.Text[m.Start:m.End]
-			break
-		}
-		if m.Start < 0 && m.Value != "" {
-			d.Match = m.Value
-			break
-		}
+// ApprovalTTL is how long a used approval marker is remembered (with Redis;
+// in memory, at least the replay TTL, and never across a restart).
+const ApprovalTTL = 7 * 24 * time.Hour
+
+// ClaimOnce records key as used and returns ErrUsed when it was before, so
+// that a one-time token (an approval marker) works once. Without state it
+// cannot tell, and lets it through.
+func (e *Engine) ClaimOnce(ctx context.Context, key string) error {
+	if e.state == nil {
+		return nil
 	}
-	d.UserName = rawjson.String(rawjson.Lookup(msg.User, "name"))
-	return d
+	rp, err := e.state.Count(ctx, Claim{ID: key, TTL: ApprovalTTL}, nil, e.now(), time.Time{}, nil)
+	switch {
+	case err != nil:
+		return err
+	case rp.Seen:
+		return ErrUsed
+	}
+	return nil
 }

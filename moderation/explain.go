@@ -26,55 +26,47 @@ type Explained struct {
 	Folded   string
 }
 
-// Explain evaluates msg like Evaluate, without a deadline, and also reports
-// every rule: whether the check reached it, whether it matched, and why.
+// Explain evaluates msg like Evaluate, without a deadline and counting
+// nothing (limits are shown, never hit), and also reports every rule:
+// whether the check reached it, whether it matched, and why. It is the same
+// walk over the rules as Evaluate's, which goes on past the rule that ended
+// the check to tell what the rules after it would have made of the message.
 // The check ends at the rule that decided it: the one that refused the
 // message, or the first enforced allow that fired; a rule in observe mode
 // never ends it. It is for dry runs and tools, not the hot path.
 func (e *Engine) Explain(msg *Message) (Verdict, []RuleResult) {
-	set := e.set.Load()
-	// A dry run counts nothing: limits are shown, never hit.
-	dry := NewEngine(set, EngineOptions{Now: e.now})
-	v, _ := dry.Evaluate(context.Background(), msg, Options{})
-	text := rules.Analyze(msg.Text)
-	defer text.Release()
-	in := rules.Input{Text: text, Message: msg.Object, User: msg.User, Channel: msg.Channel,
-		RequestInfo: msg.RequestInfo, Metadata: msg.Metadata, Hook: msg.Hook, Now: e.now()}
-	if in.Hook == "" {
-		in.Hook = HookBeforeSend
+	v, _, explained := e.evaluate(context.Background(), msg, Options{}, true)
+	return v, explained
+}
+
+// note adds what a rule made of the message to the explanation.
+func (sc *scratch) note(r *rules.Rule, skip string, when rules.Truth) {
+	res := RuleResult{RuleID: r.ID, Action: r.Action, Skipped: skip, Matched: when == rules.True,
+		Observed: r.Mode == rules.ModeObserve, Limit: r.Limit}
+	text := sc.in.Text
+	for _, m := range sc.found {
+		ex := Explained{Match: m}
+		if m.Start >= 0 && m.End <= len(text.Source()) {
+			ex.Original, ex.Folded = text.Source()[m.Start:m.End], text.Folded(m.Start, m.End)
+		}
+		res.Matches = append(res.Matches, ex)
 	}
-	endedBy := endedBy(&v)
-	reached := true
-	out := make([]RuleResult, 0, len(set.Rules))
-	for _, r := range set.Rules {
-		res := RuleResult{RuleID: r.ID, Action: r.Action, Reached: reached, Observed: r.Mode == rules.ModeObserve, Limit: r.Limit}
-		if !r.Active.Contains(in.Now) {
-			res.Skipped = "inactive"
-		} else if ex := set.Exempt(r); ex != nil {
-			if _, exempt := ex.Match(&in, nil); exempt == rules.True {
-				res.Skipped = "exempt"
-			}
-		}
-		var found []rules.Match
-		res.Matched = true
-		if r.When != nil {
-			var t rules.Truth
-			found, t = r.When.Match(&in, nil)
-			res.Matched = t == rules.True
-		}
-		for _, m := range found {
-			ex := Explained{Match: m}
-			if m.Start >= 0 && m.End <= len(msg.Text) {
-				ex.Original, ex.Folded = msg.Text[m.Start:m.End], text.Folded(m.Start, m.End)
-			}
-			res.Matches = append(res.Matches, ex)
-		}
-		if r.ID == endedBy {
+	sc.explained = append(sc.explained, res)
+}
+
+// explanation hands out what the rules made of the message, each marked
+// reached up to the rule that ended the check.
+func (sc *scratch) explanation(v *Verdict) []RuleResult {
+	out := sc.explained
+	sc.explained = nil
+	ended, reached := endedBy(v), true
+	for i := range out {
+		out[i].Reached = reached
+		if out[i].RuleID == ended {
 			reached = false
 		}
-		out = append(out, res)
 	}
-	return v, out
+	return out
 }
 
 // endedBy names the rule that ended the check: the one that refused the

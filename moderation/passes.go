@@ -56,43 +56,78 @@ func onlyLimits(steps []step) bool {
 
 // cheapTests is the first pass. The budget is spent as each rule's work is
 // estimated; past the deadline, the rules not reached are unevaluated.
+//
+// An evaluation that explains itself runs every test at once (it has no
+// deadline to keep, so nothing is put off) and goes on past the rule that
+// ends the check, to tell what each rule after it would have made of the
+// message; those rules take no step.
 func cheapTests(set *rules.Set, sc *scratch, now time.Time) {
 	in := &sc.in
-	in.SkipCostly = true
+	in.SkipCostly = !sc.explain
 	defer func() { in.SkipCostly = false }()
+	ended := false
 	for i, r := range set.Rules {
 		if !in.Budget.Spend(r.Work(in)) {
 			unevaluated(sc, set.Rules[i:], now)
 			return
 		}
-		if !r.Active.Contains(now) {
-			continue
+		skip, exempt, when := sc.test(set, r, now)
+		if sc.explain {
+			sc.note(r, skip, when)
 		}
-		exempt := sc.exempt.ask(set, r, in, sc.found[:0])
-		if exempt == rules.True {
-			continue
-		}
-		found, when := sc.found[:0], rules.True
-		if r.When != nil {
-			found, when = r.When.Match(in, found)
-		}
-		sc.found = found[:0]
-		if when == rules.False {
+		if ended || skip != "" || when == rules.False {
 			continue
 		}
 		st := step{rule: r, hit: -1, exempt: exempt}
 		if when == rules.Unknown || exempt == rules.Unknown {
 			st.state = stepPending
 		} else {
-			st.m0 = len(sc.matches)
-			sc.matches = append(sc.matches, found...)
-			st.m1 = len(sc.matches)
+			st.m0, st.m1 = sc.keep()
 		}
 		sc.steps = append(sc.steps, st)
 		if st.state == stepFired && ends(r) {
-			return
+			if !sc.explain {
+				return
+			}
+			ended = true
 		}
 	}
+}
+
+// Why a rule does not apply to a message.
+const (
+	skipInactive = "inactive" // outside its active window
+	skipExempt   = "exempt"   // its exemption holds
+)
+
+// test runs one rule over the message: its window, its exemption and its
+// condition (the cheap tests only, while in.SkipCostly puts the costly ones
+// off), leaving what the condition matched in sc.found. A rule that does
+// not apply (skip) is not tested further, unless the evaluation explains
+// itself.
+func (sc *scratch) test(set *rules.Set, r *rules.Rule, now time.Time) (skip string, exempt, when rules.Truth) {
+	sc.found = sc.found[:0]
+	if !r.Active.Contains(now) {
+		skip = skipInactive
+	} else if exempt = sc.exempt.ask(set, r, &sc.in, sc.found); exempt == rules.True {
+		skip = skipExempt
+	}
+	if skip != "" && !sc.explain {
+		return skip, exempt, rules.False
+	}
+	when = rules.True
+	if r.When != nil {
+		sc.found, when = r.When.Match(&sc.in, sc.found)
+	}
+	return skip, exempt, when
+}
+
+// keep copies what the rule just tested matched into sc.matches, and
+// returns where it lies there.
+func (sc *scratch) keep() (m0, m1 int) {
+	m0 = len(sc.matches)
+	sc.matches = append(sc.matches, sc.found...)
+	return m0, len(sc.matches)
 }
 
 // costlyTests is the second pass: the waiting rules, top to bottom, until
@@ -110,18 +145,13 @@ func costlyTests(set *rules.Set, sc *scratch) {
 			continue
 		}
 		r := st.rule
-		found, when := sc.found[:0], rules.True
+		sc.found, st.state = sc.found[:0], stepFired
+		when := rules.True
 		if r.When != nil {
-			found, when = r.When.Match(in, found)
+			sc.found, when = r.When.Match(in, sc.found)
 		}
-		sc.found = found[:0]
 		if when == rules.True && st.exempt == rules.Unknown {
-			switch sc.exempt.ask(set, r, in, sc.found[:0]) {
-			case rules.True:
-				when = rules.False
-			case rules.Unknown:
-				when = rules.Unknown
-			}
+			when = not(sc.exempt.ask(set, r, in, sc.found[:0]))
 		}
 		switch when {
 		case rules.False:
@@ -131,15 +161,23 @@ func costlyTests(set *rules.Set, sc *scratch) {
 			st.state = stepUnknown
 			continue
 		}
-		st.state = stepFired
-		st.m0 = len(sc.matches)
-		sc.matches = append(sc.matches, found...)
-		st.m1 = len(sc.matches)
+		st.m0, st.m1 = sc.keep()
 		if ends(r) {
 			sc.steps = sc.steps[:k+1]
 			return
 		}
 	}
+}
+
+// not turns True and False round: an exemption that holds rules a rule out.
+func not(t rules.Truth) rules.Truth {
+	switch t {
+	case rules.True:
+		return rules.False
+	case rules.False:
+		return rules.True
+	}
+	return rules.Unknown
 }
 
 // unevaluated adds the rules the evaluation had no time for whose on_error
