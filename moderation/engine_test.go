@@ -2,6 +2,7 @@ package moderation_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -185,5 +186,33 @@ func TestExemptionsOfSeveralTests(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestCostlyExemptionKeepsTheRulesMatches: an exemption with a costly test
+// is asked again in the second pass, after the rule's own condition held;
+// what the exemption matched on its way to False must not take the place
+// of what the rule matched.
+func TestCostlyExemptionKeepsTheRulesMatches(t *testing.T) {
+	t.Parallel()
+	src := `version: 1
+settings:
+  exempt: {all: [{text: {contains: [hello]}}, {text: {matches: 'zzz'}}]}
+rules:
+  - {id: bad, when: {text: {matches: 'bad'}}, action: mask}
+`
+	for _, explain := range []bool{false, true} {
+		t.Run(fmt.Sprint("explain=", explain), func(t *testing.T) {
+			t.Parallel()
+			e := moderation.NewEngine(mustSet(t, src), moderation.EngineOptions{})
+			msg := &moderation.Message{Text: "hello bad"}
+			v, _ := e.Evaluate(context.Background(), msg, moderation.Options{})
+			if explain {
+				v, _ = e.Explain(msg)
+			}
+			if v.Text != "hello ***" || len(v.Fired) != 1 || v.Fired[0].Matches[0].Term != "bad" {
+				t.Fatalf("verdict %+v: the rule's own match is masked", v)
+			}
+		})
 	}
 }

@@ -151,7 +151,8 @@ func costlyTests(set *rules.Set, sc *scratch) {
 			sc.found, when = r.When.Match(in, sc.found)
 		}
 		if when == rules.True && st.exempt == rules.Unknown {
-			when = not(sc.exempt.ask(set, r, in, sc.found[:0]))
+			// Not into sc.found, which holds what the rule matched.
+			when = not(sc.exempt.ask(set, r, in, nil))
 		}
 		switch when {
 		case rules.False:
