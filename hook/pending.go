@@ -34,7 +34,7 @@ const (
 // what they reject is deleted, what they hold waits for a moderator. Every
 // message is queued first, so a decision survives a restart (with Redis).
 func (s *Server) pending(c echo.Context) (err error) {
-	start := time.Now()
+	start := s.cfg.Now()
 	req := c.Request()
 	outcome := "" // set on the way for a 200; named after the status otherwise
 	defer func() {
@@ -53,7 +53,7 @@ func (s *Server) pending(c echo.Context) (err error) {
 	// answer: the rules get the pending deadline, counted from the moment
 	// the body is read, and a message they could not finish waits for a
 	// moderator (see moderation.NewHeld), never committed unmoderated.
-	deadline := time.Now().Add(s.cfg.PendingDeadline)
+	deadline := s.cfg.Now().Add(s.cfg.PendingDeadline)
 	var p stream.Payload
 	if err := p.Parse(body); err != nil {
 		return badPayload.wrap(err)
@@ -198,5 +198,5 @@ func (s *Server) countPending(c echo.Context, start time.Time, outcome string) {
 		}
 	}
 	m.requests[outcome].Inc()
-	m.latency.Observe(time.Since(start).Seconds())
+	m.latency.Observe(s.cfg.Now().Sub(start).Seconds())
 }

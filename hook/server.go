@@ -65,6 +65,12 @@ type Config struct {
 	Approvals      *stream.Approvals   // signs and checks the marker of approved messages sent again
 
 	Console *ConsoleConfig // the moderators' console at /console; nil: none
+
+	// Now is the hooks' clock: when a request arrived, when its body was
+	// read (the deadline counts from there), how long it took. nil:
+	// time.Now. The engine has a clock of its own (EngineOptions.Now),
+	// against which it checks the deadline.
+	Now func() time.Time
 }
 
 // SharedState is what the HTTP face reports of shared state.
@@ -108,6 +114,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, stateLog: newRateLimitedLog(cfg.Logger, 10*time.Second),
 		deadlineLog: newRateLimitedLog(cfg.Logger, 10*time.Second), signatureLog: newRateLimitedLog(cfg.Logger, 10*time.Second),
@@ -301,10 +310,10 @@ func (s *Server) signatureFailed(req *http.Request, hook, apiKey string, err err
 
 // beforeSend is Stream's before-message-send hook.
 func (s *Server) beforeSend(c echo.Context) error {
-	start := time.Now()
+	start := s.cfg.Now()
 	req := c.Request()
 	m := &s.metrics.beforeSend
-	defer func() { m.latency.Observe(time.Since(start).Seconds()) }()
+	defer func() { m.latency.Observe(s.cfg.Now().Sub(start).Seconds()) }()
 
 	body, buf, failed, err := s.readSigned(c, hookBeforeSend)
 	if failed != "" {
@@ -314,7 +323,7 @@ func (s *Server) beforeSend(c echo.Context) error {
 	defer putBuf(buf)
 	// The deadline counts from here: how long a body took to arrive (a
 	// congested network, a proxy) is not time the rules may lose.
-	deadline := time.Now().Add(s.cfg.Deadline)
+	deadline := s.cfg.Now().Add(s.cfg.Deadline)
 
 	ctx := req.Context()
 	webhookID := req.Header.Get("X-Webhook-Id")
