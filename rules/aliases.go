@@ -1,6 +1,6 @@
 package rules
 
-import "gopkg.in/yaml.v3"
+import "go.yaml.in/yaml/v3"
 
 // MaxAliasExpansion bounds what YAML aliases (*name) may add to a rules
 // file, in bytes of the values they repeat and one for each node. Aliases

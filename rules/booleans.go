@@ -3,7 +3,7 @@ package rules
 import (
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // YAML has two readings of booleans: YAML 1.2 (and the YAML library modgate

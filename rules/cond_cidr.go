@@ -4,7 +4,7 @@ import (
 	"net/netip"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // cidrCond is `in_cidr`: an address (or an element of a list of them) in

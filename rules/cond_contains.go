@@ -3,7 +3,7 @@ package rules
 import (
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // containsCond is `contains` (with `except`): a word-list match on the

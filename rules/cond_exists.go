@@ -1,6 +1,6 @@
 package rules
 
-import "gopkg.in/yaml.v3"
+import "go.yaml.in/yaml/v3"
 
 // existsCond is `exists`: whether the field has a value (not absent, not
 // null), or, with `exists: false`, has none.

@@ -5,7 +5,7 @@ import (
 	"regexp/syntax"
 	"strconv"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // MaxRegexLength bounds the bytes of one `matches` pattern.

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 var ruleKeys = []string{"id", "description", "when", "exempt", "limit", "action", "reply", "rewrite", "mode",
