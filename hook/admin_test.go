@@ -33,6 +33,7 @@ func adminTokens(t testing.TB) []hook.AdminToken {
 }
 
 func TestParseAdminTokens(t *testing.T) {
+	t.Parallel()
 	for _, bad := range []string{"ann:moderator", "ann:boss:0123456789abcdef", "ann:read:short", ":read:0123456789abcdef",
 		"ann:read:0123456789abcdef,ann:moderator:0123456789abcdeg"} {
 		if _, err := hook.ParseAdminTokens(bad); err == nil {
@@ -79,6 +80,7 @@ func adminReq(method, path, token string) *http.Request {
 }
 
 func TestAdminAuth(t *testing.T) {
+	t.Parallel()
 	f, _, _ := rulesOnDisk(t, "alpha")
 	cases := []struct {
 		name, method, path, token string
@@ -113,6 +115,7 @@ func TestAdminAuth(t *testing.T) {
 }
 
 func TestAdminReloadReportsRefusedFiles(t *testing.T) {
+	t.Parallel()
 	f, path, _ := rulesOnDisk(t, "alpha")
 	os.WriteFile(path, []byte("version: 1\nrules:\n  - id: x\n    action: mask\n"), 0o644)
 	rec := f.do(adminReq(http.MethodPost, "/admin/rules/reload", modToken))
@@ -153,6 +156,7 @@ func TestAdminReloadReportsRefusedFiles(t *testing.T) {
 // files are written and reloaded in a loop: no request may fail, and every
 // answer must come from one whole rule set, old or new, never a mixture.
 func TestReloadUnderLoad(t *testing.T) {
+	t.Parallel()
 	f, path, rf := rulesOnDisk(t, "alpha")
 	files := []string{maskRules("beta"), "version: 1\nrules: [broken\n", maskRules("alpha"), "version: 1\nrules:\n  - id: r\n    action: mask\n"}
 	allowed := map[string]bool{

@@ -13,6 +13,7 @@ import (
 // TestOpenAPIMatchesTheRoutes: every admin route is in the document, and
 // every operation of the document is a route.
 func TestOpenAPIMatchesTheRoutes(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	rec := f.do(httptest.NewRequest(http.MethodGet, "/admin/openapi.json", nil))
 	if rec.Code != 200 {

@@ -116,6 +116,7 @@ func answerMessage(t *testing.T, rec *httptest.ResponseRecorder) json.RawMessage
 }
 
 func TestStreamTestVector(t *testing.T) {
+	t.Parallel()
 	got := stream.Sign("my-api-secret", []byte(`{"message":{"text":"hi"}}`))
 	if want := "6bcdf3da0c38ea9ea4af1f7a6f8057cb8ea41d6230aa95f8dd9d1faee908abf0"; got != want {
 		t.Fatalf("signature %s, want %s", got, want)
@@ -133,6 +134,7 @@ func TestStreamTestVector(t *testing.T) {
 }
 
 func TestAllowKeepsTheMessageByteForByte(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	cases := []struct{ name, message string }{
 		{"plain", `{"id":"","text":"hello there","type":"regular"}`},
@@ -158,6 +160,7 @@ func TestAllowKeepsTheMessageByteForByte(t *testing.T) {
 }
 
 func TestMaskReplacesOnlyTheText(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	cases := []struct{ name, text, want string }{
 		{"word", "what the fuck is this", "what the **** is this"},
@@ -182,6 +185,7 @@ func TestMaskReplacesOnlyTheText(t *testing.T) {
 }
 
 func TestReject(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	got := answerMessage(t, f.send(payload(`{"id":"","text":"you slurword","custom":1}`)))
 	if string(got) != `{"type":"error","text":"Slurs are not allowed here."}` {
@@ -190,6 +194,7 @@ func TestReject(t *testing.T) {
 }
 
 func TestAllowRuleEndsTheCheck(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	msg := `{"text":"let me through, slurword"}`
 	if got := answerMessage(t, f.send(payload(msg))); string(got) != msg {
@@ -198,6 +203,7 @@ func TestAllowRuleEndsTheCheck(t *testing.T) {
 }
 
 func TestEditedMessageIsModerated(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	msg := `{"id":"8c1b2f3e-1","text":"edited to shit","created_at":"2026-11-20T10:00:00Z","updated_at":"2026-11-20T10:01:00Z"}`
 	got := answerMessage(t, f.send(payload(msg)))
@@ -226,6 +232,7 @@ func wantError(t *testing.T, rec *httptest.ResponseRecorder, status int, code st
 }
 
 func TestSignatures(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	body := []byte(payload(`{"text":"hi"}`))
 	cases := []struct {
@@ -272,6 +279,7 @@ func TestSignatures(t *testing.T) {
 }
 
 func TestInsecureModeSkipsSignatures(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, func(c *hook.Config) { c.Keys = nil })
 	req := httptest.NewRequest(http.MethodPost, "/hooks/before-message-send", strings.NewReader(payload(`{"text":"hi"}`)))
 	answerMessage(t, f.do(req))
@@ -291,6 +299,7 @@ func gzipped(t *testing.T, b []byte) []byte {
 }
 
 func TestGzip(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, func(c *hook.Config) { c.MaxBody = 64 << 10 })
 	plain := []byte(payload(`{"text":"what the fuck"}`))
 
@@ -326,6 +335,7 @@ func TestGzip(t *testing.T) {
 }
 
 func TestOversizedBody(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, func(c *hook.Config) { c.MaxBody = 1024 })
 	big := []byte(payload(`{"text":"` + strings.Repeat("a", 2000) + `"}`))
 	wantError(t, f.do(signed(big, testKey, testSecret)), 413, "too_large")
@@ -338,6 +348,7 @@ func TestOversizedBody(t *testing.T) {
 }
 
 func TestBadPayloads(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	deep := strings.Repeat("[", 20000) + strings.Repeat("]", 20000)
 	cases := []struct {
@@ -365,6 +376,7 @@ func TestBadPayloads(t *testing.T) {
 }
 
 func TestHostileButValidPayloads(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	nested := strings.Repeat(`{"a":`, 5000) + "1" + strings.Repeat("}", 5000)
 	cases := []struct{ name, message string }{
@@ -452,6 +464,7 @@ func TestRepeatedWebhookIDGetsTheSameAnswer(t *testing.T) {
 }
 
 func TestDeadlineLetsTheMessageThrough(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, func(c *hook.Config) { c.Deadline = time.Nanosecond })
 	msg := `{"text":"you slurword"}`
 	if got := answerMessage(t, f.send(payload(msg))); string(got) != msg {
@@ -466,6 +479,7 @@ func TestDeadlineLetsTheMessageThrough(t *testing.T) {
 }
 
 func TestHealthReadyMetrics(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	f.send(payload(`{"text":"shit"}`))
 	f.send(payload(`{"text":"slurword"}`))
@@ -503,6 +517,7 @@ func TestHealthReadyMetrics(t *testing.T) {
 }
 
 func TestUnknownRoutesAndMethodsAnswerJSON(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	wantError(t, f.do(httptest.NewRequest(http.MethodGet, "/nope", nil)), 404, "not_found")
 	wantError(t, f.do(httptest.NewRequest(http.MethodGet, "/hooks/before-message-send", nil)), 405, "method_not_allowed")
@@ -519,6 +534,7 @@ func grep(s, sub string) string {
 }
 
 func TestRewriteFlagAndHoldAnswers(t *testing.T) {
+	t.Parallel()
 	set, err := rules.Parse("test.yaml", []byte(`
 version: 1
 settings: {hold_reply: "Waiting for a moderator."}
@@ -581,6 +597,7 @@ func (panickingState) Remember(context.Context, moderation.Claim, []byte) error 
 // JSON error (Stream lets the message through), logged, counted, and the
 // server goes on answering.
 func TestPanicIsA500(t *testing.T) {
+	t.Parallel()
 	var logs bytes.Buffer
 	f := newFixture(t, func(c *hook.Config) {
 		set, err := rules.Parse("test.yaml", []byte(testRules), nil)

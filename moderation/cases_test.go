@@ -42,6 +42,7 @@ type caseSpec struct {
 }
 
 func TestRuleFixtures(t *testing.T) {
+	t.Parallel()
 	files, err := filepath.Glob(filepath.Join("..", "rules", "testdata", "cases", "*.yaml"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no fixtures: %v", err)

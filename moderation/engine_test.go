@@ -48,6 +48,7 @@ rules:
 `
 
 func TestEvaluateOrderAndPrecedence(t *testing.T) {
+	t.Parallel()
 	e := moderation.NewEngine(mustSet(t, engineRules), moderation.EngineOptions{})
 	cases := []struct {
 		name   string
@@ -120,6 +121,7 @@ rules:
 }
 
 func TestEvaluateExplainsMatches(t *testing.T) {
+	t.Parallel()
 	e := moderation.NewEngine(mustSet(t, engineRules), moderation.EngineOptions{})
 	v, _ := e.Evaluate(context.Background(), &moderation.Message{Text: "well d.a.m.n"}, moderation.Options{})
 	if len(v.Fired) != 1 || len(v.Fired[0].Matches) != 1 {
@@ -135,6 +137,7 @@ func TestEvaluateExplainsMatches(t *testing.T) {
 // leaves every rule to its on_error; without one that refuses, the message
 // goes through unchanged.
 func TestEvaluateDeadline(t *testing.T) {
+	t.Parallel()
 	now := time.Now().UTC().Truncate(time.Second)
 	clock := func() time.Time { return now.Add(time.Second) }
 	e := moderation.NewEngine(mustSet(t, engineRules), moderation.EngineOptions{Now: clock})
@@ -145,6 +148,7 @@ func TestEvaluateDeadline(t *testing.T) {
 }
 
 func TestSwapIsAtomic(t *testing.T) {
+	t.Parallel()
 	e := moderation.NewEngine(mustSet(t, engineRules), moderation.EngineOptions{})
 	old := e.Swap(mustSet(t, "version: 1\nrules: []\n"))
 	if old == nil || len(e.Rules().Rules) != 0 {

@@ -109,6 +109,7 @@ func (f *limitFixture) message(user, text string) *moderation.Message {
 }
 
 func TestLimits(t *testing.T) {
+	t.Parallel()
 	f := newLimitFixture(t)
 	for i, text := range []string{"one", "two", "three"} {
 		if v := f.send("ann", text); v.Refused() {
@@ -131,6 +132,7 @@ func TestLimits(t *testing.T) {
 }
 
 func TestRepeatsAreNearIdentical(t *testing.T) {
+	t.Parallel()
 	f := newLimitFixture(t)
 	for i, text := range []string{"BUY NOW at 555-1234", "buy now at 555-9876", "buuuy n0w!!! at 555 0000"} {
 		v := f.send("ann", text)
@@ -145,6 +147,7 @@ func TestRepeatsAreNearIdentical(t *testing.T) {
 }
 
 func TestOneCallPerMessageAndRefusedMessagesAreNotCounted(t *testing.T) {
+	t.Parallel()
 	f := newLimitFixture(t)
 	f.send("ann", "hello")
 	if f.state.calls != 1 {
@@ -161,6 +164,7 @@ func TestOneCallPerMessageAndRefusedMessagesAreNotCounted(t *testing.T) {
 }
 
 func TestLimitOnErrorAndObserve(t *testing.T) {
+	t.Parallel()
 	f := newLimitFixture(t)
 	v := f.send("ann", "first")
 	if len(v.Fired) != 0 {
@@ -182,6 +186,7 @@ func TestLimitOnErrorAndObserve(t *testing.T) {
 }
 
 func TestRetriesGetTheFirstAnswer(t *testing.T) {
+	t.Parallel()
 	f := newLimitFixture(t)
 	// A message only limits matched: its answer goes with the claim.
 	if v, res := f.deliver("wh-1", "ann", "hello"); res.Retry || !res.Stored || v.Refused() {
@@ -224,6 +229,7 @@ func TestRetriesGetTheFirstAnswer(t *testing.T) {
 // retry gets it; a message another rule matched, or a limit refused, is
 // left for Remember.
 func TestUnchangedAnswerStoredWithTheClaim(t *testing.T) {
+	t.Parallel()
 	f := newLimitFixture(t)
 	if v, res := f.deliver("wh-1", "ann", "hello"); !res.Stored || v.Refused() || v.Changed() {
 		t.Fatalf("clean message: %+v %+v, want its answer stored with the claim", v, res)
@@ -259,6 +265,7 @@ func TestUnchangedAnswerStoredWithTheClaim(t *testing.T) {
 // (another version of modgate wrote it into a shared Redis) makes a retry
 // whose answer is not known: evaluated again, and not counted again.
 func TestUnreadableAnswerIsARetry(t *testing.T) {
+	t.Parallel()
 	f := newLimitFixture(t)
 	ctx := context.Background()
 	for i, stored := range []string{"\xff", "Z?", "P{not json", `P{"fields":[["k"]]}`} {

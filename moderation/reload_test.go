@@ -50,6 +50,7 @@ func masked(e *moderation.Engine, text string) string {
 }
 
 func TestReload(t *testing.T) {
+	t.Parallel()
 	rf, engine, dir := newRulesFile(t)
 	path := filepath.Join(dir, "rules.yaml")
 	v1 := engine.Rules().Version
@@ -83,6 +84,7 @@ func TestReload(t *testing.T) {
 }
 
 func TestWatchSeesRenamesAndListFiles(t *testing.T) {
+	t.Parallel()
 	rf, engine, dir := newRulesFile(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

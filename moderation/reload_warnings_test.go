@@ -14,6 +14,7 @@ import (
 // TestReloadLogsWarnings: a reloaded file with a costly pattern is put in
 // force, and its warning is logged with its position.
 func TestReloadLogsWarnings(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "rules.yaml")
 	writeFile(t, path, "version: 1\nrules: []\n")

@@ -77,6 +77,7 @@ func flagged(m *Matcher, text string) bool {
 }
 
 func TestCorpusScores(t *testing.T) {
+	t.Parallel()
 	dir := corpusDir(t)
 	m, err := NewMatcher(readBlocklist(t, dir))
 	if err != nil {

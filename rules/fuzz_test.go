@@ -284,7 +284,8 @@ func FuzzPlainWordsFastPath(f *testing.F) {
 	})
 }
 
-// TestPlainWordsFastPathCorpus runs the comparison over the corpus.
+// TestPlainWordsFastPathCorpus runs the comparison over the corpus. Like
+// the fuzz target, it changes a package table: not in parallel.
 func TestPlainWordsFastPathCorpus(t *testing.T) {
 	dir := corpusDir(t)
 	n := 0

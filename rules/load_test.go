@@ -48,6 +48,7 @@ func TestErrorMessagesGolden(t *testing.T) {
 }
 
 func TestLoadShippedRules(t *testing.T) {
+	t.Parallel()
 	set, err := Load(filepath.Join("..", "rules.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -58,6 +59,7 @@ func TestLoadShippedRules(t *testing.T) {
 }
 
 func TestVersionFollowsListFiles(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	rulesPath := filepath.Join(dir, "rules.yaml")
 	write := func(name, data string) {
@@ -86,6 +88,7 @@ func TestVersionFollowsListFiles(t *testing.T) {
 }
 
 func TestFileSizeLimit(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "rules.yaml")
 	big := "version: 1\nrules: []\n#" + strings.Repeat("x", MaxFileSize) + "\n"
 	if err := os.WriteFile(path, []byte(big), 0o644); err != nil {
@@ -97,6 +100,7 @@ func TestFileSizeLimit(t *testing.T) {
 }
 
 func TestBuiltinLists(t *testing.T) {
+	t.Parallel()
 	names := BuiltinNames()
 	if strings.Join(names, ",") != "profanity-en,slurs-en" {
 		t.Fatalf("built-in lists %v", names)
@@ -124,6 +128,7 @@ func toTerms(list []string) []Term {
 // the text for links, and scans before it matches word lists or patterns,
 // whatever order the file gives.
 func TestAllChecksCheapestFirst(t *testing.T) {
+	t.Parallel()
 	src := `version: 1
 lists:
   bad: {terms: [darn]}

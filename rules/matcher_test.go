@@ -243,6 +243,7 @@ func TestLinkPrecheckAndCaps(t *testing.T) {
 
 // TestFingerprint: near-identical texts share a fingerprint, others do not.
 func TestFingerprint(t *testing.T) {
+	t.Parallel()
 	fp := func(s string) uint64 {
 		text := Analyze(s)
 		defer text.Release()
@@ -265,6 +266,7 @@ func TestFingerprint(t *testing.T) {
 // corpus with the built-in profanity list, and the filter turns most clean
 // texts away.
 func TestGramFilterHidesNoPartialMatch(t *testing.T) {
+	t.Parallel()
 	dir := corpusDir(t)
 	words, err := Builtin("profanity-en")
 	if err != nil {

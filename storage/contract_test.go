@@ -33,7 +33,10 @@ func stores() []store {
 // forEachStore runs one contract test against every implementation.
 func forEachStore(t *testing.T, test func(t *testing.T, s moderation.State)) {
 	for _, st := range stores() {
-		t.Run(st.name, func(t *testing.T) { test(t, st.new(t)) })
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			test(t, st.new(t))
+		})
 	}
 }
 
@@ -51,6 +54,7 @@ func hit(s moderation.State, t *testing.T, key string, limit int, window time.Du
 }
 
 func TestContractSlidingWindow(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, s moderation.State) {
 		w := 10 * time.Second
 		for i := range 3 {
@@ -81,6 +85,7 @@ func TestContractSlidingWindow(t *testing.T) {
 }
 
 func TestContractStopsAtARefusal(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, s moderation.State) {
 		hit(s, t, "a", 1, time.Minute, t0)
 		hits := []moderation.Hit{
@@ -101,6 +106,7 @@ func TestContractStopsAtARefusal(t *testing.T) {
 }
 
 func TestContractConcurrentHitsCountExactly(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, s moderation.State) {
 		const goroutines, each, limit = 20, 25, 300
 		var allowed atomic.Int64
@@ -130,6 +136,7 @@ func TestContractConcurrentHitsCountExactly(t *testing.T) {
 }
 
 func TestContractCountersExpire(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, s moderation.State) {
 		hit(s, t, "e", 1, time.Second, t0)
 		if h := hit(s, t, "e", 1, time.Second, t0.Add(500*time.Millisecond)); h.Allowed {
@@ -148,6 +155,7 @@ func TestContractCountersExpire(t *testing.T) {
 }
 
 func TestContractWebhookClaims(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, s moderation.State) {
 		ctx := context.Background()
 		counted := func(id string) (moderation.Replay, moderation.Hit) {
@@ -192,6 +200,7 @@ func TestContractWebhookClaims(t *testing.T) {
 }
 
 func TestContractClaimsExpire(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, s moderation.State) {
 		ctx := context.Background()
 		now := time.Now()
@@ -209,6 +218,7 @@ func TestContractClaimsExpire(t *testing.T) {
 }
 
 func TestMemoryIsBounded(t *testing.T) {
+	t.Parallel()
 	m := NewMemory(MemoryOptions{ReplayEntries: memoryShards * 10, ReplayBytes: memoryShards * 1000, CounterEntries: memoryShards * 10})
 	ctx := context.Background()
 	for i := range 10_000 {
@@ -231,6 +241,7 @@ func TestMemoryIsBounded(t *testing.T) {
 }
 
 func TestMemoryLargeLimits(t *testing.T) {
+	t.Parallel()
 	m := NewMemory(MemoryOptions{})
 	for i := range 20 {
 		h := hit(m, t, "big", 15, time.Minute, t0.Add(time.Duration(i)*time.Second))
@@ -245,6 +256,7 @@ func TestMemoryLargeLimits(t *testing.T) {
 }
 
 func TestRedisURLs(t *testing.T) {
+	t.Parallel()
 	for _, bad := range []string{"localhost:6379", "http://x", "redis+mesh://x:1", "redis://:pw@host:notaport/0"} {
 		if _, err := OpenRedis(bad, RedisOptions{}); err == nil {
 			t.Errorf("%q accepted", bad)
@@ -275,6 +287,7 @@ func contains(s, sub string) bool {
 // TestRedisAnswersAfterScriptFlush: answers are written with EVALSHA; a
 // server that lost its scripts (restart, SCRIPT FLUSH) still gets them.
 func TestRedisAnswersAfterScriptFlush(t *testing.T) {
+	t.Parallel()
 	r := newTestRedis(t)
 	ctx := context.Background()
 	for i, flush := range []bool{false, true} {
@@ -308,6 +321,7 @@ func TestRedisAnswersAfterScriptFlush(t *testing.T) {
 // answer, remembered after the claim or (when the store can) given with it:
 // what they say is the engine's business, and no byte is a store's own.
 func TestContractAnswersAreBytes(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, s moderation.State) {
 		cases := []struct {
 			name   string
@@ -366,6 +380,7 @@ func TestContractAnswersAreBytes(t *testing.T) {
 // that the answer then written decides. The limit is by user, as the
 // engine gives it: the claim and the counter are in one group.
 func TestContractClaimWithAnswer(t *testing.T) {
+	t.Parallel()
 	forEachStore(t, func(t *testing.T, s moderation.State) {
 		ctx := context.Background()
 		count := func(id string, key string, limit int) (moderation.Replay, moderation.Hit) {

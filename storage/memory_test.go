@@ -17,6 +17,7 @@ import (
 // days, so both sides of maxInlineWindow) and compares every answer with a
 // plain sliding-window log.
 func TestCountersMatchAPlainLog(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, 2))
 	m := NewMemory(MemoryOptions{})
 	type ref struct {
@@ -71,6 +72,7 @@ func TestCountersMatchAPlainLog(t *testing.T) {
 
 // TestCounterIsSmall: the map of counters holds 48-byte values.
 func TestCounterIsSmall(t *testing.T) {
+	t.Parallel()
 	if size := unsafeSizeof(counter{}); size > 48 {
 		t.Fatalf("a counter takes %d bytes", size)
 	}

@@ -80,6 +80,7 @@ func newFake(t *testing.T, script ...func(w http.ResponseWriter) bool) (*fakeStr
 }
 
 func TestClientCalls(t *testing.T) {
+	t.Parallel()
 	f, c, _ := newFake(t)
 	ctx := context.Background()
 	if err := c.CommitMessage(ctx, "msg/1"); err != nil {
@@ -105,6 +106,7 @@ func TestClientCalls(t *testing.T) {
 }
 
 func TestClientRetries(t *testing.T) {
+	t.Parallel()
 	t.Run("5xx and network-like failures, then success", func(t *testing.T) {
 		f, c, waits := newFake(t, status(503, "upstream down"), status(502, `{"code":-1,"message":"bad gateway"}`))
 		if err := c.CommitMessage(context.Background(), "m"); err != nil {
@@ -166,9 +168,19 @@ func TestClientRetries(t *testing.T) {
 }
 
 func TestNewClientRefusesBadConfig(t *testing.T) {
-	for _, tc := range []struct{ key, secret, base string }{{"", "s", ""}, {"k", "", ""}, {"k", "s", "ftp://x"}, {"k", "s", "::"}} {
-		if _, err := NewClient(tc.key, tc.secret, ClientOptions{BaseURL: tc.base}); err == nil {
-			t.Errorf("%+v accepted", tc)
-		}
+	t.Parallel()
+	cases := []struct{ name, key, secret, base string }{
+		{"no key", "", "s", ""},
+		{"no secret", "k", "", ""},
+		{"not http", "k", "s", "ftp://x"},
+		{"not a URL", "k", "s", "::"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if _, err := NewClient(tc.key, tc.secret, ClientOptions{BaseURL: tc.base}); err == nil {
+				t.Errorf("%+v accepted", tc)
+			}
+		})
 	}
 }

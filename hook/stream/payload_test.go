@@ -11,6 +11,7 @@ import (
 )
 
 func TestParseFindsTheParts(t *testing.T) {
+	t.Parallel()
 	body := []byte(`{"message":{"id":"m1","text":"caf\u00e9","x":[1,{"text":"inner"}]},"user":{"id":"u"},` +
 		`"channel":{"cid":"messaging:a"},"request_info":{"ip":"1.2.3.4"},"extra":null}`)
 	var p Payload
@@ -30,18 +31,22 @@ func TestParseFindsTheParts(t *testing.T) {
 }
 
 func TestAppendString(t *testing.T) {
-	cases := map[string]string{
-		"plain":         `"plain"`,
-		"q\"b\\":        `"q\"b\\"`,
-		"\n\r\t\x01":    `"\n\r\t\u0001"`,
-		"bad \xff byte": `"bad \ufffd byte"`,
-		"line\u2028sep": `"line\u2028sep"`,
-		"emoji 😀 and é": `"emoji 😀 and é"`,
+	t.Parallel()
+	cases := []struct{ name, in, want string }{
+		{"plain", "plain", `"plain"`},
+		{"quote and backslash", "q\"b\\", `"q\"b\\"`},
+		{"control characters", "\n\r\t\x01", `"\n\r\t\u0001"`},
+		{"invalid UTF-8", "bad \xff byte", `"bad \ufffd byte"`},
+		{"line separator", "line\u2028sep", `"line\u2028sep"`},
+		{"beyond ASCII", "emoji 😀 and é", `"emoji 😀 and é"`},
 	}
-	for in, want := range cases {
-		if got := string(AppendString(nil, in)); got != want {
-			t.Errorf("AppendString(%q) = %s, want %s", in, got, want)
-		}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := string(AppendString(nil, tc.in)); got != tc.want {
+				t.Errorf("AppendString(%q) = %s, want %s", tc.in, got, tc.want)
+			}
+		})
 	}
 }
 
@@ -146,6 +151,7 @@ func answerMembers(t *testing.T, answer []byte) []rawjson.Member {
 }
 
 func TestAppendPatched(t *testing.T) {
+	t.Parallel()
 	fv := func(k, js string) rules.FieldValue { return rules.FieldValue{Key: k, JSON: []byte(js)} }
 	cases := []struct {
 		name, message string
@@ -187,6 +193,7 @@ func TestAppendPatched(t *testing.T) {
 // as the text the rules read in every place; AppendWithout leaves a member
 // out wherever it stands. Everything else keeps its bytes.
 func TestAnswersRecastWhatClientsMayNotPassOn(t *testing.T) {
+	t.Parallel()
 	fv := func(k, js string) rules.FieldValue { return rules.FieldValue{Key: k, JSON: []byte(js)} }
 	const allow, patch, without = "allow", "patch", "without"
 	cases := []struct {
