@@ -296,7 +296,7 @@ func (m *Matcher) Match(t *Text, dst []Match) []Match {
 			before := len(dst)
 			found := m.matchWord(t, w, dst)
 			dst = dst[:before]
-			for _, f := range found[before:len(found)] {
+			for _, f := range found[before:] {
 				if !sameMatch(dst[:before], f) {
 					dst = append(dst, f)
 				}
