@@ -39,7 +39,10 @@ type Input struct {
 	// Budget is the time the evaluation has; a regular expression reads it
 	// while it matches, and answers Unknown once the deadline passed.
 	Budget Budget
-	reader textReader
+	// Strikes are the sender's strikes, counted with the message's own,
+	// which consequences read; nil until then.
+	Strikes *StrikeCounts
+	reader  textReader
 }
 
 // Members are the members of a payload's objects, in the order written.

@@ -31,8 +31,9 @@ type parser struct {
 	sets     map[string]map[string]struct{} // the sets of equals, in and not_in, likewise
 	networks map[string][]netip.Prefix      // the networks of in_cidr, likewise
 
-	ruleID     string // the id of the rule being read
-	incomplete bool   // the rule being read names a broken list
+	ruleID      string       // the id of the rule being read
+	incomplete  bool         // the rule being read names a broken list
+	strikeScope *strikeScope // while a consequence's `when` is read: where user.strikes may be
 }
 
 func (p *parser) errorf(n *yaml.Node, format string, args ...any) {

@@ -10,7 +10,7 @@ import (
 )
 
 var ruleKeys = []string{"id", "description", "when", "exempt", "limit", "action", "reply", "rewrite", "mode",
-	"active", "on_error", "tests"}
+	"active", "on_error", "tests", "strikes", "consequences", "rejected_reply"}
 
 // rules reads the list of rules, in order.
 func (p *parser) rules(n *yaml.Node, deviceKey string) {
@@ -71,6 +71,7 @@ func (p *parser) rule(rn *yaml.Node, i int, seen map[string]int, deviceKey strin
 	if v, ok := m["reply"]; ok {
 		p.reply(v, r)
 	}
+	p.ruleSanctions(m, r)
 	p.checkMask(rn, m, r)
 	// Examples run only on a rule compiled whole: one with a problem of its
 	// own, or that names a broken list, would fail them for nothing.

@@ -92,6 +92,10 @@ type Rule struct {
 	OnErrorSet  bool   // on_error is written in the file (a hold the queue cannot keep follows only a written allow)
 	Line        int    // where the rule starts in its file
 
+	Strikes       *Strikes      // what it gives the sender when it acts; nil: none
+	Consequences  []Consequence // what then happens to the sender, through Stream
+	RejectedReply *Template     // a hold rule's: what the sender is told when a moderator rejects the message; nil: nothing
+
 	textTests int // tests other than patterns that read the text or another free-text field
 }
 

@@ -60,6 +60,8 @@ func (p *parser) condKey(k, v *yaml.Node, path string, depth int) Condition {
 			return notCond{c}
 		}
 		return nil
+	case strikesField:
+		return p.strikesCond(k, v, path)
 	default:
 		f, ok := resolveField(key)
 		if !ok {
