@@ -48,6 +48,10 @@ func (d *decisionRecorder) Delete(_ context.Context, id string) error { return d
 func (d *decisionRecorder) Send(_ context.Context, h *moderation.Held) error {
 	return d.add("send " + h.ID)
 }
+func (d *decisionRecorder) Remove(_ context.Context, id string) error { return d.add("remove " + id) }
+func (d *decisionRecorder) Enforce(_ context.Context, h *moderation.Held, _ time.Time) error {
+	return d.add(h.Consequence.Do + " " + h.UserID)
+}
 
 // withReviews gives a fixture a review queue whose decisions reach pub.
 func withReviews(pub *decisionRecorder) func(*hook.Config) {

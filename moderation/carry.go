@@ -210,12 +210,15 @@ func (r *Reviews) carry(h Held) Held {
 		return h
 	}
 	switch {
+	case s.Done && settled.Kind == KindConsequence && settled.Decision == Approve:
+		r.recordConsequence(context.Background(), settled.Consequence.Done(), &settled, "")
 	case s.Done:
 		reason := settled.Reason
 		if errors.Is(err, ErrAlreadyDone) {
 			reason = joinReason(reason, "Stream had done it already")
 		}
 		r.record(context.Background(), settled.DecidedBy, settled.Decision.past(), &settled, reason, "")
+		r.tell(&settled)
 	case settled.State == HeldFailed || settled.Attempts&(settled.Attempts-1) == 0:
 		r.record(context.Background(), settled.DecidedBy, AuditFailed, &settled, settled.Reason, s.Error)
 		r.log().Warn("a decision did not reach Stream", "item_id", h.ID, "decision", string(h.Decision),
@@ -242,6 +245,14 @@ var errNotCommitted = errors.New("the message was not committed")
 // applied once) and then commits it.
 func (r *Reviews) publish(ctx context.Context, h *Held) error {
 	switch {
+	case h.Kind == KindConsequence && h.Decision == Approve:
+		return r.Publisher.Enforce(ctx, h, r.now())
+	case h.Kind == KindConsequence:
+		return nil // a moderator cancelled it
+	case h.Kind == KindReport && h.Decision == Reject && h.MessageID != "":
+		return r.Publisher.Remove(ctx, h.MessageID)
+	case h.Kind == KindReport:
+		return nil // dismissed, or a report of a user: nothing to change in Stream
 	case h.Decision == Approve && h.Hook == HookPending:
 		if h.Patch != nil {
 			if err := r.Publisher.Patch(ctx, h); err != nil && !errors.Is(err, ErrAlreadyDone) {

@@ -58,6 +58,9 @@ func (e *Engine) decide(set *rules.Set, msg *Message, sc *scratch, res *Result) 
 			v.Reply = set.ReplyFor(r).Render(replyData(r, found, msg, &sc.in, retryAfter, true))
 			if r.Action == rules.ActionHold {
 				e.holdChanges(set, &v, msg.Text, sc)
+				if r.RejectedReply != nil {
+					v.Notice = r.RejectedReply.Render(replyData(r, found, msg, &sc.in, 0, false))
+				}
 			}
 			return v
 		case rules.ActionMask:
@@ -94,6 +97,9 @@ func (e *Engine) onError(set *rules.Set, v *Verdict, r *rules.Rule, msg *Message
 	v.Reply = set.ReplyFor(r).Render(replyData(r, found, msg, &sc.in, 0, false))
 	if r.OnError == rules.ActionHold {
 		e.holdChanges(set, v, msg.Text, sc)
+		if r.RejectedReply != nil {
+			v.Notice = r.RejectedReply.Render(replyData(r, found, msg, &sc.in, 0, false))
+		}
 	}
 	return true
 }

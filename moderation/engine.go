@@ -88,7 +88,9 @@ type scratch struct {
 	flags    []string
 	key      []byte
 	exempt   exemptCache
-	answer   []byte // the stored form of an answer, for Remember
+	answer   []byte             // the stored form of an answer, for Remember
+	strikes  Strikes            // what the message does to its sender's strikes, for State
+	counts   rules.StrikeCounts // what State counted of them, for consequences
 
 	explain   bool         // a dry run that explains itself: see Explain
 	explained []RuleResult // what each rule made of the message, when explaining
@@ -146,13 +148,17 @@ func (e *Engine) evaluate(ctx context.Context, msg *Message, opt Options, explai
 	}
 	e.limitHits(sc, sender)
 	if !explain {
+		if sender != "" {
+			sc.strikeItems(sender)
+		}
 		if first, replayed := e.count(ctx, sc, opt, sender, now, &res); replayed {
 			return first, res, nil
 		}
 	}
 
-	// 4. The decision.
+	// 4. The decision, then what it does to the sender.
 	v := e.decide(set, msg, sc, &res)
+	e.consequences(msg, sc, &v, &res)
 	if explain {
 		return v, res, sc.explanation(&v)
 	}
@@ -176,17 +182,19 @@ func (sc *scratch) start(msg *Message, deadline time.Time, clock func() time.Tim
 	in.Budget = rules.Budget{Deadline: deadline, Clock: clock}
 	sc.matches, sc.steps, sc.hits, sc.key = sc.matches[:0], sc.steps[:0], sc.hits[:0], sc.key[:0]
 	sc.masks, sc.rewrites, sc.flags = sc.masks[:0], sc.rewrites[:0], sc.flags[:0]
+	sc.strikes.reset()
 	sc.exempt = exemptCache{}
 	sc.explain, sc.explained = explain, nil
 	return now
 }
 
 // count makes the evaluation's one call to State: it claims the webhook id
-// for sender and counts the hits of the fired limit rules, waiting no
-// longer than the deadline leaves. For a retry whose first answer State
-// kept, it returns that answer's verdict and true.
+// for sender, counts the hits of the fired limit rules, and gives and
+// counts the sender's strikes, waiting no longer than the deadline leaves.
+// For a retry whose first answer State kept, it returns that answer's
+// verdict and true.
 func (e *Engine) count(ctx context.Context, sc *scratch, opt Options, sender string, now time.Time, res *Result) (Verdict, bool) {
-	if e.state == nil || (len(sc.hits) == 0 && opt.WebhookID == "") {
+	if e.state == nil || (len(sc.hits) == 0 && opt.WebhookID == "" && sc.strikes.empty()) {
 		return Verdict{}, false
 	}
 	var ifAllowed []byte
@@ -194,6 +202,9 @@ func (e *Engine) count(ctx context.Context, sc *scratch, opt Options, sender str
 		ifAllowed = answerUnchanged // no rule but a limit matched: allowed means unchanged
 	}
 	claim := Claim{ID: opt.WebhookID, Sender: sender, TTL: e.replayTTL}
+	if !sc.strikes.empty() {
+		claim.Strikes = &sc.strikes
+	}
 	stateDeadline := opt.Deadline
 	if !stateDeadline.IsZero() {
 		stateDeadline = stateDeadline.Add(-decideMargin)
@@ -201,6 +212,7 @@ func (e *Engine) count(ctx context.Context, sc *scratch, opt Options, sender str
 	replay, err := e.state.Count(ctx, claim, ifAllowed, now, stateDeadline, sc.hits)
 	res.StateErr = err
 	res.Stored = replay.Stored && err == nil
+	sc.strikeCounts(err == nil && !replay.Seen)
 	if !replay.Seen {
 		return Verdict{}, false
 	}

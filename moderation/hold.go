@@ -79,6 +79,7 @@ func NewHeld(msg *Message, v *Verdict, o HoldOptions) (Held, error) {
 		HeldAt:       o.At,
 		Deadline:     o.Deadline,
 		State:        HeldWaiting,
+		Notice:       v.Notice,
 	}
 	if h.ChannelCID == "" {
 		h.ChannelCID = stringAt(msg.Object, "cid")

@@ -86,6 +86,12 @@ type Verdict struct {
 	Fired        []Firing           // every rule that matched, in order, observed ones included
 	RulesVersion string
 	DeadlineHit  bool // evaluation ran out of time; on_error decided
+	// Notice is what the sender of a held message is told should a
+	// moderator reject it (the holding rule's rejected_reply).
+	Notice string
+	// Consequences are what the rules that acted give the sender through
+	// Stream (those in observe mode included, marked Observed).
+	Consequences []Consequence
 }
 
 // Refused reports whether the message is kept from the channel.

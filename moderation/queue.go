@@ -6,12 +6,16 @@ import (
 	"time"
 )
 
-// Held is a message in the review queue: waiting for a moderator, or with
-// a decision on its way to Stream.
+// Held is an item of the review queue: waiting for a moderator, or with a
+// decision on its way to Stream. Most are held messages (KindMessage);
+// reports of stored messages (KindReport) and the consequences the rules
+// give senders (KindConsequence) share the queue's exactly-once tries,
+// retries and audit.
 type Held struct {
-	ID           string          `json:"id"`         // the queue's id: the Stream message id for pending messages
-	MessageID    string          `json:"message_id"` // Stream's id: a pending message's, or the message a before-send edit changes ("" for a new one)
-	Hook         string          `json:"hook"`       // HookPending or HookBeforeSend
+	ID           string          `json:"id"`             // the queue's id: the Stream message id for pending messages
+	Kind         ItemKind        `json:"kind,omitempty"` // "" for a held message
+	MessageID    string          `json:"message_id"`     // Stream's id: a pending message's, or the message a before-send edit changes ("" for a new one)
+	Hook         string          `json:"hook"`           // HookPending or HookBeforeSend
 	ChannelCID   string          `json:"channel_cid"`
 	UserID       string          `json:"user_id"`
 	Text         string          `json:"text"`            // as received
@@ -30,6 +34,13 @@ type Held struct {
 	// Revisions counts the deliveries of a pending message with another
 	// text since it was queued (see Queue.Revise).
 	Revisions int `json:"revisions,omitempty"`
+	// Notice is what the sender of a held message is told when a
+	// moderator rejects it (its rule's rejected_reply); "" for nothing.
+	Notice string `json:"notice,omitempty"`
+	// Report is who reported the message or user of a KindReport item.
+	Report *Report `json:"report,omitempty"`
+	// Consequence is what a KindConsequence item does to its sender (UserID).
+	Consequence *Consequence `json:"consequence,omitempty"`
 
 	// The decision, once made: by a moderator, or by the rules for a
 	// pending message they decided at once (DecidedBy "modgate").
@@ -48,6 +59,16 @@ type Held struct {
 
 	Lease string `json:"-"` // the token of the try under way; it alone may settle it
 }
+
+// ItemKind is what a queue item is about.
+type ItemKind string
+
+// The kinds of items.
+const (
+	KindMessage     ItemKind = ""            // a message a rule held
+	KindReport      ItemKind = "report"      // a stored message (or a user) reported or flagged
+	KindConsequence ItemKind = "consequence" // a ban, shadow ban, timeout or flag to carry out, or a ban to lift
+)
 
 // Span is a part of a held message's text that a rule matched: what a
 // moderator sees highlighted, and how the text was disguised.
@@ -90,6 +111,7 @@ type QueueFilter struct {
 	Rule       string
 	HeldAfter  time.Time // held at or after
 	HeldBefore time.Time // held before
+	Kind       *ItemKind // only this kind; nil: every kind
 	Newest     bool      // newest first; otherwise held first first
 	Cursor     string    // from the previous page (listed in the same order); "" for the first
 	Limit      int       // at most this many; 0 for the store's default
@@ -190,6 +212,10 @@ type Queue interface {
 	Revise(ctx context.Context, id string, r Revision) (Held, error)
 	// Remove forgets an item (its sender deleted it) and returns it.
 	Remove(ctx context.Context, id string) (Held, error)
+	// AddReporter adds r to the report of item id, in any state, unless
+	// r.UserID reported it before; it returns the item and whether r is
+	// new. An item lists MaxReporters reporters and counts them all.
+	AddReporter(ctx context.Context, id string, r Reporter) (Held, bool, error)
 	// Len is the number of open items.
 	Len(ctx context.Context) (int, error)
 }
@@ -220,6 +246,9 @@ func (f *QueueFilter) Matches(h *Held) bool {
 		return false
 	}
 	if !f.HeldBefore.IsZero() && !h.HeldAt.Before(f.HeldBefore) {
+		return false
+	}
+	if f.Kind != nil && h.Kind != *f.Kind {
 		return false
 	}
 	if f.Rule != "" {

@@ -55,6 +55,14 @@ type Publisher interface {
 	// message with the id h.SendID(), or, for an edit, as the update of the
 	// message it edits.
 	Send(ctx context.Context, h *Held) error
+	// Remove deletes a stored message, as Stream's moderators do (a soft
+	// delete): a moderator's rejection of a reported message.
+	Remove(ctx context.Context, messageID string) error
+	// Enforce carries out consequence item h (h.Consequence) against its
+	// sender h.UserID: a ban, shadow ban or timeout (for the minutes left
+	// of it at now), a flag, telling the sender, or lifting a ban. Doing
+	// it again leaves things as once.
+	Enforce(ctx context.Context, h *Held, now time.Time) error
 }
 
 // SendID is the Stream id of the message an approval of h sends: the
@@ -83,6 +91,8 @@ type AuditEntry struct {
 	Terms      []string `json:"terms,omitempty"`
 	Decision   Decision `json:"decision,omitempty"` // the decision tried, for failures and expiries
 	Attempts   int      `json:"attempts,omitempty"`
+	Kind       ItemKind `json:"kind,omitempty"`    // of the item
+	Strikes    int      `json:"strikes,omitempty"` // the sender's strikes that led to a consequence
 	// The rules.
 	RulesVersion    string `json:"rules_version,omitempty"`
 	PreviousVersion string `json:"previous_version,omitempty"` // of a reload
@@ -103,6 +113,15 @@ const (
 	AuditReloaded  = "rules_reloaded"
 	AuditUnchanged = "rules_unchanged"
 	AuditRefused   = "rules_refused"
+
+	AuditReported      = "reported"       // a message or user was reported (or flagged in Stream) a first time
+	AuditReportedAgain = "reported_again" // by another reporter
+	AuditBanned        = "banned"         // consequences carried out: would_<do> in observe mode
+	AuditShadowBanned  = "shadow_banned"
+	AuditTimedOut      = "timed_out"
+	AuditFlagged       = "flagged"
+	AuditTold          = "told" // the sender of a rejected held message was told
+	AuditLifted        = "lifted"
 )
 
 // AuditFilter selects audit entries; empty fields select all.
@@ -212,7 +231,10 @@ func (r *Reviews) record(ctx context.Context, actor, action string, h *Held, rea
 	}
 	e := AuditEntry{At: r.now(), Actor: actor, Action: action, ItemID: h.ID, MessageID: h.MessageID,
 		ChannelCID: h.ChannelCID, UserID: h.UserID, Rules: h.Rules, Terms: h.Terms, RulesVersion: h.RulesVersion,
-		Reason: reason, Error: errText}
+		Reason: reason, Error: errText, Kind: h.Kind}
+	if h.Consequence != nil {
+		e.Strikes = h.Consequence.Strikes
+	}
 	if action == AuditFailed || action == AuditExpired {
 		e.Decision, e.Attempts = h.Decision, h.Attempts
 	}
@@ -260,7 +282,9 @@ func (r *Reviews) Hold(ctx context.Context, h Held) (Held, bool, error) {
 	if h.Unevaluated {
 		reason = "the rules could not all be evaluated (out of time, or their limits counted by an earlier delivery): a moderator decides"
 	}
-	r.record(ctx, "modgate", AuditHeld, &h, reason, "")
+	if h.Kind == KindMessage { // a consequence is written down once carried out
+		r.record(ctx, "modgate", AuditHeld, &h, reason, "")
+	}
 	if h.Decision != "" {
 		r.tryNow(h.ID)
 	}

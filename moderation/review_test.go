@@ -64,6 +64,12 @@ func (p *fakePublisher) Delete(ctx context.Context, id string) error {
 func (p *fakePublisher) Send(ctx context.Context, h *moderation.Held) error {
 	return p.call(ctx, "send "+h.SendID()+" "+h.Text)
 }
+func (p *fakePublisher) Remove(ctx context.Context, id string) error {
+	return p.call(ctx, "remove "+id)
+}
+func (p *fakePublisher) Enforce(ctx context.Context, h *moderation.Held, now time.Time) error {
+	return p.call(ctx, fmt.Sprintf("%s %s %d", h.Consequence.Do, h.UserID, h.Consequence.Minutes))
+}
 
 func (p *fakePublisher) got() []string {
 	p.mu.Lock()

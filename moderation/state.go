@@ -39,6 +39,13 @@ type Claim struct {
 	ID     string        // Stream's X-Webhook-Id; "" for none
 	Sender string        // the sender's user id; "" when unknown
 	TTL    time.Duration // how long the claim and its answer are kept
+
+	// Strikes, when not nil, are the strikes the message gives its sender
+	// and the counts of them its rules read: given once the hits are
+	// counted (see Strike.Earned), then counted, in the same step. Nothing
+	// is given or counted for an id claimed before. Valid during the call
+	// only; the Counter fills in the results.
+	Strikes *Strikes
 }
 
 // Counter counts messages against rate limits and claims webhook ids, in
@@ -48,7 +55,9 @@ type Claim struct {
 //
 // Count claims c.ID (unless "") for c.TTL; when it was claimed before it
 // counts nothing and returns what it knows of it. Otherwise it counts the
-// hits, and when ifAllowed is not nil and every hit counted was allowed, it
+// hits, then gives and counts c.Strikes (kept per c.Sender, beside the
+// claim and the limits by user), and when ifAllowed is not nil and every
+// hit counted was allowed, it
 // may store ifAllowed as the id's answer with the claim (Replay.Stored):
 // the engine passes it when the answer is known unless a limit refuses,
 // which spares most messages a second write.

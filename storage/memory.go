@@ -9,8 +9,8 @@ import (
 	"github.com/modgate/modgate/moderation"
 )
 
-// Memory keeps state in this process: rate-limit counters and the answers
-// given to webhook ids. It is bounded (MemoryOptions): when a counter shard
+// Memory keeps state in this process: rate-limit counters, senders'
+// strikes and the answers given to webhook ids. It is bounded (MemoryOptions): when a counter shard
 // is full, what expired goes first, then counters chosen at random; webhook
 // ids live for one to two replay TTLs, less when their store is full. It starts no
 // goroutines. Entries are values in maps, not linked objects, to keep the
@@ -22,6 +22,7 @@ type Memory struct {
 	seed     maphash.Seed
 	replays  [memoryShards]replayShard
 	counters [memoryShards]counterShard
+	strikes  [memoryShards]strikeShard
 }
 
 var _ moderation.State = (*Memory)(nil)
@@ -41,6 +42,7 @@ type MemoryOptions struct {
 	ReplayEntries  int              // webhook ids kept at most
 	ReplayBytes    int              // bytes of stored answers kept at most
 	CounterEntries int              // rate-limit counters kept at most
+	StrikeSenders  int              // senders whose strikes are kept at most
 }
 
 // NewMemory returns in-process state.
@@ -57,6 +59,9 @@ func NewMemory(opts MemoryOptions) *Memory {
 	if opts.CounterEntries <= 0 {
 		opts.CounterEntries = DefaultCounterEntries
 	}
+	if opts.StrikeSenders <= 0 {
+		opts.StrikeSenders = DefaultStrikeSenders
+	}
 	m := &Memory{now: opts.Now, seed: maphash.MakeSeed()}
 	for i := range m.replays {
 		s := &m.replays[i]
@@ -68,6 +73,11 @@ func NewMemory(opts MemoryOptions) *Memory {
 		c.entries = map[uint64]counter{}
 		c.more = map[uint64][]int64{}
 		c.maxN = max(1, opts.CounterEntries/memoryShards)
+	}
+	for i := range m.strikes {
+		st := &m.strikes[i]
+		st.senders = map[uint64][]strikeEntry{}
+		st.maxN = max(1, opts.StrikeSenders/memoryShards)
 	}
 	return m
 }
@@ -104,6 +114,10 @@ func (m *Memory) Count(_ context.Context, c moderation.Claim, ifAllowed []byte, 
 		if h.Stop && !h.Allowed {
 			break
 		}
+	}
+	if c.Strikes != nil && c.Sender != "" {
+		sender, shard := m.hashOf(c.Sender)
+		m.strikes[shard].strikes(sender, c.Strikes, hits, now)
 	}
 	if claim == markPending {
 		return moderation.Replay{}, nil

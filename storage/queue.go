@@ -79,7 +79,8 @@ type MemoryQueue struct {
 
 type memItem struct {
 	moderation.Held
-	forget time.Time // when the item is dropped
+	forget    time.Time           // when the item is dropped
+	reporters map[string]struct{} // who reported it, Report listing the first
 }
 
 var _ moderation.Queue = (*MemoryQueue)(nil)
@@ -412,4 +413,30 @@ func (q *MemoryQueue) Len(context.Context) (int, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return len(q.open), nil
+}
+
+// AddReporter implements moderation.Queue.
+func (q *MemoryQueue) AddReporter(_ context.Context, id string, r moderation.Reporter) (moderation.Held, bool, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	it, ok := q.items[id]
+	if !ok {
+		return moderation.Held{}, false, moderation.ErrNotFound
+	}
+	if _, seen := it.reporters[r.UserID]; seen {
+		return it.Held, false, nil
+	}
+	if it.reporters == nil {
+		it.reporters = map[string]struct{}{}
+	}
+	it.reporters[r.UserID] = struct{}{}
+	rep := moderation.Report{Count: len(it.reporters)} // a new Report: the items handed out keep theirs
+	if it.Report != nil {
+		rep.Reporters = it.Report.Reporters
+	}
+	if len(rep.Reporters) < moderation.MaxReporters {
+		rep.Reporters = append(slices.Clip(rep.Reporters), r)
+	}
+	it.Report = &rep
+	return it.Held, true, nil
 }

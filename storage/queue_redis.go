@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -67,6 +68,9 @@ func (q *RedisQueue) userKey(id string) string { return q.base + "user:" + name(
 func (q *RedisQueue) chanKey(c string) string  { return q.base + "channel:" + name(c) }
 func (q *RedisQueue) ruleKey(r string) string  { return q.base + "rule:" + name(r) }
 func (q *RedisQueue) layoutKey() string        { return q.base + "layout" }
+func (q *RedisQueue) reportersKey(id string) string {
+	return q.base + "reporters:" + name(id)
+}
 
 // keys are the keys of the scripts that change an item and its indexes:
 // the item, the index, the due index, the deadlines, then the item's
@@ -150,6 +154,7 @@ func (q *RedisQueue) Put(ctx context.Context, h moderation.Held) (bool, error) {
 // immutable is h less what changes during its review, which the hash keeps
 // in fields of their own.
 func immutable(h moderation.Held) moderation.Held {
+	h.Report = nil // in fields of its own: see AddReporter
 	h.Decision, h.DecidedBy, h.Reason, h.DecidedAt = "", "", "", time.Time{}
 	h.State, h.Attempts, h.LastError, h.RetryAt, h.LeaseUntil, h.Unsure, h.DoneAt, h.Lease = "", 0, "", time.Time{}, time.Time{}, false, time.Time{}, ""
 	return h
@@ -172,7 +177,75 @@ func decodeHeld(fields map[string]string) (moderation.Held, error) {
 	h.Unsure = fields["unsure"] == "1"
 	h.RetryAt, h.LeaseUntil, h.DoneAt = fromMS(fields["retry_at"]), fromMS(fields["lease_until"]), fromMS(fields["done_at"])
 	h.Lease = fields["lease"]
+	h.Report = decodeReport(fields)
 	return h, nil
+}
+
+// decodeReport reads the reporters an item's hash lists ("rep:" fields)
+// and the count of them all; nil when nobody reported it.
+func decodeReport(fields map[string]string) *moderation.Report {
+	n, _ := strconv.Atoi(fields["reports"])
+	if n == 0 {
+		return nil
+	}
+	rep := &moderation.Report{Count: n}
+	for k, v := range fields {
+		if !strings.HasPrefix(k, "rep:") {
+			continue
+		}
+		var r moderation.Reporter
+		if json.Unmarshal([]byte(v), &r) == nil {
+			rep.Reporters = append(rep.Reporters, r)
+		}
+	}
+	slices.SortFunc(rep.Reporters, func(a, b moderation.Reporter) int {
+		if c := a.At.Compare(b.At); c != 0 {
+			return c
+		}
+		return strings.Compare(a.UserID, b.UserID)
+	})
+	return rep
+}
+
+// queueAddReporter adds a reporter to an item: the set of everyone who
+// reported it (KEYS[2], dropped when the item is new: a set left by an
+// item forgotten before), the count, and the first ARGV[3] as fields.
+var queueAddReporter = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'notfound'} end
+local n = tonumber(redis.call('HGET', KEYS[1], 'reports') or '0')
+if n == 0 then redis.call('DEL', KEYS[2]) end
+local status = 'seen'
+if redis.call('SADD', KEYS[2], ARGV[1]) == 1 then
+  status = 'ok'
+  n = redis.call('HINCRBY', KEYS[1], 'reports', 1)
+  if n <= tonumber(ARGV[3]) then redis.call('HSET', KEYS[1], 'rep:' .. ARGV[1], ARGV[2]) end
+end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+local out = redis.call('HGETALL', KEYS[1])
+table.insert(out, 1, status)
+return out
+`)
+
+// AddReporter implements moderation.Queue, atomically.
+func (q *RedisQueue) AddReporter(ctx context.Context, id string, r moderation.Reporter) (moderation.Held, bool, error) {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return moderation.Held{}, false, fmt.Errorf("reporting %s: %w", id, err)
+	}
+	reply, err := queueAddReporter.Run(ctx, q.client, []string{q.itemKey(id), q.reportersKey(id)}, r.UserID, data,
+		moderation.MaxReporters).Slice()
+	if err != nil {
+		return moderation.Held{}, false, storeErr("reporting "+id, err)
+	}
+	status, h, err := scriptHeld(reply)
+	switch {
+	case err != nil:
+		return h, false, storeErr("reporting "+id, err)
+	case status == "notfound":
+		return h, false, moderation.ErrNotFound
+	}
+	return h, status == "ok", nil
 }
 
 // scriptHeld reads a script's reply: a status, then the item's fields.
@@ -624,8 +697,8 @@ func (q *RedisQueue) ruleKeys(rules []string) []string {
 }
 
 var queueRemove = redis.NewScript(`
-local n = redis.call('DEL', KEYS[1])
-for i = 2, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
+local n = redis.call('DEL', KEYS[1], KEYS[#KEYS])
+for i = 2, #KEYS - 1 do redis.call('ZREM', KEYS[i], ARGV[1]) end
 return n
 `)
 
@@ -635,7 +708,7 @@ func (q *RedisQueue) Remove(ctx context.Context, id string) (moderation.Held, er
 	if err != nil {
 		return h, err
 	}
-	if err := queueRemove.Run(ctx, q.client, q.keys(&h), id).Err(); err != nil {
+	if err := queueRemove.Run(ctx, q.client, append(q.keys(&h), q.reportersKey(id)), id).Err(); err != nil {
 		return h, storeErr("removing "+id, err)
 	}
 	return h, nil

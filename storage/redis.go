@@ -263,6 +263,12 @@ func (r *Redis) counterKey(h *moderation.Hit) string {
 	return r.base + "{" + tag(group) + "}:rl:" + keyName(h.Key)
 }
 
+// strikesKey names a sender's strikes: tagged by the sender, beside the
+// sender's claims and limits by user.
+func (r *Redis) strikesKey(sender string) string {
+	return r.base + "{" + tag(sender) + "}:st"
+}
+
 // claimKey names a webhook id's claim: tagged by the sender, so that it
 // lives beside the sender's counters, or by the id when there is none.
 func (r *Redis) claimKey(c moderation.Claim) string {
@@ -273,32 +279,48 @@ func (r *Redis) claimKey(c moderation.Claim) string {
 	return r.base + "{" + tag(t) + "}:wh:" + keyName(c.ID)
 }
 
-// countScript claims a webhook id and counts limits, in order, atomically.
+// countScript claims a webhook id, counts limits, in order, then gives
+// and counts the sender's strikes, atomically.
 //
 //	KEYS[1]    the webhook id's key (any key of the slot when there is no claim)
-//	KEYS[2..]  one sorted set per limit
+//	KEYS[2..]  one sorted set per limit, then the sender's strikes, if any
 //	ARGV       now (ms), claim ttl (ms, 0: no claim), a nonce, the answer
 //	           to claim with ("" for none: it is kept only when every limit
 //	           allows, and the reply's second element is then "stored"),
-//	           then per limit: count, window (ms), stop (1: later limits are
-//	           not counted when this one is refused)
+//	           the number of limits, then per limit: count, window (ms),
+//	           stop (1: later limits are not counted when this one is
+//	           refused); then, with strikes: their number, and per strike
+//	           count, decay (ms), observed (0 or 1), its limit (1-based; 0:
+//	           none), the limits above it; then the number of counts, and
+//	           per count its window (ms) and observed (1: strikes of rules in
+//	           observe mode count too)
 //
 // It returns {1, answer} for a webhook id claimed before (answer "" while
-// the first attempt runs), else {0, ""} followed by (allowed, count,
-// retry_after_ms) for each limit looked at.
+// the first attempt runs), else {0, "", n} followed by (allowed, count,
+// retry_after_ms) for each of the n limits looked at, then with strikes
+// 1 or 0 for each strike given or not, then each count.
+//
+// A strike is a member "until:count:observed:nonce:i" scored by when it
+// was given: a count reads those given within its window and remembered
+// still. The set keeps the newest maxSenderStrikes and expires with its
+// longest-remembered strike.
 var countScript = redis.NewScript(`
 local now = tonumber(ARGV[1])
 local ttl = tonumber(ARGV[2])
 local answer = ARGV[4]
+local nl = tonumber(ARGV[5])
 if ttl > 0 and not redis.call('SET', KEYS[1], answer, 'NX', 'PX', ttl) then
   return {1, redis.call('GET', KEYS[1]) or ''}
 end
-local out = {0, ''}
+local out = {0, '', 0}
 local allowed = true
-for i = 2, #KEYS do
-  local a = 5 + (i - 2) * 3
+local refused = {}
+local stopAt = 0
+for i = 1, nl do
+  local a = 6 + (i - 1) * 3
   local limit, window, stop = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), ARGV[a + 2] == '1'
-  local key = KEYS[i]
+  local key = KEYS[1 + i]
+  out[3] = i
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
   local n = redis.call('ZCARD', key)
   if n < limit then
@@ -309,13 +331,17 @@ for i = 2, #KEYS do
     out[#out + 1] = 0
   else
     allowed = false
+    refused[i] = true
     local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
     local retry = window
     if oldest[2] then retry = tonumber(oldest[2]) + window - now end
     out[#out + 1] = 0
     out[#out + 1] = n
     out[#out + 1] = retry
-    if stop then break end
+    if stop then
+      stopAt = i
+      break
+    end
   end
 end
 if ttl > 0 and answer ~= '' then
@@ -323,6 +349,49 @@ if ttl > 0 and answer ~= '' then
     out[2] = 'stored'
   else
     redis.call('SET', KEYS[1], '', 'XX', 'KEEPTTL')
+  end
+end
+if #KEYS > 1 + nl then
+  local key = KEYS[2 + nl]
+  local p = 6 + nl * 3
+  local ng = tonumber(ARGV[p])
+  p = p + 1
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - 2592000000)
+  for g = 1, ng do
+    local decay, hit, above = tonumber(ARGV[p + 1]), tonumber(ARGV[p + 3]), tonumber(ARGV[p + 4])
+    local given
+    if hit > 0 then given = refused[hit] == true else given = stopAt == 0 or stopAt > above end
+    if given then
+      redis.call('ZADD', key, now, (now + decay) .. ':' .. ARGV[p] .. ':' .. ARGV[p + 2] .. ':' .. ARGV[3] .. ':' .. g)
+      if redis.call('PTTL', key) < decay then redis.call('PEXPIRE', key, decay) end
+      out[#out + 1] = 1
+    else
+      out[#out + 1] = 0
+    end
+    p = p + 5
+  end
+  local kept = redis.call('ZCARD', key)
+  if kept > ` + strconv.Itoa(maxSenderStrikes) + ` then
+    redis.call('ZREMRANGEBYRANK', key, 0, kept - ` + strconv.Itoa(maxSenderStrikes) + ` - 1)
+  end
+  local nr = tonumber(ARGV[p])
+  p = p + 1
+  if nr > 0 then
+    local longest = 0
+    for r = 0, nr - 1 do longest = math.max(longest, tonumber(ARGV[p + 2 * r])) end
+    local given = redis.call('ZRANGEBYSCORE', key, '(' .. (now - longest), '+inf', 'WITHSCORES')
+    for r = 1, nr do
+      local within, obs = tonumber(ARGV[p]), ARGV[p + 1]
+      p = p + 2
+      local sum = 0
+      for j = 1, #given, 2 do
+        if tonumber(given[j + 1]) > now - within then
+          local till, count, observed = string.match(given[j], '^(%d+):(%d+):(%d)')
+          if tonumber(till) > now and (obs == '1' or observed == '0') then sum = sum + tonumber(count) end
+        end
+      end
+      out[#out + 1] = sum
+    end
   end
 end
 return out
@@ -341,7 +410,7 @@ return 1
 // script call. On a Cluster the message's keys are counted group by group
 // as planned by plan, with the same outcome as one script.
 func (r *Redis) Count(ctx context.Context, c moderation.Claim, ifAllowed []byte, now, deadline time.Time, hits []moderation.Hit) (moderation.Replay, error) {
-	if c.ID == "" && len(hits) == 0 {
+	if c.ID == "" && len(hits) == 0 && strikesOf(c) == nil {
 		return moderation.Replay{}, nil
 	}
 	until := time.Now().Add(r.timeout)
@@ -358,21 +427,30 @@ func (r *Redis) Count(ctx context.Context, c moderation.Claim, ifAllowed []byte,
 		if c.ID != "" {
 			answer = string(ifAllowed)
 		}
-		call := r.call(c, c.ID != "", answer, now, nonceHex, hits, nil, true)
+		call := r.call(c, c.ID != "", answer, now, nonceHex, hits, nil, true, strikesOf(c))
 		res, err := r.run(ctx, until, r.single, call, nil)
 		if err != nil {
 			return moderation.Replay{}, fmt.Errorf("counting in redis: %w", err)
 		}
-		rp, _, err := read(res.one.vals, hits, nil, true)
+		rp, _, err := read(res.one.vals, hits, nil, true, strikesOf(c))
 		return rp, err
 	}
 	return r.countPhases(ctx, until, c, ifAllowed, now, nonceHex, hits, plan(c, hits))
 }
 
+// strikesOf returns the strikes a claim gives and counts, or nil for none.
+func strikesOf(c moderation.Claim) *moderation.Strikes {
+	if c.Strikes == nil || c.Sender == "" || (len(c.Strikes.Give) == 0 && len(c.Strikes.Read) == 0) {
+		return nil
+	}
+	return c.Strikes
+}
+
 // read reads a script's reply into the hits it counted (idx: their
-// indexes in hits; all: every hit, in order). It reports whether a Stop hit
+// indexes in hits; all: every hit, in order) and the strikes it gave and
+// counted (st, when the call carried them). It reports whether a Stop hit
 // refused the message.
-func read(out []any, hits []moderation.Hit, idx []int, all bool) (rp moderation.Replay, refused bool, err error) {
+func read(out []any, hits []moderation.Hit, idx []int, all bool, st *moderation.Strikes) (rp moderation.Replay, refused bool, err error) {
 	if len(out) < 2 {
 		return rp, false, fmt.Errorf("counting in redis: unexpected reply %v", out)
 	}
@@ -384,11 +462,16 @@ func read(out []any, hits []moderation.Hit, idx []int, all bool) (rp moderation.
 		}
 		return rp, false, nil
 	}
+	looked := int64(0)
+	if len(out) > 2 {
+		looked, _ = out[2].(int64)
+	}
 	n := len(idx)
 	if all {
 		n = len(hits)
 	}
-	for k, j := 0, 2; k < n && j+2 < len(out); k, j = k+1, j+3 {
+	j := 3
+	for k := 0; k < n && k < int(looked) && j+2 < len(out); k, j = k+1, j+3 {
 		allowed, _ := out[j].(int64)
 		count, _ := out[j+1].(int64)
 		retry, _ := out[j+2].(int64)
@@ -399,6 +482,21 @@ func read(out []any, hits []moderation.Hit, idx []int, all bool) (rp moderation.
 		h.Done, h.Allowed, h.Count = true, allowed == 1, int(count)
 		h.RetryAfter = time.Duration(retry) * time.Millisecond
 		refused = refused || (h.Stop && !h.Allowed)
+	}
+	if st != nil {
+		if j+len(st.Give)+len(st.Read) > len(out) {
+			return rp, refused, fmt.Errorf("counting in redis: the reply lacks the strikes: %v", out)
+		}
+		for g := range st.Give {
+			given, _ := out[j].(int64)
+			st.Give[g].Given = given == 1
+			j++
+		}
+		for r := range st.Read {
+			count, _ := out[j].(int64)
+			st.Read[r].Count = int(count)
+			j++
+		}
 	}
 	s, _ := out[1].(string)
 	rp.Stored = s == "stored"
@@ -471,19 +569,29 @@ func plan(c moderation.Claim, hits []moderation.Hit) [][]batch {
 }
 
 // countPhases runs the planned calls and reads their answers into hits.
+// The strikes go with the one call of a message whose keys all live with
+// its sender; otherwise they are given and counted in a last call, once
+// the hits they depend on are counted.
 func (r *Redis) countPhases(ctx context.Context, until time.Time, c moderation.Claim, ifAllowed []byte, now time.Time, nonce string,
 	hits []moderation.Hit, phases [][]batch) (moderation.Replay, error) {
 	// The answer goes with the claim only when one call does everything:
 	// otherwise a retry could read it before a later call refuses.
+	one := len(phases) == 1 && len(phases[0]) == 1
 	answer := ""
-	if c.ID != "" && len(phases) == 1 && len(phases[0]) == 1 {
+	if c.ID != "" && one {
 		answer = string(ifAllowed)
 	}
+	st := strikesOf(c)
+	strikesWith := one && st != nil && phases[0][0].tag == tag(c.Sender)
 	stored := false
 	for _, phase := range phases {
 		calls := make([]scriptCall, len(phase))
 		for i, b := range phase {
-			calls[i] = r.call(c, b.claim, answer, now, nonce, hits, b.hits, false)
+			var with *moderation.Strikes
+			if strikesWith {
+				with = st
+			}
+			calls[i] = r.call(c, b.claim, answer, now, nonce, hits, b.hits, false, with)
 		}
 		res, err := r.run(ctx, until, r.breakersFor(ctx, calls), calls[0], calls[1:])
 		if err != nil {
@@ -498,7 +606,11 @@ func (r *Redis) countPhases(ctx context.Context, until time.Time, c moderation.C
 			if out.err != nil {
 				return moderation.Replay{}, fmt.Errorf("counting in redis: %w", out.err)
 			}
-			rp, stops, err := read(out.vals, hits, b.hits, false)
+			var with *moderation.Strikes
+			if strikesWith {
+				with = st
+			}
+			rp, stops, err := read(out.vals, hits, b.hits, false, with)
 			switch {
 			case err != nil:
 				return moderation.Replay{}, err
@@ -512,7 +624,41 @@ func (r *Redis) countPhases(ctx context.Context, until time.Time, c moderation.C
 			break // later limits are not counted
 		}
 	}
+	if st != nil && !strikesWith {
+		if err := r.countStrikes(ctx, until, c, now, nonce, hits, st); err != nil {
+			return moderation.Replay{}, err
+		}
+	}
 	return moderation.Replay{Stored: stored}, nil
+}
+
+// countStrikes gives the strikes the counted hits earned and counts them,
+// in a call of its own to the sender's slot.
+func (r *Redis) countStrikes(ctx context.Context, until time.Time, c moderation.Claim, now time.Time, nonce string,
+	hits []moderation.Hit, st *moderation.Strikes) error {
+	earned := &moderation.Strikes{Read: st.Read}
+	var which []int
+	for i := range st.Give {
+		g := st.Give[i]
+		if g.Given = g.Earned(hits); g.Given {
+			g.Hit, g.After = -1, 0 // decided here: the call gives it
+			earned.Give = append(earned.Give, g)
+			which = append(which, i)
+		}
+		st.Give[i].Given = false
+	}
+	call := r.call(moderation.Claim{Sender: c.Sender}, false, "", now, nonce, nil, nil, false, earned)
+	res, err := r.run(ctx, until, r.breakersFor(ctx, []scriptCall{call}), call, nil)
+	if err != nil {
+		return fmt.Errorf("counting strikes in redis: %w", err)
+	}
+	if _, _, err := read(res.one.vals, nil, nil, false, earned); err != nil {
+		return err
+	}
+	for k, i := range which {
+		st.Give[i].Given = earned.Give[k].Given
+	}
+	return nil
 }
 
 // scriptCall is one countScript call.
@@ -521,14 +667,15 @@ type scriptCall struct {
 	args []any
 }
 
-// call builds a countScript call: the claim or not, and the hits of idx
-// (all: every hit).
-func (r *Redis) call(c moderation.Claim, claim bool, answer string, now time.Time, nonce string, hits []moderation.Hit, idx []int, all bool) scriptCall {
+// call builds a countScript call: the claim or not, the hits of idx (all:
+// every hit), and the strikes st (nil: none).
+func (r *Redis) call(c moderation.Claim, claim bool, answer string, now time.Time, nonce string, hits []moderation.Hit, idx []int, all bool,
+	st *moderation.Strikes) scriptCall {
 	n := len(idx)
 	if all {
 		n = len(hits)
 	}
-	keys := make([]string, 1, 1+n)
+	keys := make([]string, 1, 2+n)
 	claimTTL := int64(0)
 	if claim {
 		keys[0] = r.claimKey(c)
@@ -536,8 +683,8 @@ func (r *Redis) call(c moderation.Claim, claim bool, answer string, now time.Tim
 	} else {
 		answer = ""
 	}
-	args := make([]any, 0, 4+3*n)
-	args = append(args, now.UnixMilli(), claimTTL, nonce, answer)
+	args := make([]any, 0, 5+3*n)
+	args = append(args, now.UnixMilli(), claimTTL, nonce, answer, n)
 	for k := range n {
 		h := &hits[k]
 		if !all {
@@ -550,10 +697,28 @@ func (r *Redis) call(c moderation.Claim, claim bool, answer string, now time.Tim
 		}
 		args = append(args, h.Limit, max(h.Window.Milliseconds(), 1), stop)
 	}
+	if st != nil {
+		keys = append(keys, r.strikesKey(c.Sender))
+		args = append(args, len(st.Give))
+		for _, g := range st.Give {
+			args = append(args, g.Count, max(g.Decay.Milliseconds(), 1), flag(g.Observed), g.Hit+1, g.After)
+		}
+		args = append(args, len(st.Read))
+		for _, rd := range st.Read {
+			args = append(args, max(rd.Window.Within.Milliseconds(), 1), flag(rd.Window.Observed))
+		}
+	}
 	if !claim {
 		keys[0] = keys[1] // any key of the slot routes the call
 	}
 	return scriptCall{keys: keys, args: args}
+}
+
+func flag(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // breakersFor returns the breakers of the servers the calls go to.

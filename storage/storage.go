@@ -4,10 +4,11 @@
 //
 // # Redis keys
 //
-// Counters and webhook claims are named "PREFIX:{TAG}:rl:NAME" and
-// "PREFIX:{TAG}:wh:ID". The hash tag decides where a key lives on a Redis
-// Cluster, and is chosen by what one script must see together: the sender
-// for a claim and for every limit by user (alone or with other scopes),
+// Counters, webhook claims and a sender's strikes are named
+// "PREFIX:{TAG}:rl:NAME", "PREFIX:{TAG}:wh:ID" and "PREFIX:{TAG}:st". The
+// hash tag decides where a key lives on a Redis Cluster, and is chosen by
+// what one script must see together: the sender for a claim, for the
+// sender's strikes and for every limit by user (alone or with other scopes),
 // the first value counted by for other limits (the channel, the IP, the
 // device, the text), and the webhook id for a claim without a sender. Keys
 // thus spread over the masters by sender. The review queue and the audit
@@ -15,10 +16,11 @@
 //
 // # One message, one outcome
 //
-// A message's claim and hits must come out as one script over all its keys
-// in rule order would: a retried webhook id counts nothing; a limit that
-// refuses the message and stops it (Hit.Stop) keeps every later limit from
-// counting; the answer stored with the claim is kept only when every limit
+// A message's claim, hits and strikes must come out as one script over all
+// its keys in rule order would: a retried webhook id counts and gives
+// nothing; a limit that refuses the message and stops it (Hit.Stop) keeps
+// every later limit from counting and every later rule from giving
+// strikes; the answer stored with the claim is kept only when every limit
 // allowed. On one server or a Sentinel group, one script does all of it,
 // whatever the tags. On a Cluster, plan groups the keys into calls, one
 // per tag, and the calls into phases:
@@ -32,7 +34,10 @@
 //     together in one pipeline, one per slot;
 //   - with several calls, the claim is made without the answer, which the
 //     engine then writes (Remember), so that a retry never reads an answer
-//     a later call would have refused.
+//     a later call would have refused;
+//   - the strikes go with the claim's call when it is the message's only
+//     one; otherwise a last call to the sender's slot gives the strikes the
+//     counted hits earned (moderation.Strike.Earned) and counts them.
 //
 // The outcome is that of the single script. What differs is failure: when a
 // later call fails after an earlier one counted, the earlier counts stay

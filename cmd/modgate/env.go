@@ -90,6 +90,8 @@ var variables = []variable{
 		doc: "admin API and console tokens: `name:role:token,...`, role `read` or `moderator`, tokens of 16+ characters; the name is what the audit log records"},
 	{name: "STREAM_BASE_URL", def: stream.DefaultBaseURL, who: forServe,
 		doc: "Stream's REST API, for commits, deletes and approved sends (signed with the first named key of `STREAM_API_KEY`/`MODGATE_STREAM_KEYS`); a line at start says where decisions go, and warns when the key looks like a development key"},
+	{name: "MODGATE_STREAM_USER", def: "modgate", who: forServe,
+		doc: "the user of your Stream app that modgate flags messages as and tells senders of rejected held messages as (see [Strikes and consequences](#strikes-consequences-reports)); create it once in Stream (`upsertUser`), with the permission to send restricted-visibility messages for `rejected_reply`"},
 	{name: "MODGATE_HOLD_TTL", def: "72h", who: forServe,
 		doc: "how long a message held on the before-send hook waits for a moderator"},
 	{name: "MODGATE_PENDING_TIMEOUT", def: "72h", who: forServe,

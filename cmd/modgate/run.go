@@ -45,6 +45,7 @@ type config struct {
 	debugAddr      string
 	streamBase     string
 	streamBaseSet  bool // STREAM_BASE_URL was given
+	streamUser     string
 	holdTTL        time.Duration
 	pendingTimeout time.Duration
 	queueMax       int
@@ -117,6 +118,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.debugAddr = setting(getenv, "MODGATE_DEBUG_ADDR")
 	c.streamBase = setting(getenv, "STREAM_BASE_URL")
 	c.streamBaseSet = getenv("STREAM_BASE_URL") != ""
+	c.streamUser = setting(getenv, "MODGATE_STREAM_USER")
 	queueMax := setting(getenv, "MODGATE_QUEUE_MAX")
 	if c.queueMax, err = strconv.Atoi(queueMax); err != nil || c.queueMax < 1 {
 		errs = append(errs, fmt.Errorf("MODGATE_QUEUE_MAX: %q is not a whole number of 1 or more", queueMax))
@@ -196,7 +198,7 @@ func (c config) publisher() (moderation.Publisher, *stream.Approvals, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return &stream.Publisher{Client: client, Approvals: approvals}, approvals, nil
+	return &stream.Publisher{Client: client, Approvals: approvals, UserID: c.streamUser}, approvals, nil
 }
 
 // publisherKey is the key decisions are sent with: the first of the named
@@ -224,6 +226,10 @@ func (noPublisher) Patch(context.Context, *moderation.Held) error { return errNo
 func (noPublisher) Commit(context.Context, string) error          { return errNoStreamKey }
 func (noPublisher) Delete(context.Context, string) error          { return errNoStreamKey }
 func (noPublisher) Send(context.Context, *moderation.Held) error  { return errNoStreamKey }
+func (noPublisher) Remove(context.Context, string) error          { return errNoStreamKey }
+func (noPublisher) Enforce(context.Context, *moderation.Held, time.Time) error {
+	return errNoStreamKey
+}
 
 func redact(pair string) string {
 	if key, _, ok := strings.Cut(pair, ":"); ok {

@@ -21,10 +21,14 @@ import (
 //   - a patch marker, on the update that applies the rules' changes to a
 //     pending message before its commit: "patch." and the same over the
 //     pending message's queue id, its sender and its approved text, under
-//     a key of its own, so that neither kind passes for the other.
+//     a key of its own, so that neither kind passes for the other;
+//   - a tell marker, on the message that tells a sender their held
+//     message was rejected: "tell." and the same over the message's id,
+//     its sender (modgate's user) and its text, under a third key.
 type Approvals struct {
 	key      []byte
 	patchKey []byte
+	tellKey  []byte
 }
 
 // NewApprovals derives the marker keys from a secret (the Stream API
@@ -35,7 +39,8 @@ func NewApprovals(secret string) *Approvals {
 		mac.Write([]byte(purpose))
 		return mac.Sum(nil)
 	}
-	return &Approvals{key: derive("modgate approval marker"), patchKey: derive("modgate patch marker")}
+	return &Approvals{key: derive("modgate approval marker"), patchKey: derive("modgate patch marker"),
+		tellKey: derive("modgate tell marker")}
 }
 
 func markerMAC(key []byte, id, userID, text string) string {
@@ -59,6 +64,26 @@ func (a *Approvals) PatchMarker(h *moderation.Held) string {
 
 // IsPatch reports whether marker is a patch marker (valid or not).
 func IsPatch(marker string) bool { return strings.HasPrefix(marker, patchPrefix) }
+
+// tellPrefix starts a tell marker.
+const tellPrefix = "tell."
+
+// TellMarker returns the marker of the message id that tells a sender of a
+// rejection, sent as userID with text.
+func (a *Approvals) TellMarker(id, userID, text string) string {
+	return tellPrefix + id + "." + markerMAC(a.tellKey, id, userID, text)
+}
+
+// IsTell reports whether marker is a tell marker (valid or not).
+func IsTell(marker string) bool { return strings.HasPrefix(marker, tellPrefix) }
+
+// CheckTell returns the message id a valid tell marker names.
+func (a *Approvals) CheckTell(marker, userID, text string) (string, error) {
+	if !IsTell(marker) {
+		return "", ErrBadMarker
+	}
+	return check(a.tellKey, marker[len(tellPrefix):], userID, text)
+}
 
 // ApprovalUsedReply is the hook's answer to a message whose approval
 // marker was used already: a send tried again after Stream applied the

@@ -34,6 +34,9 @@ import (
 type Publisher struct {
 	Client    *Client
 	Approvals *Approvals
+	// UserID is the app's user modgate flags messages as and tells senders
+	// of rejections as (Stream needs a user for both; it must exist).
+	UserID string
 }
 
 var _ moderation.Publisher = (*Publisher)(nil)
