@@ -24,6 +24,9 @@ func (s *Server) approvedAgain(c echo.Context, p *stream.Payload, raw []byte) er
 	if stream.IsPatch(marker) {
 		return s.patchedPending(c, p, marker)
 	}
+	if stream.IsTell(marker) {
+		return s.toldSender(c, p, marker)
+	}
 	userID := rawjson.String(rawjson.Lookup(p.User, "id"))
 	id, err := s.cfg.Approvals.Check(marker, userID, p.Text)
 	if err == nil {
@@ -83,4 +86,21 @@ func (s *Server) patchedPending(c echo.Context, p *stream.Payload, marker string
 	m.requests[outcomeAllow].Inc()
 	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON,
 		p.AppendPatchedWithout(nil, h.ApprovedText(), h.Patch.Text != nil, fields, stream.ApprovalField))
+}
+
+// toldSender answers for the message that tells a sender their held
+// message was rejected, which modgate sends itself (see
+// stream.Publisher.Enforce): a valid tell marker lets it through without
+// the marker and without evaluating it (it is modgate's own words, as its
+// user); any other refuses it. Its id makes it once: no claim is needed.
+func (s *Server) toldSender(c echo.Context, p *stream.Payload, marker string) error {
+	m := &s.metrics.beforeSend
+	userID := rawjson.String(rawjson.Lookup(p.User, "id"))
+	if _, err := s.cfg.Approvals.CheckTell(marker, userID, p.Text); err != nil {
+		s.log.Warn("tell marker refused", "err", err, "user_id", userID)
+		m.requests[outcomeReject].Inc()
+		return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, stream.AppendReject(nil, s.cfg.Engine.Rules().Settings.RejectReply))
+	}
+	m.requests[outcomeAllow].Inc()
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, p.AppendWithout(nil, stream.ApprovalField))
 }

@@ -30,7 +30,9 @@ const (
 	outcomeUnauth     = "unauthorized"
 	outcomeTooLarge   = "too_large"
 	outcomeError      = "error"
-	outcomeDropped    = "dropped" // pending: the sender deleted it, or Stream's timeout ran out
+	outcomeDropped    = "dropped"  // pending: the sender deleted it, or Stream's timeout ran out
+	outcomeReported   = "reported" // commands: a report taken; events: a flag queued
+	outcomeRefused    = "refused"  // commands: a report refused, or a command modgate does not know
 )
 
 var outcomes = []string{outcomeAllow, outcomeMask, outcomeRewrite, outcomeFlag, outcomeHold, outcomeReject, outcomeReplay, outcomeDeadline,
@@ -40,6 +42,8 @@ var outcomes = []string{outcomeAllow, outcomeMask, outcomeRewrite, outcomeFlag, 
 const (
 	hookBeforeSend = "before_send"
 	hookPending    = "pending"
+	hookCommands   = "commands"
+	hookEvents     = "events"
 )
 
 // metrics are modgate's Prometheus series. Labels are bounded: hooks,
@@ -53,6 +57,10 @@ type metrics struct {
 	stateErrors  prometheus.Counter
 	signatures   *prometheus.CounterVec // refused signatures by hook and reason
 	holdFailures *prometheus.CounterVec // holds the review queue could not keep, by reason
+	commands     hookMetrics
+	events       hookMetrics
+	consequences *prometheus.CounterVec // by what they do: ban, would_ban...
+	reports      *prometheus.CounterVec // new reporters, by source
 }
 
 // Reasons a signature is refused, the values of the `reason` label.
@@ -96,7 +104,7 @@ func newMetrics(rules *moderation.RulesFile, reviews *moderation.Reviews, shared
 		Namespace: "modgate", Name: "signature_failures_total",
 		Help: "Hook calls refused (401) for their signature, by hook and reason; Stream lets such a message through unmoderated.",
 	}, []string{"hook", "reason"})
-	for _, hook := range []string{hookBeforeSend, hookPending} {
+	for _, hook := range []string{hookBeforeSend, hookPending, hookCommands, hookEvents} {
 		for _, reason := range signatureReasons {
 			signatures.WithLabelValues(hook, reason)
 		}
@@ -105,7 +113,21 @@ func newMetrics(rules *moderation.RulesFile, reviews *moderation.Reviews, shared
 		Namespace: "modgate", Name: "hold_failures_total",
 		Help: "Held messages the review queue could not keep (reason: full, error, invalid, no_queue); their rule's on_error decided instead.",
 	}, []string{"reason"})
-	reg.MustRegister(requests, decisions, latency, deadline, stateErrors, signatures, holdFailures)
+	consequences := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "modgate", Name: "consequences_total",
+		Help: "Consequences the rules gave senders, by what they do (ban, shadow_ban, timeout, flag; would_<do> in observe mode). Whether Stream carried them out is in the audit log.",
+	}, []string{"action"})
+	for _, do := range consequenceActions {
+		consequences.WithLabelValues(do)
+		consequences.WithLabelValues("would_" + do)
+	}
+	reports := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "modgate", Name: "reports_total",
+		Help: "Reports queued, by source: command (/report), stream (message.flagged and user.flagged events). A reporter counts once per item.",
+	}, []string{"source"})
+	reports.WithLabelValues(moderation.ReportCommand)
+	reports.WithLabelValues(moderation.ReportStream)
+	reg.MustRegister(requests, decisions, latency, deadline, stateErrors, signatures, holdFailures, consequences, reports)
 	if reviews != nil {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "modgate", Name: "review_queue_items",
@@ -179,6 +201,12 @@ func newMetrics(rules *moderation.RulesFile, reviews *moderation.Reviews, shared
 		stateErrors:  stateErrors,
 		signatures:   signatures,
 		holdFailures: holdFailures,
+		commands: forHook(hookCommands, outcomeReported, outcomeRefused, outcomeBadRequest, outcomeUnauth, outcomeTooLarge,
+			outcomeError),
+		events: forHook(hookEvents, eventReported, eventRemoved, eventIgnored, eventDuplicate, outcomeBadRequest, outcomeUnauth,
+			outcomeTooLarge, outcomeError),
+		consequences: consequences,
+		reports:      reports,
 	}
 }
 

@@ -172,6 +172,13 @@ func (s *Server) pending(c echo.Context) (err error) {
 		decision = queued.Decision // delivered before: the item's decision, revised or not
 	}
 	s.metrics.countFired(&v)
+	if len(v.Consequences) > 0 {
+		delivery := req.Header.Get("X-Webhook-Id")
+		if delivery == "" {
+			delivery = "pending:" + p.ID
+		}
+		s.consequences(&msg, &v, delivery)
+	}
 	return c.JSON(http.StatusOK, map[string]string{"result": pendingResults[decision]})
 }
 

@@ -95,6 +95,22 @@ func parseTime(c echo.Context, name string) (time.Time, error) {
 	return t, nil
 }
 
+// itemKinds name the kinds of queue items in the admin API and the console.
+var itemKinds = map[string]moderation.ItemKind{"message": moderation.KindMessage, "report": moderation.KindReport,
+	"consequence": moderation.KindConsequence}
+
+// parseKind reads a kind of item: "" for every kind.
+func parseKind(v string) (*moderation.ItemKind, error) {
+	if v == "" {
+		return nil, nil
+	}
+	k, ok := itemKinds[v]
+	if !ok {
+		return nil, badRequest.err("kind: message, report or consequence")
+	}
+	return &k, nil
+}
+
 // parseLimit reads the limit parameter.
 func parseLimit(c echo.Context) (int, error) {
 	l := c.QueryParam("limit")
@@ -123,6 +139,9 @@ func (s *Server) listQueue(c echo.Context) error {
 		return err
 	}
 	if f.HeldBefore, err = parseTime(c, "held_before"); err != nil {
+		return err
+	}
+	if f.Kind, err = parseKind(c.QueryParam("kind")); err != nil {
 		return err
 	}
 	items, next, err := r.List(c.Request().Context(), f)

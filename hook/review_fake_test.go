@@ -65,11 +65,13 @@ type fakeStream struct {
 	// run both ways.
 	partialSkipsHook bool
 	bodies           map[string][]string // the bodies of each call, in order
+	bans             map[string]fakeBan  // by target user, and channel for a channel ban
+	flags            []string            // "message m1" or "user u1", as flagged
 }
 
 func newFakeStream(t *testing.T) *fakeStream {
 	return &fakeStream{t: t, msgs: map[string]*storedMessage{}, release: make(chan struct{}), entered: make(chan string, 16),
-		bodies: map[string][]string{}}
+		bodies: map[string][]string{}, bans: map[string]fakeBan{}}
 }
 
 func (f *fakeStream) fail(faults ...string) {
@@ -152,12 +154,14 @@ func (f *fakeStream) handler() http.Handler {
 		})
 	})
 	mux.HandleFunc("DELETE /messages/{id}", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Query().Get("hard") != "true" {
-			f.t.Errorf("a delete that is not hard: %s", r.URL)
-		}
+		hard := r.URL.Query().Get("hard") == "true"
 		f.act(w, r, func() (int, string) {
-			if _, ok := f.msgs[r.PathValue("id")]; !ok {
+			m, ok := f.msgs[r.PathValue("id")]
+			if !ok {
 				return 404, "DeleteMessage failed with error: \"message does not exist\""
+			}
+			if !hard && m.pending {
+				return 400, "DeleteMessage failed with error: \"pending messages can only be hard deleted\""
 			}
 			delete(f.msgs, r.PathValue("id"))
 			return 200, `{"message":{}}`
@@ -242,6 +246,7 @@ func (f *fakeStream) handler() http.Handler {
 			return 201, `{"message":{}}`
 		})
 	})
+	f.moderationRoutes(mux)
 	return mux
 }
 
@@ -490,7 +495,7 @@ func newRig(t *testing.T, store string, queueMax int, opts ...func(*hook.Config)
 		t.Fatal(err)
 	}
 	approvals := stream.NewApprovals("secret")
-	r.reviews = &moderation.Reviews{Queue: r.queue, Publisher: &stream.Publisher{Client: client, Approvals: approvals}, Audit: audit,
+	r.reviews = &moderation.Reviews{Queue: r.queue, Publisher: &stream.Publisher{Client: client, Approvals: approvals, UserID: "modgate"}, Audit: audit,
 		Now: r.clock.Now, After: func(time.Duration) <-chan time.Time { return r.after }}
 	t.Cleanup(r.reviews.Wait)
 	r.cfg = hook.Config{
@@ -500,6 +505,7 @@ func newRig(t *testing.T, store string, queueMax int, opts ...func(*hook.Config)
 		AdminTokens: adminTokens(t),
 		Reviews:     r.reviews,
 		Approvals:   approvals,
+		Messages:    r.reviews.Publisher.(*stream.Publisher),
 	}
 	for _, o := range opts {
 		o(&r.cfg)

@@ -63,6 +63,13 @@ type Config struct {
 	HoldTTL        time.Duration       // how long a before-send hold waits for a moderator
 	PendingTimeout time.Duration       // the pending hook's timeout_ms: a pending message's deadline after its creation
 	Approvals      *stream.Approvals   // signs and checks the marker of approved messages sent again
+	// Messages reads a reported message from Stream when a /report's
+	// payload does not carry it; nil: such a report is queued without the
+	// message's text.
+	Messages MessageSource
+	// ReportWait is how long a report waits for a moderator (0:
+	// moderation.DefaultReportWait).
+	ReportWait time.Duration
 
 	Console *ConsoleConfig // the moderators' console at /console; nil: none
 
@@ -128,6 +135,8 @@ func New(cfg Config) *Server {
 	e.POST(beforeSendPath, s.beforeSend)
 	e.POST("/hooks/pending", s.pending)
 	e.POST("/hooks/pending/:method", s.pending)
+	e.POST("/hooks/commands", s.commands)
+	e.POST("/hooks/events", s.events)
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})))
@@ -140,6 +149,8 @@ func New(cfg Config) *Server {
 	adm.POST("/queue/:id/approve", s.decide(moderation.Approve), s.requireRole(RoleModerator))
 	adm.POST("/queue/:id/reject", s.decide(moderation.Reject), s.requireRole(RoleModerator))
 	adm.GET("/audit", s.listAudit, s.requireRole(RoleRead))
+	adm.GET("/users/:id/strikes", s.strikes, s.requireRole(RoleRead))
+	adm.POST("/users/:id/lift", s.lift, s.requireRole(RoleModerator))
 	if cfg.Console != nil {
 		s.console = newConsole(*cfg.Console, cfg.AdminTokens)
 		s.mountConsole(e)
@@ -381,6 +392,9 @@ func (s *Server) beforeSend(c echo.Context) error {
 	// once (Redis writes in the background), so Stream does not wait for it.
 	if err := s.cfg.Engine.Remember(ctx, &msg, webhookID, &v, &res); err != nil {
 		s.stateLog.Warn("storing a webhook answer failed", "webhook_id", webhookID, "err", err)
+	}
+	if len(v.Consequences) > 0 {
+		s.consequences(&msg, &v, webhookID)
 	}
 	return nil
 }

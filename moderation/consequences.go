@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -208,11 +209,13 @@ func consequenceID(delivery, rule string, index int) string {
 // backoff until Stream confirms, as decisions are (a restart finds them in
 // the queue, with Redis). Those in observe mode are only written to the
 // audit log as would_<do>. The items are built before Consequences
-// returns: msg's buffers may be reused after it.
-func (r *Reviews) Consequences(msg *Message, v *Verdict, delivery string, at time.Time) {
+// returns: msg's buffers may be reused after it. They are timed by the
+// queue's clock, which the minutes left of a ban are counted by.
+func (r *Reviews) Consequences(msg *Message, v *Verdict, delivery string) {
 	if len(v.Consequences) == 0 {
 		return
 	}
+	at := r.now()
 	items := make([]Held, 0, len(v.Consequences))
 	for i, c := range v.Consequences {
 		h := NewConsequence(msg, v, c, ConsequenceOptions{Delivery: delivery, Index: i, At: at})
@@ -260,7 +263,10 @@ func (r *Reviews) recordConsequence(ctx context.Context, action string, h *Held,
 		reason = joinReason(reason, "for "+rules.HumanDuration(time.Duration(c.Minutes)*time.Minute))
 	}
 	if c.Do == DoLift {
-		reason = joinReason(h.Reason, "lifts "+c.Lifts)
+		reason = joinReason(h.Reason, "lifts the "+strings.ReplaceAll(c.LiftsDo, "_", " "))
+		if c.Lifts != "" {
+			reason += " of " + c.Lifts
+		}
 	}
 	actor := h.DecidedBy
 	if actor == "" {
@@ -269,25 +275,50 @@ func (r *Reviews) recordConsequence(ctx context.Context, action string, h *Held,
 	r.record(ctx, actor, action, h, reason, errText)
 }
 
-// Lift lifts the ban, shadow ban or timeout that consequence item id
-// carried out (Stream's DELETE /moderation/ban), as a consequence of its
-// own (DoLift): queued, carried out once, tried again until Stream
-// confirms, written to the audit log. It waits for the first try as Decide
-// does, and returns the lifting item; a second lift of the same item
-// returns the first. ErrInvalid for an item that banned nobody.
-func (r *Reviews) Lift(ctx context.Context, id, actor, reason string) (Held, error) {
-	ban, err := r.Queue.Get(ctx, id)
-	if err != nil {
-		return Held{}, err
+// LiftRequest is a moderator's lifting of a ban, shadow ban or timeout:
+// of the consequence item Of, when modgate banned the user (an item is
+// forgotten an hour after it was carried out, so the request says what it
+// did too), or of a ban made elsewhere.
+type LiftRequest struct {
+	UserID     string
+	Do         string // rules.DoBan, DoShadowBan or DoTimeout
+	ChannelCID string // the channel of a timeout
+	Of         string // the consequence item that banned; "" for a ban made elsewhere
+	Actor      string
+	Reason     string
+}
+
+// Lift lifts a ban, shadow ban or timeout (Stream's DELETE
+// /moderation/ban) as a consequence of its own (DoLift): queued, carried
+// out once, tried again until Stream confirms, written to the audit log.
+// It waits for the first try as Decide does, and returns the lifting item;
+// a second lift of the same item returns the first. ErrInvalid for a
+// request that lifts nothing, or an item that banned nobody.
+func (r *Reviews) Lift(ctx context.Context, q LiftRequest) (Held, error) {
+	if q.Of != "" {
+		ban, err := r.Queue.Get(ctx, q.Of)
+		switch {
+		case err == nil && (ban.Kind != KindConsequence || ban.Consequence == nil || !ban.Consequence.Liftable()):
+			return Held{}, fmt.Errorf("item %s is not a ban, shadow ban or timeout: %w", q.Of, ErrInvalid)
+		case err == nil:
+			q.UserID, q.Do, q.ChannelCID = ban.UserID, ban.Consequence.Do, ban.ChannelCID
+		case !errors.Is(err, ErrNotFound):
+			return Held{}, err
+		}
 	}
-	if ban.Kind != KindConsequence || ban.Consequence == nil || !ban.Consequence.Liftable() {
-		return Held{}, fmt.Errorf("item %s is not a ban, shadow ban or timeout: %w", id, ErrInvalid)
+	c := Consequence{Do: q.Do}
+	switch {
+	case q.UserID == "":
+		return Held{}, fmt.Errorf("a lift names the user: %w", ErrInvalid)
+	case !c.Liftable():
+		return Held{}, fmt.Errorf("%q is not a ban, shadow_ban or timeout: %w", q.Do, ErrInvalid)
+	case q.Do == rules.DoTimeout && !strings.Contains(q.ChannelCID, ":"):
+		return Held{}, fmt.Errorf("a timeout is lifted in its channel (type:id): %w", ErrInvalid)
 	}
 	now := r.now()
-	lift := Held{Kind: KindConsequence, ID: "lift-" + strings.TrimPrefix(ban.ID, "cq-"), Hook: ban.Hook, ChannelCID: ban.ChannelCID,
-		UserID: ban.UserID, MessageID: ban.MessageID, Rules: ban.Rules, RulesVersion: ban.RulesVersion, HeldAt: now,
+	lift := Held{Kind: KindConsequence, ID: liftID(q), ChannelCID: q.ChannelCID, UserID: q.UserID, HeldAt: now,
 		Deadline: now.Add(DefaultConsequenceRetries), State: HeldWaiting,
-		Consequence: &Consequence{Do: DoLift, RuleID: ban.Consequence.RuleID, Lifts: ban.ID, LiftsDo: ban.Consequence.Do}}
+		Consequence: &Consequence{Do: DoLift, Lifts: q.Of, LiftsDo: q.Do}}
 	added, err := r.Queue.Put(ctx, lift)
 	switch {
 	case err != nil:
@@ -295,7 +326,19 @@ func (r *Reviews) Lift(ctx context.Context, id, actor, reason string) (Held, err
 	case !added:
 		return r.Get(ctx, lift.ID) // lifted before: that lift stands
 	}
-	return r.Decide(ctx, lift.ID, Choice{Decision: Approve, Actor: actor, Reason: reason})
+	return r.Decide(ctx, lift.ID, Choice{Decision: Approve, Actor: q.Actor, Reason: q.Reason})
+}
+
+// liftID is the queue id of a lift: made from the item it lifts, so that
+// a second click lifts once; random for a ban made elsewhere.
+func liftID(q LiftRequest) string {
+	var sum [sha256.Size]byte
+	if q.Of != "" {
+		sum = sha256.Sum256([]byte("modgate lift\x00" + q.Of))
+	} else {
+		rand.Read(sum[:])
+	}
+	return "lift-" + hex.EncodeToString(sum[:12])
 }
 
 // tell queues the message that tells the sender of h, a held message a

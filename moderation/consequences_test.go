@@ -38,13 +38,13 @@ func auditEntries(t *testing.T, r *moderation.Reviews) []moderation.AuditEntry {
 
 func TestConsequencesAreCarriedOutOnce(t *testing.T) {
 	t.Parallel()
-	r, pub, c := newReviews(t)
+	r, pub, _ := newReviews(t)
 	msg := strikeMessage("u-1", "what the fuck")
 	v := banVerdict()
 	// The same delivery twice (a retry the engine could not tell, another
 	// process): one ban.
-	r.Consequences(msg, v, "wh-3", c.Now())
-	r.Consequences(msg, v, "wh-3", c.Now())
+	r.Consequences(msg, v, "wh-3")
+	r.Consequences(msg, v, "wh-3")
 	r.Wait()
 	if got := pub.got(); !slices.Equal(got, []string{"ban u-1 15"}) {
 		t.Fatalf("calls %v", got)
@@ -73,7 +73,7 @@ func TestAConsequenceIsRetriedUntilItLands(t *testing.T) {
 	pub.errs = []error{fmt.Errorf("stream: 503: %w", moderation.ErrUnavailable), errors.New("connection reset")}
 	v := banVerdict()
 	v.Consequences = v.Consequences[:1]
-	r.Consequences(strikeMessage("u-1", "fuck"), v, "wh-1", c.Now())
+	r.Consequences(strikeMessage("u-1", "fuck"), v, "wh-1")
 	r.Wait()
 	items, _, _ := r.List(context.Background(), moderation.QueueFilter{})
 	if len(items) != 1 || items[0].State != moderation.HeldDeciding || items[0].Attempts != 1 || items[0].Kind != moderation.KindConsequence {
@@ -105,15 +105,16 @@ func TestLiftingABan(t *testing.T) {
 	r, pub, c := newReviews(t)
 	v := banVerdict()
 	v.Consequences = v.Consequences[:1]
-	r.Consequences(strikeMessage("u-1", "fuck"), v, "wh-1", c.Now())
+	r.Consequences(strikeMessage("u-1", "fuck"), v, "wh-1")
 	r.Wait()
 	ban := auditEntries(t, r)[0].ItemID
-	lift, err := r.Lift(context.Background(), ban, "ann", "appealed")
-	if err != nil || lift.State != moderation.HeldDone || lift.Consequence.Do != moderation.DoLift || lift.Consequence.LiftsDo != rules.DoBan {
+	lift, err := r.Lift(context.Background(), moderation.LiftRequest{Of: ban, Actor: "ann", Reason: "appealed"})
+	if err != nil || lift.State != moderation.HeldDone || lift.Consequence.Do != moderation.DoLift || lift.Consequence.LiftsDo != rules.DoBan ||
+		lift.UserID != "u-1" {
 		t.Fatalf("%+v %v", lift, err)
 	}
 	// Lifting again changes nothing.
-	again, err := r.Lift(context.Background(), ban, "bob", "")
+	again, err := r.Lift(context.Background(), moderation.LiftRequest{Of: ban, Actor: "bob"})
 	if err != nil || again.ID != lift.ID || again.DecidedBy != "ann" {
 		t.Fatalf("%+v %v", again, err)
 	}
@@ -121,13 +122,30 @@ func TestLiftingABan(t *testing.T) {
 		t.Fatalf("calls %v", got)
 	}
 	last := auditEntries(t, r)
-	if e := last[len(last)-1]; e.Action != moderation.AuditLifted || e.Actor != "ann" || e.Reason != "appealed; lifts "+ban {
+	if e := last[len(last)-1]; e.Action != moderation.AuditLifted || e.Actor != "ann" || e.Reason != "appealed; lifts the ban of "+ban {
 		t.Fatalf("audit %+v", e)
 	}
-	// Only bans are lifted.
+	// Once the ban's item is forgotten, the request says what to lift; a
+	// ban made elsewhere is lifted by what it was.
+	for _, q := range []moderation.LiftRequest{
+		{Of: "cq-forgotten", UserID: "u-2", Do: rules.DoShadowBan, Actor: "ann"},
+		{UserID: "u-3", Do: rules.DoTimeout, ChannelCID: "messaging:a", Actor: "ann"},
+	} {
+		if h, err := r.Lift(context.Background(), q); err != nil || h.State != moderation.HeldDone || h.UserID != q.UserID {
+			t.Fatalf("lift %+v: %+v %v", q, h, err)
+		}
+	}
+	// What lifts nothing is refused.
 	hold(t, r, pendingHeld("p1", c.Now()))
-	if _, err := r.Lift(context.Background(), "p1", "ann", ""); !errors.Is(err, moderation.ErrInvalid) {
-		t.Fatalf("lifting a held message: %v", err)
+	for _, q := range []moderation.LiftRequest{
+		{Of: "p1", Actor: "ann"},
+		{UserID: "u-4", Do: rules.DoFlag},
+		{Do: rules.DoBan},
+		{UserID: "u-4", Do: rules.DoTimeout},
+	} {
+		if _, err := r.Lift(context.Background(), q); !errors.Is(err, moderation.ErrInvalid) {
+			t.Fatalf("lift %+v: %v", q, err)
+		}
 	}
 }
 

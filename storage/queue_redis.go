@@ -181,29 +181,35 @@ func decodeHeld(fields map[string]string) (moderation.Held, error) {
 	return h, nil
 }
 
-// decodeReport reads the reporters an item's hash lists ("rep:" fields)
-// and the count of them all; nil when nobody reported it.
+// decodeReport reads the reporters an item's hash lists (the fields
+// "rep:N", N their place) and the count of them all; nil when nobody
+// reported it.
 func decodeReport(fields map[string]string) *moderation.Report {
 	n, _ := strconv.Atoi(fields["reports"])
 	if n == 0 {
 		return nil
 	}
-	rep := &moderation.Report{Count: n}
+	type listed struct {
+		n int
+		r moderation.Reporter
+	}
+	var all []listed
 	for k, v := range fields {
-		if !strings.HasPrefix(k, "rep:") {
+		num, ok := strings.CutPrefix(k, "rep:")
+		if !ok {
 			continue
 		}
-		var r moderation.Reporter
-		if json.Unmarshal([]byte(v), &r) == nil {
-			rep.Reporters = append(rep.Reporters, r)
+		var l listed
+		l.n, _ = strconv.Atoi(num)
+		if json.Unmarshal([]byte(v), &l.r) == nil {
+			all = append(all, l)
 		}
 	}
-	slices.SortFunc(rep.Reporters, func(a, b moderation.Reporter) int {
-		if c := a.At.Compare(b.At); c != 0 {
-			return c
-		}
-		return strings.Compare(a.UserID, b.UserID)
-	})
+	slices.SortFunc(all, func(a, b listed) int { return a.n - b.n })
+	rep := &moderation.Report{Count: n, Reporters: make([]moderation.Reporter, len(all))}
+	for i := range all {
+		rep.Reporters[i] = all[i].r
+	}
 	return rep
 }
 
@@ -218,7 +224,7 @@ local status = 'seen'
 if redis.call('SADD', KEYS[2], ARGV[1]) == 1 then
   status = 'ok'
   n = redis.call('HINCRBY', KEYS[1], 'reports', 1)
-  if n <= tonumber(ARGV[3]) then redis.call('HSET', KEYS[1], 'rep:' .. ARGV[1], ARGV[2]) end
+  if n <= tonumber(ARGV[3]) then redis.call('HSET', KEYS[1], 'rep:' .. n, ARGV[2]) end
 end
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end

@@ -47,6 +47,7 @@ type config struct {
 	streamBaseSet  bool // STREAM_BASE_URL was given
 	streamUser     string
 	holdTTL        time.Duration
+	reportTTL      time.Duration
 	pendingTimeout time.Duration
 	queueMax       int
 	decisionLease  time.Duration
@@ -100,7 +101,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		to   *time.Duration
 	}{
 		{"MODGATE_DEADLINE", &c.deadline}, {"MODGATE_PENDING_DEADLINE", &c.pendingDL}, {"MODGATE_REPLAY_TTL", &c.replayTTL},
-		{"MODGATE_PENDING_TIMEOUT", &c.pendingTimeout}, {"MODGATE_HOLD_TTL", &c.holdTTL},
+		{"MODGATE_PENDING_TIMEOUT", &c.pendingTimeout}, {"MODGATE_HOLD_TTL", &c.holdTTL}, {"MODGATE_REPORT_TTL", &c.reportTTL},
 		{"MODGATE_DECISION_LEASE", &c.decisionLease}, {"MODGATE_RULES_POLL", &c.rulesPoll},
 	}
 	for _, d := range durations {
@@ -215,6 +216,15 @@ func (c config) publisherKey() string {
 	}
 	sort.Strings(keys)
 	return keys[0]
+}
+
+// messageSource is where reports read the messages they name: Stream,
+// through the publisher's client; nil without one.
+func messageSource(p moderation.Publisher) hook.MessageSource {
+	if sp, ok := p.(*stream.Publisher); ok {
+		return sp
+	}
+	return nil
 }
 
 // noPublisher refuses decisions when no Stream API key is configured.
@@ -399,6 +409,8 @@ func serve(ctx context.Context, args []string, env environment, stdout, stderr i
 		HoldTTL:         c.holdTTL,
 		PendingTimeout:  c.pendingTimeout,
 		Approvals:       approvals,
+		Messages:        messageSource(publisher),
+		ReportWait:      c.reportTTL,
 		Console:         c.console.config(state),
 	})
 	// Decisions the rules made for pending messages that a previous run did

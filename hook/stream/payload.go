@@ -234,6 +234,21 @@ func trimComma(b []byte) []byte {
 	return b
 }
 
+// AppendEphemeral appends a custom command's answer that shows text to its
+// sender alone: the received message, byte for byte but for its type
+// ("ephemeral") and its text (see Payload for the members it rewrites).
+func (p *Payload) AppendEphemeral(dst []byte, text string) []byte {
+	fields := []rules.FieldValue{{Key: "type", JSON: ephemeralJSON}}
+	if p.HasText {
+		return p.appendMessage(dst, text, true, fields, "")
+	}
+	// A text that is not a string (null) goes, and the text is added.
+	fields = append(fields, rules.FieldValue{Key: "text", JSON: AppendString(nil, text)})
+	return p.appendMessage(dst, "", false, fields, "text")
+}
+
+var ephemeralJSON = []byte(`"ephemeral"`)
+
 // AppendReject appends the answer that refuses the message: the sender sees
 // reply as an error, nothing is stored.
 func AppendReject(dst []byte, reply string) []byte {
