@@ -167,6 +167,7 @@ func (s *Server) mountConsole(e *echo.Echo) {
 	in.POST("/items/:id/approve", s.consoleDecide(moderation.Approve), s.consoleRequireModerator)
 	in.POST("/items/:id/reject", s.consoleDecide(moderation.Reject), s.consoleRequireModerator)
 	in.POST("/decide", s.consoleDecideMany, s.consoleRequireModerator)
+	in.POST("/sender/lift", s.consoleLift, s.consoleRequireModerator)
 }
 
 // consoleCSP allows the console's own files and nothing else: no inline

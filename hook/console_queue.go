@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/modgate/modgate/moderation"
+	"github.com/modgate/modgate/rules"
 )
 
 // The queue pages of the console: the held messages, one message, a
@@ -25,12 +27,20 @@ const consolePageSize = 25
 
 // queueFilter is the queue page's filter form.
 type queueFilter struct {
-	Channel, User, Rule, Age string
+	Channel, User, Rule, Age, Kind string
 }
 
 func readQueueFilter(c echo.Context) queueFilter {
 	return queueFilter{Channel: strings.TrimSpace(c.QueryParam("channel")), User: strings.TrimSpace(c.QueryParam("user")),
-		Rule: c.QueryParam("rule"), Age: c.QueryParam("age")}
+		Rule: c.QueryParam("rule"), Age: c.QueryParam("age"), Kind: c.QueryParam("kind")}
+}
+
+// kinds are the choices of the kind filter.
+var kinds = []struct{ Value, Label string }{
+	{"", "Everything"},
+	{"message", "Held messages"},
+	{"report", "Reports"},
+	{"consequence", "Bans and flags under way"},
 }
 
 // ages are the choices of the age filter: held within, or longer ago than.
@@ -49,6 +59,10 @@ var ages = []struct {
 // of turns the form into the queue's filter, newest first.
 func (f queueFilter) of(now time.Time) (moderation.QueueFilter, error) {
 	q := moderation.QueueFilter{ChannelCID: f.Channel, UserID: f.User, Rule: f.Rule, Newest: true, Limit: consolePageSize}
+	var err error
+	if q.Kind, err = parseKind(f.Kind); err != nil {
+		return q, err
+	}
 	for _, a := range ages {
 		if a.Value != f.Age {
 			continue
@@ -66,7 +80,7 @@ func (f queueFilter) of(now time.Time) (moderation.QueueFilter, error) {
 // query is the filter as URL parameters.
 func (f queueFilter) query() url.Values {
 	v := url.Values{}
-	for k, s := range map[string]string{"channel": f.Channel, "user": f.User, "rule": f.Rule, "age": f.Age} {
+	for k, s := range map[string]string{"channel": f.Channel, "user": f.User, "rule": f.Rule, "age": f.Age, "kind": f.Kind} {
 		if s != "" {
 			v.Set(k, s)
 		}
@@ -80,6 +94,7 @@ func (f queueFilter) Any() bool { return f != queueFilter{} }
 type queuePageView struct {
 	Filter  queueFilter
 	Ages    any
+	Kinds   any
 	RuleIDs []string
 	Items   []cardView
 	Next    string // the URL of the next (older) page
@@ -109,7 +124,7 @@ func (s *Server) consoleQueue(c echo.Context) error {
 	}
 	who := consoleWho(c)
 	back := c.Request().URL.RequestURI()
-	p := queuePageView{Filter: form, Ages: ages, RuleIDs: s.ruleIDs(), Return: back}
+	p := queuePageView{Filter: form, Ages: ages, Kinds: kinds, RuleIDs: s.ruleIDs(), Return: back}
 	for i := range items {
 		p.Items = append(p.Items, s.card(&items[i], who, cardOpts{back: back}))
 	}
@@ -201,7 +216,7 @@ func (s *Server) consoleItem(c echo.Context) error {
 		return err
 	}
 	card := s.card(&h, consoleWho(c), cardOpts{back: c.Request().URL.RequestURI(), full: true})
-	return s.render(c, http.StatusOK, "item", view{Title: "Held message from " + h.UserID, Nav: "queue", Page: itemView{Card: card}})
+	return s.render(c, http.StatusOK, "item", view{Title: card.Title + " " + h.UserID, Nav: "queue", Page: itemView{Card: card}})
 }
 
 // consoleCard answers htmx following a decision: the item's card as it is now.
@@ -407,11 +422,30 @@ func withParam(p, key, value string) string {
 
 // senderView is the data of a sender's page.
 type senderView struct {
-	UserID  string
-	Items   []cardView
-	More    string // the queue filtered by the sender, when there are more
-	Entries []auditRow
-	Older   string
+	UserID     string
+	Items      []cardView
+	More       string // the queue filtered by the sender, when there are more
+	Entries    []auditRow
+	Older      string
+	Strikes    []strikeRow
+	StrikesErr string   // why the strikes could not be counted
+	Bans       []banRow // the bans, shadow bans and timeouts modgate gave them, and lifts, newest first
+	CanLift    bool     // a moderator signed in
+	CSRF       string
+	Return     string
+}
+
+// strikeRow is a count of a sender's strikes.
+type strikeRow struct {
+	Within string
+	Count  int
+}
+
+// banRow is a consequence the audit log recorded for a sender.
+type banRow struct {
+	auditRow
+	Do       string // ban, shadow_ban, timeout; "" for a lift
+	Liftable bool
 }
 
 // consoleSender shows a sender's other held messages and their recent
@@ -448,8 +482,69 @@ func (s *Server) consoleSender(c echo.Context) error {
 		if older != "" {
 			p.Older = "/console/audit?" + url.Values{"user": {user}, "cursor": {older}}.Encode()
 		}
+		if p.Bans, err = s.bansOf(ctx, r, user); err != nil {
+			return err
+		}
+	}
+	counts, err := s.cfg.Engine.SenderStrikes(ctx, user, moderation.StrikeWindows)
+	if err != nil {
+		p.StrikesErr = err.Error()
+	}
+	for i, w := range moderation.StrikeWindows {
+		if err == nil {
+			p.Strikes = append(p.Strikes, strikeRow{Within: rules.HumanDuration(w), Count: counts[i]})
+		}
+	}
+	if who != nil && who.Role == RoleModerator {
+		p.CanLift, p.CSRF, p.Return = true, s.console.csrfToken(who.session.ID), back
 	}
 	return s.render(c, http.StatusOK, "sender", view{Title: "Sender " + user, Nav: "queue", Page: p})
+}
+
+// bansDone maps the audit log's consequences to what a lift lifts.
+var bansDone = map[string]string{moderation.AuditBanned: rules.DoBan, moderation.AuditShadowBanned: rules.DoShadowBan,
+	moderation.AuditTimedOut: rules.DoTimeout, moderation.AuditLifted: ""}
+
+// bansOf reads the bans, shadow bans and timeouts of a sender, and their
+// lifts, from the audit log: the queue forgets its items an hour after they
+// are carried out; the audit log keeps them.
+func (s *Server) bansOf(ctx context.Context, r *moderation.Reviews, user string) ([]banRow, error) {
+	var rows []banRow
+	for action := range bansDone {
+		entries, _, err := r.Audit.List(ctx, moderation.AuditFilter{UserID: user, Action: action, Limit: consolePageSize})
+		if err != nil {
+			return nil, err
+		}
+		for i, row := range s.auditRows(entries) {
+			do := bansDone[action]
+			rows = append(rows, banRow{auditRow: row, Do: do, Liftable: do != "" && entries[i].ItemID != ""})
+		}
+	}
+	slices.SortFunc(rows, func(a, b banRow) int { return b.At.Compare(a.At) })
+	return rows, nil
+}
+
+// consoleLift lifts a ban, shadow ban or timeout from a sender's page.
+func (s *Server) consoleLift(c echo.Context) error {
+	r, err := s.reviews()
+	if err != nil {
+		return err
+	}
+	user := strings.TrimSpace(formValue(c, "user"))
+	reason, err := readReason(c)
+	if err != nil {
+		return err
+	}
+	_, err = r.Lift(c.Request().Context(), moderation.LiftRequest{UserID: user, Do: formValue(c, "do"),
+		ChannelCID: formValue(c, "channel"), Of: formValue(c, "of"), Actor: consoleWho(c).Name, Reason: reason})
+	if err != nil {
+		return err
+	}
+	back := localPath(formValue(c, "return"))
+	if back == "/console" {
+		back = "/console/sender?" + url.Values{"user": {user}}.Encode()
+	}
+	return c.Redirect(http.StatusSeeOther, back)
 }
 
 // cardView is one held message as the console shows it.
@@ -474,6 +569,9 @@ type cardView struct {
 	Full      bool          // the item's own page: every detail
 	OOB       bool          // an answer to a bulk decision: the card replaces its own
 	Expired   bool
+	Title     string // what the item is, in words: Held message, Report, Ban...
+	Approve   string // the words of the two decisions for its kind; "" when it has none
+	Reject    string
 }
 
 // matchView explains one span of a held message.
@@ -516,6 +614,16 @@ func (s *Server) card(h *moderation.Held, who *signedIn, o cardOpts) cardView {
 		}
 		cv.Matches = append(cv.Matches, m)
 	}
+	cv.Title, cv.Approve, cv.Reject = "Held message", "Approve", "Reject"
+	switch h.Kind {
+	case moderation.KindReport:
+		cv.Title, cv.Approve, cv.Reject = "Report", "Dismiss", "Remove the message"
+		if h.MessageID == "" {
+			cv.Title, cv.Reject = "Report of a user", ""
+		}
+	case moderation.KindConsequence:
+		cv.Title, cv.Approve, cv.Reject = consequenceTitle(h.Consequence), "Try again", "Cancel"
+	}
 	switch h.State {
 	case moderation.HeldWaiting:
 		cv.StateText, cv.Open = "Waiting for a moderator", !cv.Expired
@@ -533,7 +641,7 @@ func (s *Server) card(h *moderation.Held, who *signedIn, o cardOpts) cardView {
 			cv.FollowIn = 5 * time.Second
 		}
 	case moderation.HeldDone:
-		cv.StateText = fmt.Sprintf("Done: %s by %s", pastOf(h.Decision), h.DecidedBy)
+		cv.StateText = fmt.Sprintf("Done: %s by %s", pastOf(h), h.DecidedBy)
 	case moderation.HeldFailed:
 		cv.StateText = fmt.Sprintf("Failed: %s by %s did not reach Stream: %s", h.Decision, h.DecidedBy, h.LastError)
 		cv.Open = !cv.Expired
@@ -550,11 +658,43 @@ func (s *Server) card(h *moderation.Held, who *signedIn, o cardOpts) cardView {
 	return cv
 }
 
-func pastOf(d moderation.Decision) string {
-	if d == moderation.Approve {
+// pastOf says what the decision about h did, in the words of its kind.
+func pastOf(h *moderation.Held) string {
+	switch {
+	case h.Kind == moderation.KindReport && h.Decision == moderation.Approve:
+		return "dismissed"
+	case h.Kind == moderation.KindReport && h.MessageID != "":
+		return "message removed"
+	case h.Kind == moderation.KindReport:
+		return "closed"
+	case h.Kind == moderation.KindConsequence && h.Decision == moderation.Approve:
+		return "carried out"
+	case h.Kind == moderation.KindConsequence:
+		return "cancelled"
+	case h.Decision == moderation.Approve:
 		return "approved"
 	}
 	return "rejected"
+}
+
+// consequenceTitle says what a consequence does: "Ban for 15 minutes".
+func consequenceTitle(c *moderation.Consequence) string {
+	if c == nil {
+		return "Consequence"
+	}
+	what := map[string]string{rules.DoBan: "Ban", rules.DoShadowBan: "Shadow ban", rules.DoTimeout: "Timeout in the channel",
+		rules.DoFlag: "Flag in Stream", moderation.DoTell: "Telling the sender", moderation.DoLift: "Lifting a " +
+			strings.ReplaceAll(c.LiftsDo, "_", " ")}[c.Do]
+	if what == "" {
+		what = c.Do
+	}
+	switch {
+	case c.Minutes > 0:
+		what += " for " + rules.HumanDuration(time.Duration(c.Minutes)*time.Minute)
+	case c.Do == rules.DoBan || c.Do == rules.DoShadowBan:
+		what += " until lifted"
+	}
+	return what
 }
 
 // ago says a duration in words, roughly: "just now", "5 min", "3 h", "2 d".

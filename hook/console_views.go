@@ -27,6 +27,15 @@ var auditActions = []struct{ Value, Label string }{
 	{moderation.AuditFailed, "Failed to reach Stream"},
 	{moderation.AuditExpired, "Expired"},
 	{moderation.AuditDeleted, "Deleted by the sender or Stream"},
+	{moderation.AuditReported, "Reported"},
+	{moderation.AuditReportedAgain, "Reported again"},
+	{moderation.AuditBanned, "Banned"},
+	{moderation.AuditShadowBanned, "Shadow-banned"},
+	{moderation.AuditTimedOut, "Timed out"},
+	{moderation.AuditFlagged, "Flagged in Stream"},
+	{moderation.AuditLifted, "Ban lifted"},
+	{moderation.AuditTold, "Sender told of a rejection"},
+	{"would_ban", "Would ban (observe mode)"},
 	{moderation.AuditReloaded, "Rules reloaded"},
 	{moderation.AuditUnchanged, "Rules unchanged"},
 	{moderation.AuditRefused, "Rules refused"},
@@ -116,7 +125,17 @@ var auditWords = map[string]string{
 	moderation.AuditHeld: "held", moderation.AuditApproved: "approved", moderation.AuditRejected: "rejected",
 	moderation.AuditFailed: "failed to reach Stream", moderation.AuditExpired: "expired", moderation.AuditDeleted: "deleted",
 	moderation.AuditReloaded: "reloaded the rules", moderation.AuditUnchanged: "found the rules unchanged",
-	moderation.AuditRefused: "refused a rules file",
+	moderation.AuditRefused:  "refused a rules file",
+	moderation.AuditReported: "reported", moderation.AuditReportedAgain: "reported again", moderation.AuditBanned: "banned",
+	moderation.AuditShadowBanned: "shadow-banned", moderation.AuditTimedOut: "timed out in the channel",
+	moderation.AuditFlagged: "flagged in Stream", moderation.AuditLifted: "lifted a ban", moderation.AuditTold: "told the sender",
+	"would_ban": "would ban", "would_shadow_ban": "would shadow-ban", "would_timeout": "would time out", "would_flag": "would flag",
+}
+
+// kindWords say what a decision did to a report or a consequence.
+var kindWords = map[moderation.ItemKind]map[string]string{
+	moderation.KindReport:      {moderation.AuditApproved: "dismissed a report", moderation.AuditRejected: "removed a reported message"},
+	moderation.KindConsequence: {moderation.AuditRejected: "cancelled a consequence"},
 }
 
 func (s *Server) auditRows(entries []moderation.AuditEntry) []auditRow {
@@ -126,6 +145,12 @@ func (s *Server) auditRows(entries []moderation.AuditEntry) []auditRow {
 		row := auditRow{AuditEntry: e, When: e.At.UTC().Format("2006-01-02 15:04:05 UTC"), Ago: ago(now.Sub(e.At)), What: e.Action}
 		if w, ok := auditWords[e.Action]; ok {
 			row.What = w
+		}
+		if w, ok := kindWords[e.Kind][e.Action]; ok {
+			row.What = w
+		}
+		if e.Strikes > 0 {
+			row.What += fmt.Sprintf(" (%d strikes)", e.Strikes)
 		}
 		if e.ItemID != "" {
 			row.ItemURL = "/console/items/" + url.PathEscape(e.ItemID)

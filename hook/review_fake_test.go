@@ -38,6 +38,7 @@ const (
 	hang     = "hang"      // wait for release (or the caller giving up), then act normally
 	apply500 = "apply-500" // act, then answer 500 as if the answer were lost
 	down503  = "503"       // act not, answer 503
+	refuse   = "400"       // act not, refuse for good (400, code 4)
 )
 
 type storedMessage struct {
@@ -295,6 +296,9 @@ func (f *fakeStream) act(w http.ResponseWriter, r *http.Request, op func() (int,
 		}
 	case down503:
 		streamError(w, 503, 0, "service unavailable")
+		return
+	case refuse:
+		streamError(w, 400, 4, "refused")
 		return
 	}
 	f.mu.Lock()
