@@ -198,6 +198,9 @@ func explainOne(w io.Writer, path string, set *rules.Set, engine *moderation.Eng
 			status = "MATCHED"
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", r.RuleID, r.Action, status)
+		if r.Reached && r.Matched && r.Skipped == "" {
+			explainSanctions(tw, ruleByID(set, r.RuleID))
+		}
 		for _, m := range r.Matches {
 			list := "inline"
 			if m.List != "" {
@@ -215,6 +218,53 @@ func explainOne(w io.Writer, path string, set *rules.Set, engine *moderation.Eng
 		}
 	}
 	tw.Flush()
+}
+
+func ruleByID(set *rules.Set, id string) *rules.Rule {
+	for _, r := range set.Rules {
+		if r.ID == id {
+			return r
+		}
+	}
+	return nil
+}
+
+// explainSanctions says what a rule that acts does to the sender: its
+// strikes, and its consequences, which a dry run cannot decide when they
+// read strikes (it counts none).
+func explainSanctions(w io.Writer, r *rules.Rule) {
+	if r == nil {
+		return
+	}
+	if s := r.Strikes; s != nil {
+		word := "strikes"
+		if s.Count == 1 {
+			word = "strike"
+		}
+		fmt.Fprintf(w, "\t\tgives the sender %d %s, remembered %s\n", s.Count, word, rules.HumanDuration(s.Decay))
+	}
+	for i := range r.Consequences {
+		c := &r.Consequences[i]
+		what := strings.ReplaceAll(c.Do, "_", " ")
+		switch {
+		case c.Minutes() > 0:
+			what += " for " + rules.HumanDuration(c.For)
+		case c.Do != rules.DoFlag:
+			what += " until lifted"
+		}
+		if c.Mode == rules.ModeObserve {
+			what = "would " + what + " (observe mode)"
+		}
+		switch ws := c.StrikeWindows(); {
+		case len(ws) > 0:
+			fmt.Fprintf(w, "\t\tthen %s, if its condition holds: it reads the sender's strikes within %s, which a dry run does not count\n",
+				what, rules.HumanDuration(ws[0].Within))
+		case c.When != nil:
+			fmt.Fprintf(w, "\t\tthen %s, if its condition holds\n", what)
+		default:
+			fmt.Fprintf(w, "\t\tthen %s\n", what)
+		}
+	}
 }
 
 type lineVerdict struct {

@@ -59,3 +59,29 @@ rules:
 		t.Errorf("the link is not explained:\n%s", out.String())
 	}
 }
+
+// TestDryRunExplainsStrikesAndConsequences: a rule that acts says what it
+// gives the sender and what may follow, and that a dry run counts no
+// strikes; the ladder's example file loads.
+func TestDryRunExplainsStrikesAndConsequences(t *testing.T) {
+	t.Parallel()
+	var out, errs bytes.Buffer
+	path := filepath.Join("..", "..", "examples", "escalation.yaml")
+	if code := run(context.Background(), []string{"test", path, "what the fuck"}, envFrom(nil), &out, &errs); code != 0 {
+		t.Fatalf("exit %d: %s", code, errs.String())
+	}
+	for _, want := range []string{
+		"gives the sender 1 strike, remembered 1 hour",
+		"then ban for 15 minutes, if its condition holds: it reads the sender's strikes within 10 minutes, which a dry run does not count",
+		"then shadow ban for 1 day, if its condition holds: it reads the sender's strikes within 1 hour",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the explanation lacks %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"test", path, "hello there"}, envFrom(nil), &out, &errs); code != 0 ||
+		strings.Contains(out.String(), "strike") {
+		t.Fatalf("a message the rule does not act on: %d\n%s", code, out.String())
+	}
+}

@@ -15,12 +15,15 @@ import (
 )
 
 const queueText = `usage:
-  modgate queue list [--channel CID] [--user ID] [--rule ID] [--limit N] [--cursor C]
+  modgate queue list [--kind KIND] [--channel CID] [--user ID] [--rule ID] [--limit N] [--cursor C]
   modgate queue show ID
   modgate queue approve ID
   modgate queue reject ID [--reason TEXT] [--force]
 
-approve and reject wait up to 5 s for Stream; when it has not confirmed by
+The queue holds held messages, reports (kind report: approve dismisses,
+reject removes the message) and the consequences the rules give senders
+(kind consequence: carried out by modgate; approve tries a failed one
+again, reject cancels it). approve and reject wait up to 5 s for Stream; when it has not confirmed by
 then, modgate goes on trying and the item reads "deciding" (queue show).
 --force rejects a message an approval may already have made visible
 (Stream did not confirm it): the message is then deleted from the channel.
@@ -48,6 +51,7 @@ func queueCmd(args []string, getenv func(string) string, stdout, stderr io.Write
 		}
 		return unknownCommand("modgate queue", sub, queueCommands, stderr)
 	}
+	kind := fs.String("kind", "", "only items of this kind: message, report or consequence")
 	channel := fs.String("channel", "", "only this channel (cid)")
 	user := fs.String("user", "", "only this sender")
 	rule := fs.String("rule", "", "only messages this rule held")
@@ -88,7 +92,7 @@ func queueCmd(args []string, getenv func(string) string, stdout, stderr io.Write
 	switch {
 	case sub == "list" && id == "":
 		q := url.Values{}
-		for k, v := range map[string]string{"channel": *channel, "user": *user, "rule": *rule, "cursor": *cursor} {
+		for k, v := range map[string]string{"kind": *kind, "channel": *channel, "user": *user, "rule": *rule, "cursor": *cursor} {
 			if v != "" {
 				q.Set(k, v)
 			}
@@ -99,6 +103,7 @@ func queueCmd(args []string, getenv func(string) string, stdout, stderr io.Write
 		var page struct {
 			Items []struct {
 				ID, Hook, State string
+				Kind            string
 				ChannelCID      string `json:"channel_cid"`
 				UserID          string `json:"user_id"`
 				Text            string
@@ -109,6 +114,11 @@ func queueCmd(args []string, getenv func(string) string, stdout, stderr io.Write
 				DecidedBy       string `json:"decided_by"`
 				Attempts        int
 				LastError       string `json:"last_error"`
+				Report          *struct{ Count int }
+				Consequence     *struct {
+					Do      string
+					Minutes int
+				}
 			}
 			Next string `json:"next_cursor"`
 		}
@@ -122,6 +132,16 @@ func queueCmd(args []string, getenv func(string) string, stdout, stderr io.Write
 			text := h.Text
 			if len([]rune(text)) > 60 {
 				text = string([]rune(text)[:57]) + "..."
+			}
+			switch {
+			case h.Report != nil:
+				h.Rules = []string{fmt.Sprintf("report by %d", h.Report.Count)}
+			case h.Kind == "report":
+				h.Rules = []string{"report"}
+			case h.Consequence != nil && h.Consequence.Minutes > 0:
+				h.Rules = append(h.Rules, fmt.Sprintf("%s %dm", h.Consequence.Do, h.Consequence.Minutes))
+			case h.Consequence != nil:
+				h.Rules = append(h.Rules, h.Consequence.Do)
 			}
 			state := h.State
 			if h.Decision != "" {
