@@ -1,6 +1,7 @@
 // Package hook is modgate's HTTP face: the hooks Stream Chat calls
-// (before-send and pending messages), the admin API (rules, the review queue,
-// the audit log), the moderators' console, health and metrics. It turns wire payloads into moderation
+// (before-send and pending messages, custom commands, push events), the
+// admin API (rules, the review queue, senders' strikes and bans, the audit
+// log), the moderators' console, health and metrics. It turns wire payloads into moderation
 // messages and verdicts back into the answers Stream expects, and domain
 // errors into HTTP statuses, each in one place.
 //
