@@ -34,6 +34,9 @@ type MessageSource interface {
 // commandWithin is how long a command may take: well inside Stream's 3 s.
 const commandWithin = 2 * time.Second
 
+// maxReports is how many reports one user makes an hour.
+const maxReports = 30
+
 // messageWithin is how long a report waits for Stream to read the reported
 // message: what is left of commandWithin goes to the queue.
 const messageWithin = time.Second
@@ -47,6 +50,7 @@ const (
 	reportNoQueue  = "Reports are not taken here."
 	reportNotNow   = "Your report could not be recorded: please try again in a moment."
 	reportWho      = "Your report could not be recorded: it does not say who sent it."
+	reportTooMany  = "You have sent many reports in the last hour: please wait before reporting again."
 	unknownCommand = "modgate does not know this command."
 )
 
@@ -108,6 +112,12 @@ func (s *Server) reportCommand(ctx context.Context, p *stream.Payload) (string, 
 	target, reason := s.reportTarget(ctx, p)
 	if target.MessageID == "" && target.UserID == "" {
 		return reportUsage, false
+	}
+	// A user who reports everything cannot fill the queue.
+	if ok, err := s.cfg.Engine.Throttle(ctx, reporter, "!reports", maxReports, time.Hour); !ok {
+		return reportTooMany, false
+	} else if err != nil {
+		s.stateLog.Warn("counting a reporter's reports failed: the report is taken", "reporter", reporter, "err", err)
 	}
 	_, fresh, err := reviews.Report(ctx, target, moderation.Reporter{UserID: reporter, Reason: reason, Source: moderation.ReportCommand},
 		s.cfg.ReportWait)

@@ -268,3 +268,26 @@ func TestAnEventTheQueueCannotTakeIsDeliveredAgain(t *testing.T) {
 		t.Fatalf("items %+v", items)
 	}
 }
+
+// TestReportsAreThrottled: a user who reports everything cannot fill the
+// queue: past 30 reports an hour they are asked to wait.
+func TestReportsAreThrottled(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "memory", 0)
+	for i := range 30 {
+		body := strings.ReplaceAll(reportBody("u2", "spam", true), `"m1"`, fmt.Sprintf(`"m%d"`, i))
+		if _, answer := r.command("report", body); answer["type"] != "ephemeral" {
+			t.Fatalf("report %d: %v", i, answer)
+		}
+	}
+	_, answer := r.command("report", strings.ReplaceAll(reportBody("u2", "spam", true), `"m1"`, `"m99"`))
+	if answer["type"] != "error" || !strings.Contains(answer["text"].(string), "please wait") {
+		t.Fatalf("the 31st report: %v", answer)
+	}
+	if _, answer := r.command("report", strings.ReplaceAll(reportBody("u3", "spam", true), `"m1"`, `"m99"`)); answer["type"] != "ephemeral" {
+		t.Fatalf("another reporter: %v", answer)
+	}
+	if n := len(r.items("?kind=report&limit=500")); n != 31 {
+		t.Fatalf("%d items", n)
+	}
+}

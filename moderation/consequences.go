@@ -228,7 +228,9 @@ func (r *Reviews) Consequences(msg *Message, v *Verdict, delivery string) {
 	r.tries.Add(1)
 	go func() {
 		defer r.tries.Done()
-		ctx, cancel := context.WithTimeout(r.base(), 10*time.Second)
+		// Not the tries' context: a message answered while modgate stops
+		// (draining) still queues its consequences, for the next process.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		for _, h := range items {
 			r.consequence(ctx, h)
@@ -300,6 +302,8 @@ func (r *Reviews) Lift(ctx context.Context, q LiftRequest) (Held, error) {
 		switch {
 		case err == nil && (ban.Kind != KindConsequence || ban.Consequence == nil || !ban.Consequence.Liftable()):
 			return Held{}, fmt.Errorf("item %s is not a ban, shadow ban or timeout: %w", q.Of, ErrInvalid)
+		case err == nil && q.UserID != "" && q.UserID != ban.UserID:
+			return Held{}, fmt.Errorf("item %s banned %s, not %s: %w", q.Of, ban.UserID, q.UserID, ErrInvalid)
 		case err == nil:
 			q.UserID, q.Do, q.ChannelCID = ban.UserID, ban.Consequence.Do, ban.ChannelCID
 		case !errors.Is(err, ErrNotFound):
@@ -354,7 +358,7 @@ func (r *Reviews) tell(h *Held) {
 	if len(h.Rules) > 0 {
 		t.Consequence.RuleID = h.Rules[0]
 	}
-	ctx, cancel := context.WithTimeout(r.base(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if _, _, err := r.Hold(ctx, t); err != nil {
 		r.log().Warn("telling the sender of a rejected message failed: the message is not sent", "item_id", h.ID, "err", err)

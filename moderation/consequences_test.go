@@ -139,6 +139,7 @@ func TestLiftingABan(t *testing.T) {
 	hold(t, r, pendingHeld("p1", c.Now()))
 	for _, q := range []moderation.LiftRequest{
 		{Of: "p1", Actor: "ann"},
+		{Of: ban, UserID: "u-9", Actor: "ann"}, // the item banned another user
 		{UserID: "u-4", Do: rules.DoFlag},
 		{Do: rules.DoBan},
 		{UserID: "u-4", Do: rules.DoTimeout},

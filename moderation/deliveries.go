@@ -59,3 +59,18 @@ func (e *Engine) SenderStrikes(ctx context.Context, sender string, windows []tim
 	}
 	return out, nil
 }
+
+// Throttle counts one use by sender of what (a name no rule id can take,
+// such as "!reports") against limit uses per window, in one call to State,
+// and reports whether it is within the limit. Without state, or when State
+// fails, it allows (and returns the error).
+func (e *Engine) Throttle(ctx context.Context, sender, what string, limit int, per time.Duration) (bool, error) {
+	if e.state == nil || sender == "" {
+		return true, nil
+	}
+	hits := []Hit{{Key: what + "|user=" + sender, Group: sender, Limit: limit, Window: per, Stop: true}}
+	if _, err := e.state.Count(ctx, Claim{}, nil, e.now(), time.Time{}, hits); err != nil {
+		return true, fmt.Errorf("counting %s of %s: %w", what, sender, err)
+	}
+	return !hits[0].Done || hits[0].Allowed, nil
+}
