@@ -317,3 +317,70 @@ func TestARejectedHoldTellsItsSender(t *testing.T) {
 func httpRequest(method, path, body string) *http.Request {
 	return httptest.NewRequest(method, path, strings.NewReader(body))
 }
+
+const flagConsequenceRules = `
+version: 1
+rules:
+  - id: spam
+    when: {text: {contains: [spamword]}}
+    action: reject
+    consequences:
+      - do: flag
+      - do: timeout
+        for: 30m
+        reason: "spam in {{rule.id}}"
+  - id: watch
+    when: {text: {contains: [watchword]}}
+    action: flag
+    consequences:
+      - do: flag
+`
+
+// TestFlagsAndTimeouts: a flag names the message when Stream stores it
+// (waiting a moment for one just let through), else the sender; a timeout
+// bans from the message's channel only.
+func TestFlagsAndTimeouts(t *testing.T) {
+	forEachStore(t, func(t *testing.T, store string) {
+		r := newRig(t, store, 0, withRules(t, store, flagConsequenceRules))
+		// Refused: never stored, so the sender is flagged; and timed out
+		// in the channel.
+		r.beforeSend(r.server, "wh-1", `{"text":"spamword"}`)
+		r.reviews.Wait()
+		if got := r.stream.flagged(); !slices.Equal(got, []string{"user u1"}) {
+			t.Fatalf("flags %v", got)
+		}
+		if b, ok := r.stream.ban("u1", "messaging:general"); !ok || b.Timeout != 30 || b.Type != "messaging" || b.ID != "general" {
+			t.Fatalf("timeout %+v %v", b, ok)
+		}
+		if _, ok := r.stream.ban("u1", ""); ok {
+			t.Fatal("a timeout banned from the app")
+		}
+		// Let through with an id its client chose: Stream stores it after
+		// the answer; the flag waits for it.
+		r.beforeSend(r.server, "wh-2", `{"id":"c-1","text":"watchword"}`)
+		r.reviews.Wait()
+		if got := r.stream.flagged(); len(got) != 1 {
+			t.Fatalf("flagged before the message was stored: %v", got)
+		}
+		r.stream.put("c-1", storedMessage{text: "watchword", userID: "u1"})
+		r.clock.add(30 * time.Second)
+		r.reviews.Pass(context.Background())
+		if got := r.stream.flagged(); !slices.Equal(got, []string{"user u1", "message c-1"}) {
+			t.Fatalf("flags %v", got)
+		}
+		// One that never comes: after a minute, its sender is flagged.
+		r.beforeSend(r.server, "wh-3", `{"id":"c-2","text":"watchword from u1 again"}`)
+		r.reviews.Wait()
+		r.clock.add(2 * time.Minute)
+		r.reviews.Pass(context.Background())
+		// Calls: the refused message's sender; c-1 not stored, then
+		// stored; c-2 not stored, then still not: its sender, flagged
+		// already (Stream's "already" is done).
+		if got := r.stream.flagged(); len(got) != 2 || r.stream.count("POST /moderation/flag") != 6 {
+			t.Fatalf("flags %v, calls %v", got, r.stream.got())
+		}
+		if items := r.items("?kind=consequence"); len(items) != 0 {
+			t.Fatalf("flags left open: %+v", items)
+		}
+	})
+}

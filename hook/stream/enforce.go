@@ -19,9 +19,11 @@ import (
 //     the ban (it ends when it was meant to, however late a try lands);
 //     timeout: the same, limited to the message's channel;
 //   - flag: POST /moderation/flag of the message; of the sender when
-//     Stream never stored the message (the rules refused or held it on the
-//     before-send hook, where a new message has no id yet) or no longer has
-//     it;
+//     Stream never stores the message (the rules refused or held it), when
+//     its id is not known (a new message on the before-send hook has none
+//     unless its client chose one), or when Stream does not have it: a
+//     message the before-send hook let through is waited for a minute
+//     (Stream stores it after the hook answers), then its sender is flagged;
 //   - tell: a system message in the channel, visible to the sender alone
 //     (restricted_visibility), sent as UserID, marked so that modgate's
 //     hook lets it through; its id is the item's, so it is sent once;
@@ -58,10 +60,14 @@ func (p *Publisher) Enforce(ctx context.Context, h *moderation.Held, now time.Ti
 			f.TargetMessageID = h.MessageID
 			err := p.Client.FlagContent(ctx, f)
 			var api *APIError
-			if !errors.As(err, &api) || !api.NotFound() || api.Says("user") {
+			switch {
+			case !errors.As(err, &api) || !api.NotFound() || api.Says("user"):
 				return classify(err, flaggedAlready)
+			case h.Hook == moderation.HookBeforeSend && now.Sub(h.HeldAt) < storeWait:
+				// A message let through a moment ago may not be stored yet.
+				return fmt.Errorf("the message is not stored yet: %w: %w", moderation.ErrUnavailable, err)
 			}
-			f.TargetMessageID = "" // the message is gone: its sender is flagged
+			f.TargetMessageID = "" // the message is gone, or never came: its sender is flagged
 		}
 		f.TargetUserID = h.UserID
 		return classify(p.Client.FlagContent(ctx, f), flaggedAlready)
@@ -79,6 +85,10 @@ func (p *Publisher) Enforce(ctx context.Context, h *moderation.Held, now time.Ti
 	}
 	return fmt.Errorf("%q is not a consequence modgate knows: %w", c.Do, moderation.ErrRefused)
 }
+
+// storeWait is how long a flag waits for Stream to store a message the
+// before-send hook let through, before it flags the sender instead.
+const storeWait = time.Minute
 
 // flaggedAlready reads Stream's answer to a second flag of the same thing.
 func flaggedAlready(e *APIError) bool { return e.Says("already") }
