@@ -103,12 +103,16 @@ var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 // check reaches (word lists, fields, links, networks), up to the first rule
 // that surely ends it; the costly tests (regular expressions) of the rules
 // above that one still undecided, in order; one call to State that claims
-// the webhook id and counts the limits those rules met, in order; then the
-// decision. A message a rule refuses is not counted by the limits of the
-// rules after it.
+// the webhook id, counts the limits those rules met, in order, and gives
+// the sender the strikes of the rules that act and counts those their
+// consequences read; then the decision, and the consequences whose `when`
+// holds, the message's own strikes counted (Verdict.Consequences). A
+// message a rule refuses is not counted by the limits of the rules after
+// it, and the rules after it give no strikes.
 //
-// A retry of a webhook id is not counted again: when State kept the first
-// answer the verdict is that answer (Result.Replayed), to be sent again.
+// A retry of a webhook id is not counted again, gives no strikes and has
+// no consequences: when State kept the first answer the verdict is that
+// answer (Result.Replayed), to be sent again.
 //
 // Costly rules cannot starve cheap ones: a listed slur is found whatever
 // patterns stand above its rule. The deadline is watched as the work is

@@ -1,6 +1,9 @@
 // Package moderation is modgate's domain: the view of a message that rules
-// read, the verdict the engine reaches, and the small interfaces it needs
-// from state (implemented by package storage). It never sees HTTP or Redis.
+// read, the verdict the engine reaches (with the strikes and consequences
+// it gives the sender), the review flow that carries decisions,
+// consequences and reports to Stream, and the small interfaces it needs
+// from state and Stream (implemented by packages storage and hook/stream).
+// It never sees HTTP or Redis.
 package moderation
 
 import (
