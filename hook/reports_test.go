@@ -138,11 +138,23 @@ func TestReportCommandRefusals(t *testing.T) {
 		if len(byReply) != 1 || byReply[0].MessageID != "m9" || byReply[0].Text != "stored text" {
 			t.Fatalf("a report of a reply: %+v", byReply)
 		}
-		// Signed like every hook.
-		req := signed([]byte(reportBody("u2", "x", true)), testKey, "wrong-secret")
-		req.URL.Path = "/hooks/commands"
-		if rec := r.do(req); rec.Code != 401 {
-			t.Fatalf("a bad signature: %d", rec.Code)
+		// Signed like every hook; a body that is no command payload is a 400.
+		for _, tc := range []struct {
+			name, body, secret string
+			code               int
+		}{
+			{"a bad signature", reportBody("u2", "x", true), "wrong-secret", 401},
+			{"not JSON", `{"message":`, testSecret, 400},
+			{"no message", `{"user":{"id":"u2"}}`, testSecret, 400},
+		} {
+			req := signed([]byte(tc.body), testKey, tc.secret)
+			req.URL.Path = "/hooks/commands"
+			if rec := r.do(req); rec.Code != tc.code {
+				t.Errorf("%s: %d %s", tc.name, rec.Code, rec.Body)
+			}
+		}
+		if items := r.items("?kind=report"); len(items) != 2 {
+			t.Fatalf("refused commands queued something: %+v", items)
 		}
 	})
 }
