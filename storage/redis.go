@@ -569,9 +569,10 @@ func plan(c moderation.Claim, hits []moderation.Hit) [][]batch {
 }
 
 // countPhases runs the planned calls and reads their answers into hits.
-// The strikes go with the one call of a message whose keys all live with
-// its sender; otherwise they are given and counted in a last call, once
-// the hits they depend on are counted.
+// The strikes go with the first call when it is to the sender's slot and
+// can decide them (it is the message's only call, or they depend on no
+// hit); otherwise they are given and counted in a last call, once the
+// hits they depend on are counted.
 func (r *Redis) countPhases(ctx context.Context, until time.Time, c moderation.Claim, ifAllowed []byte, now time.Time, nonce string,
 	hits []moderation.Hit, phases [][]batch) (moderation.Replay, error) {
 	// The answer goes with the claim only when one call does everything:
@@ -581,17 +582,21 @@ func (r *Redis) countPhases(ctx context.Context, until time.Time, c moderation.C
 	if c.ID != "" && one {
 		answer = string(ifAllowed)
 	}
+	// The strikes go with the first call when it is the sender's and
+	// decides them: it is the only call, or no strike depends on a hit.
 	st := strikesOf(c)
-	strikesWith := one && st != nil && phases[0][0].tag == tag(c.Sender)
+	strikesWith := st != nil && len(phases) > 0 && phases[0][0].tag == tag(c.Sender) && (one || unconditional(st))
 	stored := false
-	for _, phase := range phases {
+	for p, phase := range phases {
 		calls := make([]scriptCall, len(phase))
-		for i, b := range phase {
-			var with *moderation.Strikes
-			if strikesWith {
-				with = st
+		withAt := func(i int) *moderation.Strikes {
+			if strikesWith && p == 0 && i == 0 {
+				return st
 			}
-			calls[i] = r.call(c, b.claim, answer, now, nonce, hits, b.hits, false, with)
+			return nil
+		}
+		for i, b := range phase {
+			calls[i] = r.call(c, b.claim, answer, now, nonce, hits, b.hits, false, withAt(i))
 		}
 		res, err := r.run(ctx, until, r.breakersFor(ctx, calls), calls[0], calls[1:])
 		if err != nil {
@@ -606,11 +611,7 @@ func (r *Redis) countPhases(ctx context.Context, until time.Time, c moderation.C
 			if out.err != nil {
 				return moderation.Replay{}, fmt.Errorf("counting in redis: %w", out.err)
 			}
-			var with *moderation.Strikes
-			if strikesWith {
-				with = st
-			}
-			rp, stops, err := read(out.vals, hits, b.hits, false, with)
+			rp, stops, err := read(out.vals, hits, b.hits, false, withAt(i))
 			switch {
 			case err != nil:
 				return moderation.Replay{}, err
@@ -630,6 +631,17 @@ func (r *Redis) countPhases(ctx context.Context, until time.Time, c moderation.C
 		}
 	}
 	return moderation.Replay{Stored: stored}, nil
+}
+
+// unconditional reports whether every strike is given whatever the hits:
+// none has a limit, and no limit comes before it.
+func unconditional(st *moderation.Strikes) bool {
+	for _, g := range st.Give {
+		if g.Hit >= 0 || g.After > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // countStrikes gives the strikes the counted hits earned and counts them,

@@ -36,8 +36,10 @@
 //     engine then writes (Remember), so that a retry never reads an answer
 //     a later call would have refused;
 //   - the strikes go with the claim's call when it is the message's only
-//     one; otherwise a last call to the sender's slot gives the strikes the
-//     counted hits earned (moderation.Strike.Earned) and counts them.
+//     one, or when no strike depends on a hit (its rule has no limit and no
+//     limit comes before it); otherwise a last call to the sender's slot
+//     gives the strikes the counted hits earned (moderation.Strike.Earned)
+//     and counts them.
 //
 // The outcome is that of the single script. What differs is failure: when a
 // later call fails after an earlier one counted, the earlier counts stay

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -190,5 +191,48 @@ func TestMemoryStrikesAreBounded(t *testing.T) {
 	_, st := strike(t, m, moderation.Claim{Sender: "u-many"}, t0.Add(time.Minute), nil, nil, within1h)
 	if got := counts(st)[0]; got != maxSenderStrikes {
 		t.Fatalf("a sender keeps %d strikes, want %d", got, maxSenderStrikes)
+	}
+}
+
+// TestClusterStrikesRideWithTheSender: on a Cluster, a message whose
+// limits are all by user gives and counts its strikes in its one script
+// call; one that also meets a limit that lives apart gives them in a last
+// call, once that limit is counted.
+func TestClusterStrikesRideWithTheSender(t *testing.T) {
+	t.Parallel()
+	r := newTestRedisAt(t, testClusterURL(t))
+	calls := &commandCounter{count: map[string]int{}}
+	r.cluster.AddHook(calls)
+	ctx := context.Background()
+	scripts := func() int {
+		calls.mu.Lock()
+		defer calls.mu.Unlock()
+		n := calls.count["evalsha"] + calls.count["eval"]
+		calls.count = map[string]int{}
+		return n
+	}
+	for _, tc := range []struct {
+		name  string
+		hits  []moderation.Hit
+		calls int
+	}{
+		{"limits by user", []moderation.Hit{{Key: "flood|user=u-c", Group: "u-c", Limit: 5, Window: time.Minute, Stop: true}}, 1},
+		{"no limit", nil, 1},
+		{"a limit by channel, strikes above it", []moderation.Hit{{Key: "chan|channel=c9", Group: "c9", Limit: 5, Window: time.Minute, Stop: true}}, 2},
+		{"a limit by channel, strikes below it", []moderation.Hit{{Key: "chan|channel=c9", Group: "c9", Limit: 5, Window: time.Minute, Stop: true}}, 3},
+	} {
+		scripts()
+		give := one(time.Hour)
+		if strings.HasSuffix(tc.name, "below it") {
+			give[0].After = 1 // given only if the channel's limit did not stop the message
+		}
+		st := &moderation.Strikes{Give: give, Read: []moderation.StrikeRead{{Window: within1h}}}
+		c := moderation.Claim{ID: "wh-" + tc.name, Sender: "u-c", TTL: time.Minute, Strikes: st}
+		if _, err := r.Count(ctx, c, nil, t0, time.Time{}, tc.hits); err != nil {
+			t.Fatal(err)
+		}
+		if n := scripts(); n != tc.calls || !st.Give[0].Given {
+			t.Errorf("%s: %d script calls (want %d), given %v", tc.name, n, tc.calls, st.Give[0].Given)
+		}
 	}
 }
