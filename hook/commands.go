@@ -166,6 +166,9 @@ func (s *Server) reportTarget(ctx context.Context, p *stream.Payload) (moderatio
 		if t.UserID == "" {
 			t.UserID = rawjson.String(rawjson.Lookup(reported, "user_id"))
 		}
+		if t.UserID == "" && named != "" {
+			t.UserID = mentioned(msg, named) // the message could not be read: its author, as the reporter names them
+		}
 		return t, reason
 	}
 	if named != "" {

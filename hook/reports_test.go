@@ -113,6 +113,7 @@ func TestReportCommandRefusals(t *testing.T) {
 			return answer["type"].(string), s
 		}
 		parent := strings.Replace(reportBody("u2", "rude", false), `"type":"regular"`, `"type":"regular","parent_id":"m9"`, 1)
+		gone := strings.Replace(reportBody("u2", "@erin rude", false), `"type":"regular"`, `"type":"regular","parent_id":"m-gone"`, 1)
 		for _, tc := range []struct {
 			name, command, body, typ, text string
 		}{
@@ -122,6 +123,7 @@ func TestReportCommandRefusals(t *testing.T) {
 			{"a command modgate does not know", "ticket", reportBody("u2", "x", true), "error", "modgate does not know this command."},
 			{"a user named", "report", reportBody("u2", "@dave keeps spamming", false), "ephemeral", "Thank you"},
 			{"a reply, read from Stream", "report", parent, "ephemeral", "Thank you"},
+			{"a reply Stream does not have, its author named", "report", gone, "ephemeral", "Thank you"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				typ, text := reply(tc.command, tc.body)
@@ -133,6 +135,9 @@ func TestReportCommandRefusals(t *testing.T) {
 		byUser := r.items("?user=dave")
 		if len(byUser) != 1 || byUser[0].MessageID != "" || byUser[0].Report.Reporters[0].Reason != "keeps spamming" {
 			t.Fatalf("a report of a user: %+v", byUser)
+		}
+		if byName := r.items("?user=erin"); len(byName) != 1 || byName[0].MessageID != "m-gone" || byName[0].Text != "" {
+			t.Fatalf("a report of a reply Stream does not have: %+v", byName)
 		}
 		byReply := r.items("?user=carol")
 		if len(byReply) != 1 || byReply[0].MessageID != "m9" || byReply[0].Text != "stored text" {
@@ -153,7 +158,7 @@ func TestReportCommandRefusals(t *testing.T) {
 				t.Errorf("%s: %d %s", tc.name, rec.Code, rec.Body)
 			}
 		}
-		if items := r.items("?kind=report"); len(items) != 2 {
+		if items := r.items("?kind=report"); len(items) != 3 {
 			t.Fatalf("refused commands queued something: %+v", items)
 		}
 	})
